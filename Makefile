@@ -1,0 +1,36 @@
+# `make demo` and `make test` each create .venv and install the project on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+export KERAS_ATTENTION_DATA ?= $(abspath ../shared/data)
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+PYTEST_FLAGS ?= -q
+
+.PHONY: install test test-tf test-jax demo bench clean
+
+install: $(INSTALLED)
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+# The whole suite on the TensorFlow backend, then the layer tests again on JAX.
+test: test-tf test-jax
+
+test-tf: $(INSTALLED)
+	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest $(PYTEST_FLAGS) tests
+
+test-jax: $(INSTALLED)
+	KERAS_BACKEND=jax $(BIN)/python -m pytest $(PYTEST_FLAGS) tests/layers
+
+demo: $(INSTALLED)
+	KERAS_BACKEND=tensorflow $(BIN)/python -m pipelines.demo
+
+bench: $(INSTALLED)
+	KERAS_BACKEND=tensorflow $(BIN)/python benchmarks/layers.py
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info

@@ -1,0 +1,109 @@
+import keras
+from keras import ops
+
+
+def get_activation(name):
+    """Resolves an activation; "gelu" is the tanh approximation.
+
+    Exact GELU lowers to `Erfc`, which tf2onnx cannot convert (the ONNX file is
+    written but onnxruntime rejects it), so the exportable approximation is the
+    default. Use "gelu_exact" to opt into the erf form.
+    """
+    if name == "gelu":
+        return lambda x: ops.gelu(x, approximate=True)
+    if name == "gelu_exact":
+        return lambda x: ops.gelu(x, approximate=False)
+    return keras.activations.get(name)
+
+
+@keras.saving.register_keras_serializable(package="keras_attention")
+class FeedForward(keras.layers.Layer):
+    """Position-wise feed-forward network: Dense → activation → Dense.
+
+    The Keras mask passes through.
+
+    Args:
+        intermediate_dim: int. Size of the hidden layer.
+        activation: string. Defaults to `"gelu"` (tanh approximation).
+        dropout: float. Dropout on the hidden layer. Defaults to 0.
+        kernel_initializer: initializer for the kernels. Defaults to
+            `"glorot_uniform"`.
+        bias_initializer: initializer for the biases. Defaults to `"zeros"`.
+        **kwargs: other keyword arguments passed to `keras.layers.Layer`.
+
+    Call arguments:
+        inputs: tensor `(batch, time, features)`.
+        training: bool. Whether dropout is active.
+
+    Returns:
+        A tensor of the shape of `inputs`.
+
+    Example:
+
+    >>> FeedForward(64)(keras.random.normal((2, 5, 16))).shape
+    (2, 5, 16)
+    """
+
+    def __init__(
+        self,
+        intermediate_dim,
+        activation="gelu",
+        dropout=0.0,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not isinstance(intermediate_dim, int) or intermediate_dim <= 0:
+            raise ValueError(
+                "`intermediate_dim` must be a positive integer. "
+                f"Received: intermediate_dim={intermediate_dim}"
+            )
+        if not isinstance(activation, str):
+            raise ValueError(
+                f"`activation` must be a string name. Received: activation={activation!r}"
+            )
+        self.intermediate_dim = intermediate_dim
+        self.activation = activation
+        self.dropout = dropout
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self._activation_fn = get_activation(activation)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        dense_args = dict(
+            kernel_initializer=self.kernel_initializer,
+            bias_initializer=self.bias_initializer,
+            dtype=self.dtype_policy,
+        )
+        self.intermediate_dense = keras.layers.Dense(
+            self.intermediate_dim, name="intermediate_dense", **dense_args
+        )
+        self.intermediate_dense.build(input_shape)
+        self.output_dense = keras.layers.Dense(input_shape[-1], name="output_dense", **dense_args)
+        self.output_dense.build(tuple(input_shape[:-1]) + (self.intermediate_dim,))
+        self.dropout_layer = keras.layers.Dropout(
+            self.dropout, dtype=self.dtype_policy, name="intermediate_dropout"
+        )
+
+    def call(self, inputs, training=None):
+        hidden = self._activation_fn(self.intermediate_dense(inputs))
+        hidden = self.dropout_layer(hidden, training=training)
+        return self.output_dense(hidden)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "intermediate_dim": self.intermediate_dim,
+                "activation": self.activation,
+                "dropout": self.dropout,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            }
+        )
+        return config
