@@ -2,6 +2,7 @@ import keras
 from keras import ops
 
 from keras_attention.ops import scaled_dot_product_attention
+from keras_attention.ops import zero_fully_masked_queries
 from keras_attention.rotary import apply_rotary_embedding
 
 
@@ -341,23 +342,21 @@ class MultiHeadAttention(keras.layers.Layer):
             causal_offset=start if updating_cache else None,
         )
 
-        dropout_active = self.dropout > 0 and training
+        dropout_active = self.dropout > 0 and bool(training)
+        scale = 1.0 / self.key_dim**0.5
         if self.use_fused_attention and not return_attention_scores and not dropout_active:
-            attended = ops.dot_product_attention(
-                q, k, v, mask=mask, scale=1.0 / self.key_dim**0.5
-            )
+            attended = ops.dot_product_attention(q, k, v, mask=mask, scale=scale)
             if mask is not None:
                 # Backends spread a fully masked row uniformly; zero it instead.
-                row_has_keys = ops.any(mask, axis=-1)  # (batch, 1, query_len)
-                row_has_keys = ops.transpose(row_has_keys, (0, 2, 1))[..., None]
-                attended = attended * ops.cast(row_has_keys, attended.dtype)
+                attended = zero_fully_masked_queries(attended, mask)
             scores = None
         else:
             dropout_fn = None
             if dropout_active:
                 dropout_fn = lambda w: self.dropout_layer(w, training=training)
             attended, scores = scaled_dot_product_attention(
-                q, k, v, mask=mask, dropout_fn=dropout_fn, scale=1.0 / self.key_dim**0.5
+                q, k, v, mask=mask, dropout_fn=dropout_fn, scale=scale,
+                return_weights=return_attention_scores,
             )
 
         shape = ops.shape(attended)

@@ -24,7 +24,7 @@ def softmax_dtype(dtype):
 def masked_softmax(x, mask=None, axis=-1):
     """Softmax of `x` over `axis`, ignoring entries where `mask` is False.
 
-    The maximum is subtracted before exponentiating, so logits of any size are
+    The backend's softmax subtracts the row maximum, so logits of any size are
     safe. Masked entries get exactly 0, and a row whose entries are all masked is
     all zeros (never NaN). Half-precision inputs are computed in float32 and cast
     back.
@@ -47,20 +47,28 @@ def masked_softmax(x, mask=None, axis=-1):
     x = ops.cast(x, compute_dtype)
     if mask is None:
         return ops.cast(ops.softmax(x, axis=axis), input_dtype)
-    keep = ops.cast(mask, compute_dtype)
-    # Push masked logits far below every kept one before taking the maximum, so
-    # the maximum is over kept entries and exp() of a kept entry is <= 1.
-    x = x * keep + (1.0 - keep) * large_negative(compute_dtype)
-    x = x - ops.stop_gradient(ops.max(x, axis=axis, keepdims=True))
-    unnormalized = ops.exp(x) * keep
-    total = ops.sum(unnormalized, axis=axis, keepdims=True)
-    # A row with a kept entry sums to >= 1 (its maximum contributes exp(0));
-    # a fully masked row sums to 0 and stays 0 when divided by 1.
-    return ops.cast(unnormalized / ops.maximum(total, 1.0), input_dtype)
+    weights = _softmax_with_key_mask(x, mask, axis)
+    return ops.cast(weights * _row_has_keys(mask, axis, compute_dtype), input_dtype)
+
+
+def _softmax_with_key_mask(x, mask, axis):
+    """Softmax where masked entries are exactly 0 in rows with a kept entry.
+
+    An additive bias (one broadcast add, cheaper than a select over the full
+    tensor) pushes masked logits ~1e9 below the kept ones, so exp() underflows to
+    exactly 0. Fully masked rows come out meaningless and must be zeroed by the
+    caller.
+    """
+    bias = (ops.cast(mask, x.dtype) - 1.0) * (-large_negative(x.dtype))
+    return ops.softmax(x + bias, axis=axis)
+
+
+def _row_has_keys(mask, axis, dtype):
+    return ops.cast(ops.any(ops.cast(mask, "bool"), axis=axis, keepdims=True), dtype)
 
 
 def scaled_dot_product_attention(
-    query, key, value, mask=None, dropout_fn=None, scale=None
+    query, key, value, mask=None, dropout_fn=None, scale=None, return_weights=True
 ):
     """softmax(Q Kᵀ · scale) V with a masked, numerically stable softmax.
 
@@ -75,16 +83,40 @@ def scaled_dot_product_attention(
             `(batch, heads, query_len, key_len)`; True lets a query attend.
         dropout_fn: optional callable applied to the attention weights.
         scale: float. Defaults to `1 / sqrt(key_dim)`.
+        return_weights: bool. Return the attention weights (else None).
 
     Returns:
         `(output, weights)`: output of shape `(batch, query_len, heads,
         value_dim)` and weights of shape `(batch, heads, query_len, key_len)`.
+        Queries with no unmasked key get zero output and zero weights.
     """
     if scale is None:
         scale = 1.0 / float(query.shape[-1]) ** 0.5
+    if mask is not None:
+        mask = ops.cast(mask, "bool")
+        while len(mask.shape) < 4:
+            mask = ops.expand_dims(mask, 0)
+    # Scaling the queries touches far fewer numbers than scaling the logits.
+    query = query * ops.cast(scale, query.dtype)
     logits = ops.einsum("bthd,bshd->bhts", query, key)
-    logits = logits * ops.cast(scale, logits.dtype)
-    weights = masked_softmax(logits, mask=mask, axis=-1)
-    if dropout_fn is not None:
-        weights = dropout_fn(weights)
-    return ops.einsum("bhts,bshd->bthd", weights, value), weights
+    if mask is None:
+        weights = masked_softmax(logits, axis=-1)
+    else:
+        compute_dtype = softmax_dtype(logits.dtype)
+        weights = _softmax_with_key_mask(ops.cast(logits, compute_dtype), mask, -1)
+        weights = ops.cast(weights, query.dtype)
+    dropped = dropout_fn(weights) if dropout_fn is not None else weights
+    output = ops.einsum("bhts,bshd->bthd", dropped, value)
+    if mask is not None:
+        # Zero fully masked rows on the (smaller) output rather than the weights.
+        output = zero_fully_masked_queries(output, mask)
+        if return_weights:
+            weights = weights * _row_has_keys(mask, -1, weights.dtype)
+    return output, (weights if return_weights else None)
+
+
+def zero_fully_masked_queries(output, mask):
+    """Zeros the outputs `(batch, query_len, heads, dim)` of queries whose
+    mask row `(batch, heads, query_len, key_len)` has no True entry."""
+    row_has_keys = _row_has_keys(mask, -1, output.dtype)  # (b|1, h|1, t|1, 1)
+    return output * ops.transpose(row_has_keys, (0, 2, 1, 3))
