@@ -1,0 +1,142 @@
+"""Data-parallel training on existing engines: tf.distribute and Keras's
+distribution API, chosen by name so the pipelines need no code changes.
+
+  none         the default device (a GPU when TensorFlow sees one)
+  mirrored     tf.distribute.MirroredStrategy over all local GPUs (or CPUs)
+  multiworker  tf.distribute.MultiWorkerMirroredStrategy; the cluster comes
+               from the TF_CONFIG environment variable
+On the JAX backend, `mirrored` uses keras.distribution.DataParallel over all
+local devices; `multiworker` needs jax.distributed set up by the launcher.
+"""
+
+import contextlib
+import json
+import os
+
+import keras
+
+from pipelines.common.errors import UserInputError
+
+DISTRIBUTIONS = ("none", "mirrored", "multiworker")
+
+
+def _tf_config():
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        return {}
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise UserInputError(f"TF_CONFIG is not valid JSON ({error}); fix the variable") from None
+
+
+def is_chief():
+    """Whether this process should write checkpoints, models and reports.
+
+    The chief is the task of type "chief", or worker 0 of a cluster without one,
+    or the only process when there is no TF_CONFIG.
+    """
+    task = _tf_config().get("task")
+    if not task:
+        return True
+    cluster = _tf_config().get("cluster", {})
+    if task.get("type") == "chief":
+        return True
+    return task.get("type") == "worker" and task.get("index", 0) == 0 and "chief" not in cluster
+
+
+def make_strategy(name):
+    """A tf.distribute strategy (TensorFlow) or None (nothing to do / JAX).
+
+    Raises:
+        UserInputError: for an unknown name or a multi-worker run without
+            TF_CONFIG.
+    """
+    if name not in DISTRIBUTIONS:
+        raise UserInputError(
+            f"unknown distribution {name!r}; choose one of {', '.join(DISTRIBUTIONS)}"
+        )
+    if name == "none":
+        return None
+    backend = keras.backend.backend()
+    if backend == "jax":
+        if name == "multiworker":
+            raise UserInputError(
+                "multiworker on the JAX backend needs jax.distributed.initialize() by the "
+                "launcher; use --distribute mirrored per host"
+            )
+        devices = keras.distribution.list_devices()
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+        return None
+    if backend != "tensorflow":
+        raise UserInputError(f"--distribute is supported on tensorflow and jax, not {backend}")
+    import tensorflow as tf
+
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if not _tf_config().get("cluster"):
+        raise UserInputError(
+            "--distribute multiworker needs TF_CONFIG with a cluster; see README "
+            "'Training on several machines'"
+        )
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    _patch_keras_multiworker_reduce()
+    return strategy
+
+
+def _patch_keras_multiworker_reduce():
+    """Works around Keras 3's scalar-log reduction under multi-worker training.
+
+    Keras 3.15 reduces each per-replica log with `strategy.reduce("MEAN", v,
+    axis=0)` under MultiWorkerMirroredStrategy, which fails for the scalar loss
+    and metrics (keras-team/keras#20585). Scalars need `axis=None`.
+    """
+    from keras.src.backend.tensorflow import trainer
+
+    if getattr(trainer.reduce_per_replica, "_keras_attention_patched", False):
+        return
+    original = trainer.reduce_per_replica
+
+    def reduce_per_replica(values, strategy, reduction):
+        import tensorflow as tf
+
+        if reduction in ("auto", "mean") and trainer._collective_all_reduce_multi_worker(strategy):
+
+            def reduce_mean(value):
+                rank = value.values[0].shape.rank if hasattr(value, "values") else value.shape.rank
+                return strategy.reduce("MEAN", value, axis=0 if rank else None)
+
+            return tf.nest.map_structure(reduce_mean, values)
+        return original(values, strategy, reduction)
+
+    reduce_per_replica._keras_attention_patched = True
+    trainer.reduce_per_replica = reduce_per_replica
+
+
+def prepare_model(model, strategy, sample_batch):
+    """Builds `model`'s training state from a local batch before `fit`.
+
+    Keras 3.15 builds under a strategy by all-reducing the first *data* batch
+    across workers, which MultiWorkerMirroredStrategy cannot do for integer
+    token ids (keras-team/keras#20585); building from a local batch is what the
+    reduction was for. A no-op without a multi-worker strategy.
+    """
+    import tensorflow as tf
+
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return
+
+    def symbolic_build(iterator=None, data_batch=None):
+        with strategy.scope():
+            model._symbolic_build(data_batch=sample_batch)
+
+    model._maybe_symbolic_build = symbolic_build
+
+
+def strategy_scope(strategy):
+    """`strategy.scope()`, or a no-op context when there is no strategy."""
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()
+
+
+def replicas(strategy):
+    return strategy.num_replicas_in_sync if strategy is not None else 1
