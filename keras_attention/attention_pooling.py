@@ -2,6 +2,8 @@ import keras
 from keras import ops
 
 from keras_attention.ops import masked_softmax
+from keras_attention.validation import check_positive_int
+from keras_attention.validation import check_rate
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
@@ -59,17 +61,9 @@ class AttentionPooling(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if units is not None and (not isinstance(units, int) or units <= 0):
-            raise ValueError(
-                f"`units` must be a positive integer. Received: units={units}"
-            )
-        if not isinstance(num_heads, int) or num_heads <= 0:
-            raise ValueError(
-                "`num_heads` must be a positive integer. "
-                f"Received: num_heads={num_heads}"
-            )
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout}")
+        check_positive_int("units", units, allow_none=True)
+        check_positive_int("num_heads", num_heads)
+        check_rate("dropout", dropout)
         self.units = units
         self.num_heads = num_heads
         self.dropout = dropout

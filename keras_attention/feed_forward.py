@@ -1,6 +1,9 @@
 import keras
 from keras import ops
 
+from keras_attention.validation import check_positive_int
+from keras_attention.validation import check_rate
+
 
 def get_activation(name):
     """Resolves an activation; "gelu" is the tanh approximation.
@@ -54,11 +57,8 @@ class FeedForward(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(intermediate_dim, int) or intermediate_dim <= 0:
-            raise ValueError(
-                "`intermediate_dim` must be a positive integer. "
-                f"Received: intermediate_dim={intermediate_dim}"
-            )
+        check_positive_int("intermediate_dim", intermediate_dim)
+        check_rate("dropout", dropout)
         if not isinstance(activation, str):
             raise ValueError(
                 f"`activation` must be a string name. Received: activation={activation!r}"

@@ -4,13 +4,8 @@ from keras import ops
 from keras_attention.ops import scaled_dot_product_attention
 from keras_attention.ops import zero_fully_masked_queries
 from keras_attention.rotary import apply_rotary_embedding
-
-
-def _positive_int(name, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ValueError(
-            f"`{name}` must be a positive integer. Received: {name}={value}"
-        )
+from keras_attention.validation import check_positive_int
+from keras_attention.validation import check_rate
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
@@ -111,14 +106,10 @@ class MultiHeadAttention(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        _positive_int("num_heads", num_heads)
-        _positive_int("key_dim", key_dim)
-        if value_dim is not None:
-            _positive_int("value_dim", value_dim)
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(
-                f"`dropout` must be in [0, 1). Received: dropout={dropout}"
-            )
+        check_positive_int("num_heads", num_heads)
+        check_positive_int("key_dim", key_dim)
+        check_positive_int("value_dim", value_dim, allow_none=True)
+        check_rate("dropout", dropout)
         if isinstance(output_shape, (tuple, list)):
             if len(output_shape) != 1:
                 raise ValueError(
@@ -126,8 +117,7 @@ class MultiHeadAttention(keras.layers.Layer):
                     f"Received: output_shape={output_shape}"
                 )
             output_shape = output_shape[0]
-        if output_shape is not None:
-            _positive_int("output_shape", output_shape)
+        check_positive_int("output_shape", output_shape, allow_none=True)
         if use_rope and key_dim % 2:
             raise ValueError(
                 "Rotary embeddings need an even `key_dim`. "
@@ -375,9 +365,6 @@ class MultiHeadAttention(keras.layers.Layer):
 
     def _positions(self, length, start):
         return ops.cast(ops.arange(length), "float32") + ops.cast(start, "float32")
-
-    def compute_mask(self, query, value=None, key=None, query_mask=None, **kwargs):
-        return query_mask
 
     def compute_output_shape(self, query_shape, value_shape=None, key_shape=None):
         output_dim = self._output_dim or query_shape[-1]

@@ -1,6 +1,8 @@
 import keras
 from keras import ops
 
+from keras_attention.validation import check_positive_int
+
 
 def sinusoidal_encoding(positions, dim, max_wavelength=10000.0):
     """Sinusoidal encoding of Vaswani et al. (2017) for float32 `positions`.
@@ -121,11 +123,7 @@ class LearnedPositionalEncoding(keras.layers.Layer):
 
     def __init__(self, max_length, initializer="glorot_uniform", **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(max_length, int) or max_length <= 0:
-            raise ValueError(
-                "`max_length` must be a positive integer. "
-                f"Received: max_length={max_length}"
-            )
+        check_positive_int("max_length", max_length)
         self.max_length = max_length
         self.initializer = keras.initializers.get(initializer)
         self.supports_masking = True

@@ -3,6 +3,8 @@ from keras import ops
 
 from keras_attention.positional_encoding import LearnedPositionalEncoding
 from keras_attention.positional_encoding import PositionalEncoding
+from keras_attention.validation import check_positive_int
+from keras_attention.validation import check_rate
 
 _POSITION_ENCODINGS = ("sinusoidal", "learned")
 
@@ -58,9 +60,10 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        for name, value in (("vocabulary_size", vocabulary_size), ("embedding_dim", embedding_dim)):
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value}")
+        check_positive_int("vocabulary_size", vocabulary_size)
+        check_positive_int("embedding_dim", embedding_dim)
+        check_positive_int("max_length", max_length, allow_none=True)
+        check_rate("dropout", dropout)
         if position_encoding not in _POSITION_ENCODINGS:
             raise ValueError(
                 f"`position_encoding` must be one of {_POSITION_ENCODINGS}. "

@@ -91,7 +91,9 @@ class TransformerDecoderBlock(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        validate_block_arguments(intermediate_dim, num_heads, dropout, normalize_first)
+        validate_block_arguments(
+            intermediate_dim, num_heads, dropout, attention_dropout, normalize_first, key_dim
+        )
         self.intermediate_dim = intermediate_dim
         self.num_heads = num_heads
         self.dropout = dropout
@@ -275,6 +277,13 @@ class TransformerDecoderBlock(keras.layers.Layer):
 
     def compute_output_shape(self, decoder_sequence_shape, encoder_sequence_shape=None):
         return decoder_sequence_shape
+
+    def compute_output_spec(self, decoder_sequence, *args, self_attention_cache=None, **kwargs):
+        output = keras.KerasTensor(decoder_sequence.shape, dtype=self.compute_dtype)
+        if self_attention_cache is None:
+            return output
+        cache = keras.KerasTensor(self_attention_cache.shape, dtype=self_attention_cache.dtype)
+        return output, cache
 
     def get_config(self):
         config = super().get_config()

@@ -3,14 +3,22 @@ import keras
 from keras_attention.feed_forward import FeedForward
 from keras_attention.masks import merge_padding_and_attention_mask
 from keras_attention.multi_head_attention import MultiHeadAttention
+from keras_attention.validation import check_positive_int
+from keras_attention.validation import check_rate
 
 
-def validate_block_arguments(intermediate_dim, num_heads, dropout, normalize_first):
-    for name, value in (("intermediate_dim", intermediate_dim), ("num_heads", num_heads)):
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout}")
+def validate_block_arguments(
+    intermediate_dim, num_heads, dropout, attention_dropout, normalize_first, key_dim
+):
+    check_positive_int("intermediate_dim", intermediate_dim)
+    check_positive_int("num_heads", num_heads)
+    check_positive_int("key_dim", key_dim, allow_none=True)
+    check_rate("dropout", dropout)
+    check_rate("attention_dropout", attention_dropout)
+    if not isinstance(normalize_first, bool):
+        raise ValueError(
+            f"`normalize_first` must be a bool. Received: normalize_first={normalize_first!r}"
+        )
     if not isinstance(normalize_first, bool):
         raise ValueError(
             f"`normalize_first` must be a bool. Received: normalize_first={normalize_first!r}"
@@ -94,7 +102,9 @@ class TransformerEncoderBlock(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        validate_block_arguments(intermediate_dim, num_heads, dropout, normalize_first)
+        validate_block_arguments(
+            intermediate_dim, num_heads, dropout, attention_dropout, normalize_first, key_dim
+        )
         self.intermediate_dim = intermediate_dim
         self.num_heads = num_heads
         self.dropout = dropout
