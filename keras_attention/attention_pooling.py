@@ -1,6 +1,7 @@
 import keras
 from keras import ops
 
+from keras_attention.initializers import clone_initializer
 from keras_attention.ops import masked_softmax
 from keras_attention.validation import check_positive_int
 from keras_attention.validation import check_rate
@@ -82,8 +83,8 @@ class AttentionPooling(keras.layers.Layer):
         self.hidden_dense = keras.layers.Dense(
             units,
             activation="tanh",
-            kernel_initializer=self.kernel_initializer,
-            bias_initializer=self.bias_initializer,
+            kernel_initializer=clone_initializer(self.kernel_initializer),
+            bias_initializer=clone_initializer(self.bias_initializer),
             dtype=self.dtype_policy,
             name="hidden",
         )
@@ -91,7 +92,7 @@ class AttentionPooling(keras.layers.Layer):
         self.score_dense = keras.layers.Dense(
             self.num_heads,
             use_bias=False,
-            kernel_initializer=self.kernel_initializer,
+            kernel_initializer=clone_initializer(self.kernel_initializer),
             dtype=self.dtype_policy,
             name="score",
         )

@@ -1,6 +1,7 @@
 import keras
 from keras import ops
 
+from keras_attention.initializers import clone_initializer
 from keras_attention.validation import check_positive_int
 from keras_attention.validation import check_rate
 
@@ -72,16 +73,18 @@ class FeedForward(keras.layers.Layer):
         self.supports_masking = True
 
     def build(self, input_shape):
-        dense_args = dict(
-            kernel_initializer=self.kernel_initializer,
-            bias_initializer=self.bias_initializer,
-            dtype=self.dtype_policy,
-        )
+        def dense_args():
+            return dict(
+                kernel_initializer=clone_initializer(self.kernel_initializer),
+                bias_initializer=clone_initializer(self.bias_initializer),
+                dtype=self.dtype_policy,
+            )
+
         self.intermediate_dense = keras.layers.Dense(
-            self.intermediate_dim, name="intermediate_dense", **dense_args
+            self.intermediate_dim, name="intermediate_dense", **dense_args()
         )
         self.intermediate_dense.build(input_shape)
-        self.output_dense = keras.layers.Dense(input_shape[-1], name="output_dense", **dense_args)
+        self.output_dense = keras.layers.Dense(input_shape[-1], name="output_dense", **dense_args())
         self.output_dense.build(tuple(input_shape[:-1]) + (self.intermediate_dim,))
         self.dropout_layer = keras.layers.Dropout(
             self.dropout, dtype=self.dtype_policy, name="intermediate_dropout"

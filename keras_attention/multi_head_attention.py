@@ -1,6 +1,7 @@
 import keras
 from keras import ops
 
+from keras_attention.initializers import clone_initializer
 from keras_attention.ops import scaled_dot_product_attention
 from keras_attention.ops import zero_fully_masked_queries
 from keras_attention.rotary import apply_rotary_embedding
@@ -24,8 +25,8 @@ class MultiHeadAttention(keras.layers.Layer):
     attend". A query whose keys are all masked outputs the output bias alone.
     The output carries the query's Keras mask.
 
-    When there is no attention dropout in effect and no scores are requested,
-    attention runs through `keras.ops.dot_product_attention` (the backend's
+    When there is no attention dropout in effect, no scores are requested and
+    `key_dim == value_dim`, attention runs through `keras.ops.dot_product_attention` (the backend's
     fused kernel where there is one); otherwise through an explicit masked
     softmax. Both give the same results. Self-attention (`value is query`,
     no `key`) projects Q, K and V with one matrix product.
@@ -150,7 +151,7 @@ class MultiHeadAttention(keras.layers.Layer):
         kernel = self.add_weight(
             name=f"{name}_kernel",
             shape=shape,
-            initializer=self.kernel_initializer,
+            initializer=clone_initializer(self.kernel_initializer),
             regularizer=self.kernel_regularizer,
         )
         bias = None
@@ -158,7 +159,7 @@ class MultiHeadAttention(keras.layers.Layer):
             bias = self.add_weight(
                 name=f"{name}_bias",
                 shape=bias_shape,
-                initializer=self.bias_initializer,
+                initializer=clone_initializer(self.bias_initializer),
                 regularizer=self.bias_regularizer,
             )
         return kernel, bias
@@ -334,7 +335,9 @@ class MultiHeadAttention(keras.layers.Layer):
 
         dropout_active = self.dropout > 0 and bool(training)
         scale = 1.0 / self.key_dim**0.5
-        if self.use_fused_attention and not return_attention_scores and not dropout_active:
+        # Fused kernels (jax.nn.dot_product_attention) need key_dim == value_dim.
+        fusable = self.key_dim == self.value_dim and not dropout_active
+        if self.use_fused_attention and fusable and not return_attention_scores:
             attended = ops.dot_product_attention(q, k, v, mask=mask, scale=scale)
             if mask is not None:
                 # Backends spread a fully masked row uniformly; zero it instead.
