@@ -26,8 +26,10 @@ test-tf: $(INSTALLED)
 test-jax: $(INSTALLED)
 	KERAS_BACKEND=jax $(BIN)/python -m pytest $(PYTEST_FLAGS) tests/layers
 
+# Train the default SST-2 classifier into runs/demo, then export it with the parity gate.
 demo: $(INSTALLED)
 	KERAS_BACKEND=tensorflow $(BIN)/python -m pipelines.demo
+	KERAS_BACKEND=tensorflow $(BIN)/python -m export.demo runs/demo --name sst2
 
 bench: $(INSTALLED)
 	KERAS_BACKEND=tensorflow $(BIN)/python benchmarks/layers.py

@@ -12,6 +12,7 @@ array object they become one `keras.Input`, so `{"query": x, "value": x}`
 exercises the self-attention path symbolically too.
 """
 
+import functools
 import inspect
 import os
 import tempfile
@@ -176,8 +177,9 @@ def _training_model(layer_cls, init_kwargs, input_data, call_kwargs):
     if not isinstance(input_data, dict) and np.issubdtype(
         np.asarray(input_data).dtype, np.floating
     ):
-        # A trainable projection in front, so that a layer without weights
-        # still has gradients flowing through it.
+        # A trainable projection in front: fit then also needs gradients
+        # through the layer to its input, and a layer without weights of its
+        # own (PositionalEncoding) still has something to train.
         call_inputs = keras.layers.Dense(
             np.shape(input_data)[-1], name="input_projection"
         )(call_inputs)
@@ -316,3 +318,37 @@ def backend_jit(fn):
 
         return jax.jit(counted), traces
     raise AssertionError(f"no compiled path written for backend {backend!r}")
+
+
+def randomize_weights(layer, seed=0):
+    """Gives every weight of `layer` independent random values.
+
+    Numeric tests compare against references built from the weights; distinct
+    query/key/value (and self/cross-attention) weights and non-zero biases make
+    sure a swapped or missing weight shows, whatever the initializers do.
+    """
+    rng = np.random.default_rng(seed)
+    values = []
+    for weight in layer.weights:
+        shape = tuple(weight.shape)
+        if "gamma" in weight.path:
+            value = 1.0 + 0.1 * rng.normal(size=shape)
+        elif "bias" in weight.path or "beta" in weight.path or len(shape) < 2:
+            value = 0.3 * rng.normal(size=shape)
+        else:
+            value = rng.normal(size=shape) / np.sqrt(shape[0])
+        values.append(value.astype(keras.backend.standardize_dtype(weight.dtype)))
+    layer.set_weights(values)
+
+
+def random_weights_on_build(layer, seed=0):
+    """Makes `layer` call `randomize_weights` right after it is built."""
+    build = layer.build
+
+    @functools.wraps(build)
+    def build_then_randomize(*args, **kwargs):
+        build(*args, **kwargs)
+        randomize_weights(layer, seed)
+
+    layer.build = build_then_randomize
+    return layer

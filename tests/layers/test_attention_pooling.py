@@ -6,6 +6,7 @@ import pytest
 
 import keras_attention as ka
 import numpy_reference as reference
+from layer_test_case import random_weights_on_build
 from numpy_reference import to_numpy
 
 HEADS = pytest.mark.parametrize("num_heads", [1, 3], ids=["one_head", "three_heads"])
@@ -19,8 +20,7 @@ def make_inputs(seed=0):
 
 
 def make_layer(**kwargs):
-    kwargs.setdefault("bias_initializer", "random_normal")
-    return ka.AttentionPooling(**kwargs)
+    return random_weights_on_build(ka.AttentionPooling(**kwargs))
 
 
 @HEADS

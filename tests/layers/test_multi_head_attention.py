@@ -9,6 +9,7 @@ import keras_attention as ka
 import numpy_reference as reference
 from layer_test_case import backend_jit
 from layer_test_case import received_mask
+from layer_test_case import random_weights_on_build
 from numpy_reference import to_numpy
 
 FUSED = pytest.mark.parametrize(
@@ -21,9 +22,9 @@ def normal(rng, *shape):
 
 
 def make_layer(**kwargs):
-    # Non-zero biases so that a missing or misplaced bias shows.
-    kwargs.setdefault("bias_initializer", "random_normal")
-    return ka.MultiHeadAttention(**kwargs)
+    # Independent random weights and non-zero biases, so that a swapped,
+    # missing or misplaced weight shows.
+    return random_weights_on_build(ka.MultiHeadAttention(**kwargs))
 
 
 # -- NumPy reference ---------------------------------------------------------
@@ -59,18 +60,18 @@ def test_self_attention_with_masks_matches_reference(use_fused_attention):
 @FUSED
 def test_cross_attention_with_separate_key_matches_reference(use_fused_attention):
     rng = np.random.default_rng(2)
-    query, value, key = normal(rng, 2, 3, 6), normal(rng, 2, 7, 5), normal(rng, 2, 7, 4)
-    query_mask = np.array([[True, True, False], [True, True, True]])
+    query, value, key = normal(rng, 2, 4, 6), normal(rng, 2, 7, 5), normal(rng, 2, 7, 3)
+    query_mask = np.array([[True, True, False, True], [True, True, True, True]])
     value_mask = np.array([[True] * 5 + [False] * 2, [False] + [True] * 6])
     layer = make_layer(
         num_heads=3,
         key_dim=2,
-        value_dim=4,
-        output_shape=9,
+        value_dim=5,
+        output_shape=7,
         use_fused_attention=use_fused_attention,
     )
     output = layer(query, value, key=key, query_mask=query_mask, value_mask=value_mask)
-    assert tuple(output.shape) == (2, 3, 9)
+    assert tuple(output.shape) == (2, 4, 7)
     mask = query_mask[:, :, None] & value_mask[:, None, :]
     expected, _ = reference.multi_head_attention(layer, query, value, key=key, mask=mask)
     np.testing.assert_allclose(to_numpy(output), expected, rtol=1e-4, atol=1e-5)
@@ -459,3 +460,19 @@ def test_symbolic_call_with_scores_and_cache():
         return_attention_scores=True,
     )
     assert [tuple(t.shape)[1:] for t in eager] == [(1, 8), (2, 1, 6), (2, 6, 2, 4)]
+
+
+def test_projection_kernels_are_initialized_independently():
+    """An unseeded initializer instance returns the same values on every call
+    in Keras 3: reused for query, key and value it would make W_q = W_k = W_v
+    (keras.layers.MultiHeadAttention clones its initializers for this reason)."""
+    x = np.ones((1, 3, 8), "float32")
+    layer = ka.MultiHeadAttention(num_heads=2, key_dim=4, bias_initializer="random_normal")
+    layer(x, x)
+    kernels = {
+        name: to_numpy(getattr(layer, f"{name}_kernel")) for name in ("query", "key", "value")
+    }
+    biases = {name: to_numpy(getattr(layer, f"{name}_bias")) for name in ("query", "key", "value")}
+    for first, second in [("query", "key"), ("query", "value"), ("key", "value")]:
+        assert not np.array_equal(kernels[first], kernels[second]), (first, second)
+        assert not np.array_equal(biases[first], biases[second]), (first, second)

@@ -111,6 +111,29 @@ def test_float16_logits_are_computed_stably(use_mask):
         assert np.all(result[~mask] == 0.0)
 
 
+@pytest.mark.parametrize("use_mask", [False, True], ids=["no_mask", "mask"])
+def test_float16_long_row_is_normalized_in_float32(use_mask):
+    # 70,000 equal logits: the normalizer 70,000 overflows float16 (max
+    # 65,504), so a softmax summed in float16 collapses to zeros; computed in
+    # float32 every weight is 1/70,000 (a float16 subnormal) and a masked half
+    # gets exactly 0.
+    length = 70_000
+    logits = np.zeros((1, length), dtype="float16")
+    mask = None
+    kept = length
+    if use_mask:
+        mask = np.ones((1, length), dtype=bool)
+        mask[:, ::2] = False
+        kept = length // 2
+    result = to_numpy(masked_softmax(logits, mask=mask))
+    expected = np.float64(np.float16(1.0 / kept))
+    if use_mask:
+        assert np.all(result[~mask] == 0.0)
+        np.testing.assert_allclose(result[mask], expected, rtol=1e-3)
+    else:
+        np.testing.assert_allclose(result, expected, rtol=1e-3)
+
+
 def test_masked_softmax_gradient_is_finite_for_fully_masked_rows():
     logits = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], dtype="float32")
     mask = np.array([[False, False, False], [True, False, True]])

@@ -106,6 +106,20 @@ def test_learned_positional_encoding_too_long_after_build():
         layer(np.zeros((1, 2, 3), "float32"), start_index=3)
 
 
+def test_learned_positional_encoding_with_tensor_start_index():
+    layer = ka.LearnedPositionalEncoding(max_length=4)
+    embeddings = np.zeros((1, 2, 3), "float32")
+    layer(embeddings)
+    table = to_numpy(layer.position_embeddings)
+    start = ops.convert_to_tensor(2, "int32")
+    np.testing.assert_allclose(to_numpy(layer(embeddings, start_index=start))[0], table[2:4])
+    # Past the table an eager tensor index is as concrete as an int: it must
+    # raise the same clear error (JAX's slice would silently clamp the start
+    # and reuse rows 2-3; TensorFlow's would fail deep inside Slice).
+    with pytest.raises(ValueError, match=r"exceeds.*4 positions"):
+        layer(embeddings, start_index=ops.convert_to_tensor(3, "int32"))
+
+
 def test_token_and_position_embedding_learned_too_long():
     layer = ka.TokenAndPositionEmbedding(
         vocabulary_size=5, embedding_dim=4, max_length=3, position_encoding="learned"

@@ -9,6 +9,7 @@ import keras_attention as ka
 import numpy_reference as reference
 from layer_test_case import backend_jit
 from layer_test_case import received_mask
+from layer_test_case import random_weights_on_build
 from numpy_reference import to_numpy
 
 NORM = pytest.mark.parametrize("normalize_first", [False, True], ids=["post_norm", "pre_norm"])
@@ -16,8 +17,8 @@ WIDTH = 8
 
 
 def make_block(**kwargs):
-    kwargs.setdefault("bias_initializer", "random_normal")
-    return ka.TransformerDecoderBlock(intermediate_dim=16, num_heads=2, **kwargs)
+    block = ka.TransformerDecoderBlock(intermediate_dim=16, num_heads=2, **kwargs)
+    return random_weights_on_build(block)
 
 
 def normal(seed, *shape):
@@ -293,6 +294,9 @@ def test_block_built_without_cross_attention_rejects_an_encoder_sequence():
             decoder,
             cross_attention_cache=ops.zeros((1, 2, 4, 2, 4)),
         )
+    # The same clear error, not an AttributeError, when asking for the cache.
+    with pytest.raises(ValueError, match="without cross-attention"):
+        block.compute_cross_attention_cache(encoder)
 
 
 def test_block_built_with_cross_attention_requires_a_source():
@@ -315,3 +319,18 @@ def test_symbolic_call_with_cache_returns_outputs_and_cache():
     assert isinstance(result, (tuple, list)) and len(result) == 2, result
     assert tuple(result[0].shape) == (None, 1, WIDTH)
     assert tuple(result[1].shape) == (None, 2, 6, 2, 4)
+
+
+def test_sublayers_are_initialized_independently():
+    """Self- and cross-attention must not start from the same weights (an
+    unseeded Keras 3 initializer instance repeats its values when reused)."""
+    decoder = np.ones((1, 3, WIDTH), "float32")
+    block = ka.TransformerDecoderBlock(intermediate_dim=16, num_heads=2)
+    block(decoder, decoder)
+    for name in ("query_kernel", "key_kernel", "value_kernel", "output_kernel"):
+        assert not np.array_equal(
+            to_numpy(getattr(block.self_attention, name)),
+            to_numpy(getattr(block.cross_attention, name)),
+        ), name
+    attention = block.self_attention
+    assert not np.array_equal(to_numpy(attention.query_kernel), to_numpy(attention.key_kernel))

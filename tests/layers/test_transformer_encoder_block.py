@@ -7,6 +7,7 @@ import pytest
 import keras_attention as ka
 import numpy_reference as reference
 from layer_test_case import received_mask
+from layer_test_case import random_weights_on_build
 from numpy_reference import to_numpy
 
 NORM = pytest.mark.parametrize("normalize_first", [False, True], ids=["post_norm", "pre_norm"])
@@ -14,8 +15,8 @@ PADDING = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [1, 0, 0, 0, 0]], dtype=bo
 
 
 def make_block(**kwargs):
-    kwargs.setdefault("bias_initializer", "random_normal")
-    return ka.TransformerEncoderBlock(intermediate_dim=16, num_heads=2, **kwargs)
+    block = ka.TransformerEncoderBlock(intermediate_dim=16, num_heads=2, **kwargs)
+    return random_weights_on_build(block)
 
 
 def make_inputs(seed=0):

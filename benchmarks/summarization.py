@@ -1,0 +1,262 @@
+"""Summarization benchmark: ROUGE against the anchors, training speed, generation speed.
+
+    python benchmarks/summarization.py --run runs/samsum            # full test set
+    python benchmarks/summarization.py --run runs/short --documents 16 --rouge-documents 100
+
+Prints, for a run directory written by `python -m pipelines.summarization train`:
+
+1. ROUGE-1 / ROUGE-2 / ROUGE-Lsum (F1 × 100, rouge-score, Porter stemming) of
+   the run on the SAMSum test set (from its metrics.json when it was trained
+   with --test, else computed here), beside Lead-3 and Longest-3 recomputed
+   with the same scorer and the anchor figures of DESIGN.md.
+2. Training time and tokens/s (encoder + decoder tokens) from metrics.json.
+3. Generation speed at exactly `--new-tokens` new tokens per summary (the end
+   token is forbidden until then): new summary tokens per second for greedy and
+   for beam 4, XLA-compiled, each with the key/value cache and recomputing the
+   decoder over the whole fixed-size prefix buffer at every step, and the
+   cache's speed-up. Fixed shapes make the XLA baseline recompute all
+   `--new-tokens` positions every step, so a second greedy comparison, in
+   graph mode without XLA, recomputes only the prefix generated so far
+   (growing by one token per step): the fair "no cache" baseline.
+"""
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from pipelines.summarization.data import read_pairs  # noqa: E402
+from pipelines.summarization.evaluation import evaluate_pairs  # noqa: E402
+from pipelines.summarization.generation import SearchOptions  # noqa: E402
+from pipelines.summarization.rouge import corpus_rouge  # noqa: E402
+from pipelines.summarization.summarizer import Summarizer  # noqa: E402
+
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ANCHORS = {  # DESIGN.md: predictions one turn per line, references not split into sentences
+    "Lead-3 (DESIGN.md anchor)": (31.30, 8.66, 27.59),
+    "Longest-3 (DESIGN.md anchor)": (32.31, 10.29, 28.03),
+    "Transformer from scratch, SAMSum paper": (36.62, 11.18, 33.06),
+}
+
+
+def data_directory():
+    return os.environ.get("KERAS_ATTENTION_DATA", os.path.join(REPOSITORY, "..", "shared", "data"))
+
+
+def turns(dialogue):
+    return [line for line in dialogue.splitlines() if line.strip()]
+
+
+def lead_3(dialogue):
+    return "\n".join(turns(dialogue)[:3])
+
+
+def longest_3(dialogue):
+    lines = turns(dialogue)
+    return "\n".join(sorted(lines, key=len, reverse=True)[:3])
+
+
+def rouge_row(name, scores):
+    return f"| {name} | {scores[0]:.2f} | {scores[1]:.2f} | {scores[2]:.2f} |"
+
+
+def rouge_section(summarizer, metrics, test_pairs, rouge_documents, beams):
+    print("## ROUGE on the SAMSum test set (F1 x 100, rouge-score, Porter stemming)\n")
+    pairs = test_pairs
+    if rouge_documents:
+        pairs = dataclasses.replace(
+            pairs, documents=pairs.documents[:rouge_documents],
+            summaries=pairs.summaries[:rouge_documents],
+            line_numbers=pairs.line_numbers[:rouge_documents],
+        )
+    test = metrics.get("test")
+    if test is None or rouge_documents or test["search"]["beams"] != beams:
+        test, _ = evaluate_pairs(summarizer, pairs, beams=beams)
+    print(f"{len(pairs)} test dialogues; ROUGE-Lsum over sentence-split predictions and references\n")
+    print("| system | R-1 | R-2 | R-Lsum |\n|---|---|---|---|")
+    print(rouge_row(f"this run, beam {test['search']['beams']}",
+                    (test["rouge1"], test["rouge2"], test["rougeLsum"])))
+    for name, baseline in (("Lead-3", lead_3), ("Longest-3", longest_3)):
+        scores = corpus_rouge([baseline(d) for d in pairs.documents], pairs.summaries)
+        figures = (scores["rouge1"], scores["rouge2"], scores["rougeLsum"])
+        print(rouge_row(f"{name} (same scorer)", figures))
+    for name, scores in ANCHORS.items():
+        print(rouge_row(name, scores))
+    print()
+
+
+def training_section(metrics):
+    training = metrics.get("training", {})
+    print("## Training\n")
+    if not training:
+        print("metrics.json has no training figures\n")
+        return
+    budget = " (stopped on the time budget)" if training.get("stopped_on_time_budget") else ""
+    print(f"- time: {training['seconds'] / 60:.1f} min for {training['epochs']} epochs "
+          f"({training['steps']} steps){budget}")
+    print(f"- speed: {training['tokens_per_second']:.0f} tokens/s (encoder + decoder tokens)")
+    print(f"- model: {training['parameters']:,} parameters")
+    validation = metrics.get("validation", {})
+    if validation:
+        print(f"- validation: loss {validation['loss']:.3f}, "
+              f"next-token accuracy {validation['accuracy']:.3f}")
+    print()
+
+
+def best_time(run, repeats):
+    """The fastest of `repeats` timed calls (others' jobs on a shared CPU only slow calls down)."""
+    timings = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = run()
+        timings.append(time.perf_counter() - start)
+    return min(timings), result
+
+
+def time_generation(summarizer, document_ids, beams, new_tokens, use_cache, batch_size, repeats):
+    """(best seconds for all documents after a warm-up pass, warm-up seconds)."""
+    options = SearchOptions(beams=beams, max_length=new_tokens, min_length=new_tokens - 1)
+    generator = summarizer.generator(options, batch_size=batch_size, use_cache=use_cache)
+    start = time.perf_counter()
+    generator.generate_ids(document_ids)  # traces and compiles every padded shape
+    warm_up = time.perf_counter() - start
+    seconds, generated = best_time(lambda: generator.generate_ids(document_ids), repeats)
+    assert (generated != 0).all(), "every summary should have exactly new_tokens tokens"
+    return seconds, warm_up
+
+
+def generation_section(summarizer, documents, new_tokens, batch_size, repeats):
+    print(f"## Generation speed: {len(documents)} test dialogues, exactly {new_tokens} new tokens "
+          f"each, batches of {batch_size}, best of {repeats} timed passes after a warm-up\n")
+    document_ids = summarizer.tokenizer.tokenize(documents).to_list()
+    print("| search | decoding | seconds | new tokens/s | warm-up s | cache speed-up |")
+    print("|---|---|---|---|---|---|")
+    for beams in (1, 4):
+        name = "greedy" if beams == 1 else f"beam {beams}"
+        timings = {}
+        for use_cache in (True, False):
+            seconds, warm_up = time_generation(
+                summarizer, document_ids, beams, new_tokens, use_cache, batch_size, repeats
+            )
+            timings[use_cache] = seconds
+            speed_up = f"{timings[False] / timings[True]:.1f}x" if not use_cache else ""
+            decoding = "key/value cache" if use_cache else "recompute prefix"
+            print(f"| {name}, XLA | {decoding} | {seconds:.2f} | "
+                  f"{len(documents) * new_tokens / seconds:.0f} | {warm_up:.1f} | {speed_up} |")
+    graph_mode_comparison(summarizer, document_ids, new_tokens, batch_size, repeats)
+    print()
+
+
+def growing_prefix_greedy(inference, new_tokens):
+    """A greedy decoder that reruns the decoder over the prefix so far at every step.
+
+    Forbids what the pipeline's search forbids ([PAD], [BOS]; [EOS] before the
+    last step), so it picks the same tokens as cached greedy search.
+    """
+    import tensorflow as tf
+
+    from pipelines.summarization.tokenizer import END_ID
+    from pipelines.summarization.tokenizer import PAD_ID
+    from pipelines.summarization.tokenizer import START_ID
+
+    @tf.function(reduce_retracing=True)
+    def next_token(prefix, encoder_outputs, padding_mask, allow_end):
+        logits = inference.decode(prefix, encoder_outputs, padding_mask)[:, -1]
+        vocabulary = tf.range(tf.shape(logits)[-1])
+        forbidden = (vocabulary == PAD_ID) | (vocabulary == START_ID)
+        forbidden |= (vocabulary == END_ID) & tf.logical_not(allow_end)
+        logits = tf.where(forbidden[None, :], -1e9, logits)
+        return tf.argmax(logits, axis=-1, output_type=tf.int32)
+
+    encode = tf.function(inference.encode)
+
+    def run(encoder_ids):
+        encoder_outputs, padding_mask = encode(encoder_ids)
+        prefix = tf.fill([encoder_ids.shape[0], 1], START_ID)
+        for step in range(new_tokens):
+            last = tf.constant(step == new_tokens - 1)
+            token = next_token(prefix, encoder_outputs, padding_mask, last)
+            prefix = tf.concat([prefix, token[:, None]], axis=1)
+        return prefix[:, 1:]
+
+    return run
+
+
+def graph_mode_comparison(summarizer, document_ids, new_tokens, batch_size, repeats):
+    """Cached greedy vs growing-prefix greedy, both in graph mode (no XLA)."""
+    import tensorflow as tf
+
+    from pipelines.summarization.generation import pad_batch
+
+    options = SearchOptions(beams=1, max_length=new_tokens, min_length=new_tokens - 1)
+    generator = summarizer.generator(options, batch_size=batch_size, jit_compile=False)
+    max_length = summarizer.config.model.max_document_length
+    batches = [
+        tf.constant(pad_batch(document_ids[start : start + batch_size], batch_size, max_length))
+        for start in range(0, len(document_ids), batch_size)
+    ]
+    timings, outputs = {}, {}
+    for name, run in (
+        ("key/value cache", generator.generate_batch),
+        ("recompute growing prefix", growing_prefix_greedy(generator.inference, new_tokens)),
+    ):
+        for ids in batches:  # warm-up: trace every shape
+            run(ids)
+        timings[name], outputs[name] = best_time(
+            lambda: np.concatenate([run(ids).numpy() for ids in batches]), repeats
+        )
+        cached_seconds = timings["key/value cache"]
+        speed_up = "" if name == "key/value cache" else f"{timings[name] / cached_seconds:.1f}x"
+        print(f"| greedy, graph mode | {name} | {timings[name]:.2f} | "
+              f"{len(document_ids) * new_tokens / timings[name]:.0f} | | {speed_up} |")
+    same = np.array_equal(*outputs.values())
+    print(f"\n(cached and growing-prefix greedy chose {'the same' if same else 'DIFFERENT'} tokens)")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--run", default=os.path.join(REPOSITORY, "runs", "samsum"),
+                        help="run directory from `train` (default: runs/samsum)")
+    parser.add_argument("--test", default=os.path.join(data_directory(), "samsum", "test.csv"))
+    parser.add_argument("--beams", type=int, default=4, help="beam width for ROUGE")
+    parser.add_argument("--rouge-documents", type=int, default=0,
+                        help="score only the first N test dialogues (0: all)")
+    parser.add_argument("--documents", type=int, default=32, help="dialogues timed for generation")
+    parser.add_argument("--new-tokens", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--repeats", type=int, default=3, help="timed passes; the best counts")
+    args = parser.parse_args(argv)
+
+    if not os.path.exists(os.path.join(args.run, "model.keras")):
+        sys.exit(f"error: {args.run} holds no trained run; train one first, e.g. "
+                 "python -m pipelines.summarization train ... --out runs/samsum")
+    summarizer = Summarizer.load(args.run)
+    metrics = summarizer_metrics(args.run)
+    config = summarizer.config.data
+    test_pairs = read_pairs(args.test, config.document_column, config.summary_column)
+    rouge_section(summarizer, metrics, test_pairs, args.rouge_documents, args.beams)
+    training_section(metrics)
+    generation_section(
+        summarizer, test_pairs.documents[: args.documents], args.new_tokens, args.batch_size,
+        args.repeats,
+    )
+
+
+def summarizer_metrics(run_dir):
+    path = os.path.join(run_dir, "metrics.json")
+    if not os.path.exists(path):
+        return {}
+    with open(path, encoding="utf-8") as file:
+        return json.load(file)
+
+
+if __name__ == "__main__":
+    main()

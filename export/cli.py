@@ -1,0 +1,83 @@
+"""Command line: `python -m export RUN_DIR --name NAME [--version N] [--out saved_models]`.
+
+Exit status: 0 when the version is published, 1 when the parity gate fails
+(nothing is published; the files stay in NAME/rejected-VERSION for
+inspection), 2 for a mistake the user can fix (one line, no traceback).
+"""
+
+import argparse
+import sys
+
+from pipelines.common.errors import UserInputError
+
+EXAMPLES = """examples:
+  python -m export runs/sst2 --name sst2
+  python -m export runs/sst2 --name sst2 --version 3 --overwrite --out /models
+"""
+
+
+def positive_int(text):
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def build_parser():
+    from export.exporter import DEFAULT_PARITY_ROWS
+    from export.onnx_conversion import DEFAULT_OPSET
+    from export.onnx_conversion import SUPPORTED_OPSETS
+
+    parser = argparse.ArgumentParser(
+        prog="python -m export",
+        description="Export a trained run directory as a TF Serving SavedModel and ONNX, "
+        "after checking that both answer like the Keras model.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a finished run directory")
+    parser.add_argument("--name", required=True, help="model name: the folder under --out")
+    parser.add_argument("--version", type=positive_int, help="default: highest existing + 1")
+    parser.add_argument("--out", default="saved_models", help="base path (default: saved_models)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing version")
+    parser.add_argument("--parity-texts", help="texts for the parity gate (default: the run's test file)")
+    parser.add_argument("--text-column", help="their column (default: the run's text column)")
+    parser.add_argument(
+        "--parity-rows", type=positive_int, default=DEFAULT_PARITY_ROWS,
+        help=f"use at most this many texts (default: {DEFAULT_PARITY_ROWS})",
+    )
+    parser.add_argument("--opset", type=int, choices=SUPPORTED_OPSETS, default=DEFAULT_OPSET)
+    return parser
+
+
+def main(argv=None):
+    """Runs the export; returns the exit status."""
+    arguments = build_parser().parse_args(argv)
+    from export.exporter import export_run
+    from export.parity import format_parity_table
+
+    try:
+        result = export_run(
+            arguments.run_dir,
+            arguments.name,
+            version=arguments.version,
+            out=arguments.out,
+            overwrite=arguments.overwrite,
+            parity_texts=arguments.parity_texts,
+            text_column=arguments.text_column,
+            parity_rows=arguments.parity_rows,
+            opset=arguments.opset,
+        )
+    except UserInputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(format_parity_table(result.parity))
+    if not result.passed:
+        print(
+            f"error: parity failed, nothing published; the artifacts and parity.json are in "
+            f"{result.path} — fix the cause (see the FAIL rows) and export again",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"published {result.path}")
+    return 0

@@ -1,0 +1,69 @@
+"""The layout of an exported version, the one place that names its files.
+
+    saved_models/NAME/VERSION/          TF Serving's model_base_path/NAME/VERSION
+      saved_model.pb, fingerprint.pb    the SavedModel (signatures: see saved_model.py)
+      variables/                        its weights
+      assets/vocabulary.txt             the WordPiece vocabulary (for clients sending token ids)
+      assets.extra/tf_serving_warmup_requests
+                                        PredictionLog records TF Serving replays at load
+      onnx/classifier.onnx              token_ids + attention_mask → probabilities
+      onnx/tokenizer.json               Hugging Face `tokenizers` file, same ids as tensorflow-text
+      onnx/config.json                  task, labels, max_length, input/output names, opset
+      model_card.json, MODEL_CARD.md    task, labels, run metrics, vocabulary hash, versions
+      parity.json                       the parity gate's report
+
+TF Serving loads only all-digit version folders, so the staging and rejected
+folders that export keeps beside them (`.staging-*`, `rejected-*`) are never served.
+"""
+
+import os
+import re
+
+from pipelines.common.errors import UserInputError
+
+SAVED_MODEL_FILE = "saved_model.pb"
+ASSETS_DIR = "assets"
+VOCABULARY_ASSET = os.path.join(ASSETS_DIR, "vocabulary.txt")
+WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+ONNX_DIR = "onnx"
+ONNX_CLASSIFIER = os.path.join(ONNX_DIR, "classifier.onnx")
+ONNX_TOKENIZER = os.path.join(ONNX_DIR, "tokenizer.json")
+ONNX_CONFIG = os.path.join(ONNX_DIR, "config.json")
+MODEL_CARD_JSON = "model_card.json"
+MODEL_CARD_MARKDOWN = "MODEL_CARD.md"
+PARITY_REPORT = "parity.json"
+
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def validate_model_name(name):
+    """Returns `name` if it is a safe single folder name; raises a user error otherwise."""
+    if not isinstance(name, str) or not _MODEL_NAME.match(name) or name in (".", ".."):
+        raise UserInputError(
+            f"invalid model name {name!r}: use 1-100 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit (no path separators)"
+        )
+    return name
+
+
+def validate_version(version):
+    if isinstance(version, bool) or not isinstance(version, int) or version <= 0:
+        raise UserInputError(f"invalid version {version!r}: use a positive integer, e.g. --version 1")
+    return version
+
+
+def existing_versions(model_dir):
+    """The version numbers already published under `model_dir` (all-digit folders)."""
+    if not os.path.isdir(model_dir):
+        return []
+    return sorted(
+        int(entry)
+        for entry in os.listdir(model_dir)
+        if entry.isdigit() and os.path.isdir(os.path.join(model_dir, entry))
+    )
+
+
+def next_version(model_dir):
+    """One more than the highest published version, or 1."""
+    versions = existing_versions(model_dir)
+    return versions[-1] + 1 if versions else 1

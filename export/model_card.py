@@ -1,0 +1,85 @@
+"""The model card of an exported version: what it is, how good, built with what.
+
+Written as `model_card.json` (for tools) and `MODEL_CARD.md` (for people).
+"""
+
+import datetime
+import json
+import os
+
+from export import layout
+
+
+def library_versions():
+    """Versions of everything that produced or checks the artifacts."""
+    import keras
+    import onnx
+    import onnxruntime
+    import tensorflow as tf
+    import tensorflow_text
+    import tf2onnx
+    import tokenizers
+
+    return {
+        "tensorflow": tf.__version__,
+        "tensorflow_text": tensorflow_text.__version__,
+        "keras": keras.__version__,
+        "tf2onnx": tf2onnx.__version__,
+        "onnx": onnx.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "tokenizers": tokenizers.__version__,
+    }
+
+
+def classifier_card(run, model_name, version, opset, parity_passed):
+    """The model card dict of a classifier export."""
+    return {
+        "name": model_name,
+        "version": version,
+        "task": run.task,
+        "labels": run.labels,
+        "source_run": os.path.abspath(run.path),
+        "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "metrics": run.metrics,
+        "tokenizer": {
+            "type": "wordpiece",
+            "vocabulary_size": run.tokenizer.vocabulary_size,
+            "vocabulary_sha256": run.vocabulary_sha256(),
+            "max_length": run.max_length,
+            "lower_case": run.tokenizer.lower_case,
+        },
+        "model": run.config.model.__dict__,
+        "onnx_opset": opset,
+        "parity_passed": parity_passed,
+        "versions": library_versions(),
+    }
+
+
+def card_markdown(card):
+    """A short human-readable card."""
+    test = card["metrics"].get("test") or {}
+    lines = [
+        f"# {card['name']} version {card['version']}",
+        "",
+        f"- task: {card['task']}; labels: {', '.join(card['labels'])}",
+        f"- trained run: `{card['source_run']}`",
+        f"- test accuracy: {test.get('accuracy', 'n/a')}; macro-F1: {test.get('macro_f1', 'n/a')}",
+        f"- vocabulary: {card['tokenizer']['vocabulary_size']} WordPiece tokens, "
+        f"sha256 `{card['tokenizer']['vocabulary_sha256']}`; texts truncated to "
+        f"{card['tokenizer']['max_length']} tokens",
+        f"- ONNX opset {card['onnx_opset']}; parity gate passed: {card['parity_passed']}",
+        "- built with " + ", ".join(f"{name} {version}" for name, version in card["versions"].items()),
+        "",
+        "Inputs are raw UTF-8 texts (SavedModel `serving_default`) or token ids",
+        "(`predict_token_ids`, ONNX). See README, section Export and serving.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_model_card(version_dir, card):
+    with open(os.path.join(version_dir, layout.MODEL_CARD_JSON), "w", encoding="utf-8") as file:
+        json.dump(card, file, indent=2, ensure_ascii=False)
+        file.write("\n")
+    with open(os.path.join(version_dir, layout.MODEL_CARD_MARKDOWN), "w", encoding="utf-8") as file:
+        file.write(card_markdown(card))

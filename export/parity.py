@@ -1,0 +1,193 @@
+"""The parity gate: Keras, the reloaded SavedModel and onnxruntime must answer alike.
+
+Every case runs through the three runtimes: text cases end to end (each
+runtime tokenizes: tensorflow-text for Keras and the SavedModel, `tokenizers`
+for onnxruntime), token-id cases straight into the models. A case passes when
+the largest |Δ probability| against Keras is within the tolerance, the labels
+are identical, the token ids are identical and no output is NaN.
+"""
+
+import dataclasses
+import math
+import warnings
+
+import numpy as np
+
+from export.saved_model import PREDICT_TOKEN_IDS
+from export.saved_model import SERVING_DEFAULT
+from export.saved_model import TOKENIZE
+
+TOLERANCE = 1e-5
+RUNTIMES = ("keras", "savedmodel", "onnx")
+MAX_LISTED_MISMATCHES = 50
+
+
+class ParityError(RuntimeError):
+    """The exported artifacts do not answer like the Keras model."""
+
+
+@dataclasses.dataclass
+class ParityCase:
+    """Inputs for one row of the parity table: texts, or token ids (int32, 0 = padding)."""
+
+    name: str
+    batch_size: int
+    texts: list = None
+    token_ids: np.ndarray = None
+
+    @property
+    def rows(self):
+        return len(self.texts) if self.texts is not None else len(self.token_ids)
+
+
+class KerasRuntime:
+    def __init__(self, run):
+        self.run = run
+
+    def token_ids(self, texts):
+        return self.run.tokenizer.tokenize(texts).numpy()
+
+    def probabilities(self, token_ids):
+        with warnings.catch_warnings():
+            # Keras warns about a length-1 softmax on one-token texts; the result is right.
+            warnings.filterwarnings("ignore", message="You are using a softmax over axis")
+            return np.asarray(self.run.model(token_ids, training=False))
+
+
+class SavedModelRuntime:
+    def __init__(self, saved_model):
+        self.signatures = saved_model.signatures
+
+    def token_ids(self, texts):
+        return self.signatures[TOKENIZE](texts=np.array(texts, dtype=object))["token_ids"].numpy()
+
+    def probabilities(self, token_ids):
+        outputs = self.signatures[PREDICT_TOKEN_IDS](token_ids=token_ids)
+        return outputs["probabilities"].numpy()
+
+    def text_probabilities(self, texts):
+        return self.signatures[SERVING_DEFAULT](texts=np.array(texts, dtype=object))["probabilities"].numpy()
+
+
+class OnnxRuntime:
+    def __init__(self, onnx_classifier):
+        self.classifier = onnx_classifier
+
+    def token_ids(self, texts):
+        return self.classifier.tokenize(texts)
+
+    def probabilities(self, token_ids):
+        return self.classifier.predict_token_ids(token_ids)
+
+
+def batches(items, batch_size):
+    return [items[start : start + batch_size] for start in range(0, len(items), batch_size)]
+
+
+def run_case(case, runtimes):
+    """Probabilities `{runtime: (rows, classes)}` and whether every runtime saw the same ids."""
+    outputs = {name: [] for name in RUNTIMES}
+    ids_identical = True
+    if case.texts is not None:
+        for texts in batches(case.texts, case.batch_size):
+            token_ids = {name: runtimes[name].token_ids(texts) for name in RUNTIMES}
+            ids_identical &= all(
+                np.array_equal(token_ids["keras"], token_ids[name]) for name in RUNTIMES[1:]
+            )
+            outputs["keras"].append(runtimes["keras"].probabilities(token_ids["keras"]))
+            outputs["savedmodel"].append(runtimes["savedmodel"].text_probabilities(texts))
+            outputs["onnx"].append(runtimes["onnx"].probabilities(token_ids["onnx"]))
+    else:
+        for token_ids in batches(case.token_ids, case.batch_size):
+            for name in RUNTIMES:
+                outputs[name].append(runtimes[name].probabilities(token_ids))
+    return {name: np.concatenate(parts) for name, parts in outputs.items()}, ids_identical
+
+
+def compare(case, probabilities, ids_identical, tolerance, labels):
+    """One parity-table row as a dict (also the case's entry in parity.json)."""
+    keras = probabilities["keras"]
+    max_difference = {
+        name: float(np.max(np.abs(probabilities[name] - keras))) for name in RUNTIMES[1:]
+    }
+    nan_rows = {name: int(np.isnan(value).any(axis=-1).sum()) for name, value in probabilities.items()}
+    label_ids = {name: value.argmax(axis=-1) for name, value in probabilities.items()}
+    mismatched = np.flatnonzero(
+        (label_ids["savedmodel"] != label_ids["keras"]) | (label_ids["onnx"] != label_ids["keras"])
+    )
+    passed = (
+        all(value <= tolerance for value in max_difference.values())  # False for NaN too
+        and not mismatched.size
+        and ids_identical
+        and not any(nan_rows.values())
+    )
+    return {
+        "case": case.name,
+        "rows": case.rows,
+        "batch_size": case.batch_size,
+        "max_abs_difference_vs_keras": max_difference,
+        "labels_identical": not mismatched.size,
+        "token_ids_identical": ids_identical,
+        "nan_rows": nan_rows,
+        "passed": bool(passed),
+        "label_mismatches": [
+            mismatch_record(case, row, label_ids, labels) for row in mismatched[:MAX_LISTED_MISMATCHES]
+        ],
+    }
+
+
+def mismatch_record(case, row, label_ids, labels):
+    record = {"row": int(row)}
+    if case.texts is not None:
+        record["text"] = case.texts[row]
+    record.update({name: labels[int(label_ids[name][row])] for name in RUNTIMES})
+    return record
+
+
+def run_parity(cases, runtimes, labels, tolerance=TOLERANCE):
+    """The parity report (parity.json contents) of `cases` over the three runtimes."""
+    results = []
+    for case in cases:
+        probabilities, ids_identical = run_case(case, runtimes)
+        results.append(compare(case, probabilities, ids_identical, tolerance, labels))
+    return {
+        "passed": all(result["passed"] for result in results),
+        "tolerance": tolerance,
+        "runtimes": {
+            "keras": "model.keras, tensorflow-text tokenizer",
+            "savedmodel": "reloaded SavedModel signatures (serving_default for texts)",
+            "onnx": "onnxruntime, tokenizers (Hugging Face) tokenizer",
+        },
+        "cases": results,
+    }
+
+
+def format_difference(value):
+    return "NaN" if math.isnan(value) else f"{value:.1e}"
+
+
+def format_parity_table(report):
+    """The parity report as a fixed-width table for the terminal."""
+    header = ("case", "rows", "Δ SavedModel", "Δ ONNX", "labels", "token ids", "NaN", "result")
+    lines = []
+    for result in report["cases"]:
+        difference = result["max_abs_difference_vs_keras"]
+        lines.append(
+            (
+                result["case"],
+                str(result["rows"]),
+                format_difference(difference["savedmodel"]),
+                format_difference(difference["onnx"]),
+                "same" if result["labels_identical"] else f"{len(result['label_mismatches'])} differ",
+                "same" if result["token_ids_identical"] else "differ",
+                str(sum(result["nan_rows"].values())),
+                "ok" if result["passed"] else "FAIL",
+            )
+        )
+    widths = [max(len(row[column]) for row in [header] + lines) for column in range(len(header))]
+    render = lambda row: "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()  # noqa: E731
+    title = (
+        f"parity vs Keras: max |Δ probability| (tolerance {report['tolerance']:.0e}), "
+        f"{'PASSED' if report['passed'] else 'FAILED'}"
+    )
+    return "\n".join([title, render(header)] + [render(line) for line in lines])

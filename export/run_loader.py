@@ -1,0 +1,107 @@
+"""Reading a trained run directory: which task it is, and everything export needs from it.
+
+Export only reads the run directory, through the pipelines' public loaders
+(`TrainedClassifier.load`, `RunDirectory`), so the model, tokenizer and labels
+are exactly the ones `predict` and `evaluate` use.
+"""
+
+import dataclasses
+import hashlib
+import os
+
+from pipelines.common.errors import UserInputError
+from pipelines.common.run_directory import RunDirectory
+from pipelines.common.tokenizer import SETTINGS_FILE
+from pipelines.common.tokenizer import VOCABULARY_FILE
+
+CLASSIFICATION = "classification"
+SUMMARIZATION = "summarization"
+
+
+@dataclasses.dataclass
+class ClassifierRun:
+    """A finished classification run, loaded.
+
+    Attributes:
+        path: str. The run directory.
+        config: `ClassifierConfig`.
+        tokenizer: `WordPieceTokenizer` (tensorflow-text).
+        model: the Keras classifier (token ids → probabilities).
+        labels: list of str. Class names by class id, as strings (what the
+            SavedModel's `label` output holds).
+        metrics: dict. The run's `metrics.json` ({} if absent).
+    """
+
+    path: str
+    config: object
+    tokenizer: object
+    model: object
+    labels: list
+    metrics: dict
+    task: str = CLASSIFICATION
+
+    @property
+    def directory(self):
+        return RunDirectory(self.path)
+
+    @property
+    def vocabulary_path(self):
+        return os.path.join(self.directory.tokenizer_dir, VOCABULARY_FILE)
+
+    @property
+    def tokenizer_settings_path(self):
+        return os.path.join(self.directory.tokenizer_dir, SETTINGS_FILE)
+
+    @property
+    def max_length(self):
+        return self.tokenizer.max_length
+
+    def vocabulary_sha256(self):
+        with open(self.vocabulary_path, "rb") as file:
+            return hashlib.sha256(file.read()).hexdigest()
+
+
+def detect_task(config):
+    """`classification` or `summarization` from a run's config.json contents."""
+    task = config.get("task")
+    if task is None and config.get("data", {}).get("class_names") is not None:
+        task = CLASSIFICATION
+    if task is None and "generation" in config:  # SummarizerConfig's section
+        task = SUMMARIZATION
+    if task not in (CLASSIFICATION, SUMMARIZATION):
+        raise UserInputError(
+            f"cannot tell the task of this run (config.json task={task!r}); "
+            "export a run directory written by `python -m pipelines.classification train`"
+        )
+    return task
+
+
+def load_run(run_dir):
+    """The loaded run in `run_dir`; raises a user error for anything unusable."""
+    directory = RunDirectory(run_dir)
+    directory.require_finished()
+    config = directory.read_json(directory.config_path)
+    if config is None:
+        raise UserInputError(f"{directory.config_path} not found; is {run_dir} a run directory?")
+    task = detect_task(config)
+    if task == SUMMARIZATION:
+        raise UserInputError(
+            "exporting summarization runs is not available yet (tf2onnx cannot convert the "
+            "decoder's key/value cache update); export a classification run"
+        )
+    return load_classifier_run(directory)
+
+
+def load_classifier_run(directory):
+    from pipelines.classification.trained import TrainedClassifier
+
+    classifier = TrainedClassifier.load(directory.path)
+    metrics = directory.read_json(directory.metrics_path, default={})
+    return ClassifierRun(
+        path=directory.path,
+        config=classifier.config,
+        tokenizer=classifier.tokenizer,
+        model=classifier.model,
+        labels=[str(name) for name in classifier.class_names],
+        metrics=metrics,
+    )

@@ -1,0 +1,164 @@
+"""The summarizer as two ONNX graphs: the encoder, and one cached decoder step.
+
+Built on the summarization pipeline's `InferenceModel` (the trained layers,
+same weights), converted with tf2onnx (opset 18, dynamic batch and source axes):
+
+- `encoder.onnx`: `encoder_ids` int32 `[batch, source]` (0 = padding) →
+  `encoder_padding_mask` int32 `[batch, source]` and, per decoder layer i,
+  `cross_key_values_i` float32 `[batch, 2, source, heads, head_dim]` (the
+  cross-attention keys and values, computed once per document).
+- `decoder_step.onnx`: `token_ids` int32 `[batch, 1]`, `index` int32 scalar
+  (the token's position), `encoder_padding_mask`, `past_key_values_i` float32
+  `[batch, 2, max_length, heads, head_dim]` and `cross_key_values_i` →
+  `logits` float32 `[batch, vocabulary]` and `present_key_values_i` (the past
+  with this step's keys and values written at `index`). The self-attention
+  cache has a fixed capacity of `max_length` steps; start from zeros.
+
+The cache write (`XlaDynamicUpdateSlice`) needs export's own tf2onnx handler.
+Both files are loaded in onnxruntime and checked against TensorFlow for a few
+greedy steps right after writing.
+"""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+import tf2onnx
+
+from export.onnx_conversion import OnnxExportError
+from export.onnx_runtime import create_session
+from export.tf2onnx_fixes import safe_reshape_merging
+from export.xla_dynamic_update_slice import CUSTOM_OP_HANDLERS
+
+ENCODER_FILE = "encoder.onnx"
+DECODER_STEP_FILE = "decoder_step.onnx"
+CHECK_STEPS = 4
+LOGITS_TOLERANCE = 1e-4
+
+
+def cache_shape(inference_model):
+    attention = inference_model.decoder_blocks[0].self_attention
+    return attention.num_heads, attention.key_dim
+
+
+def encoder_function(inference_model, max_length):
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32, name="encoder_ids")])
+    def encode(encoder_ids):
+        outputs, padding_mask = inference_model.encode(encoder_ids)
+        state = inference_model.initial_state(outputs, padding_mask, max_length)
+        named = {"encoder_padding_mask": tf.cast(padding_mask, tf.int32)}
+        for index, cache in enumerate(state.cross_attention_caches):
+            named[f"cross_key_values_{index}"] = cache
+        return named
+
+    return encode
+
+
+def decoder_step_function(inference_model, max_length):
+    from pipelines.summarization.inference import DecoderState
+
+    layers = len(inference_model.decoder_blocks)
+    heads, head_dim = cache_shape(inference_model)
+    signature = [
+        tf.TensorSpec([None, 1], tf.int32, name="token_ids"),
+        tf.TensorSpec([], tf.int32, name="index"),
+        tf.TensorSpec([None, None], tf.int32, name="encoder_padding_mask"),
+    ]
+    signature += [
+        tf.TensorSpec([None, 2, max_length, heads, head_dim], tf.float32, name=f"past_key_values_{i}")
+        for i in range(layers)
+    ]
+    signature += [
+        tf.TensorSpec([None, 2, None, heads, head_dim], tf.float32, name=f"cross_key_values_{i}")
+        for i in range(layers)
+    ]
+
+    @tf.function(input_signature=signature)
+    def decode_step(token_ids, index, encoder_padding_mask, *caches):
+        state = DecoderState(
+            tuple(caches[:layers]), tuple(caches[layers:]), tf.cast(encoder_padding_mask, tf.bool)
+        )
+        logits, state = inference_model.decode_step(token_ids, index, state)
+        named = {"logits": logits}
+        for i, cache in enumerate(state.self_attention_caches):
+            named[f"present_key_values_{i}"] = cache
+        return named
+
+    return decode_step
+
+
+def convert(function, path, opset):
+    with safe_reshape_merging():
+        tf2onnx.convert.from_function(
+            function,
+            input_signature=function.input_signature,
+            opset=opset,
+            custom_op_handlers=dict(CUSTOM_OP_HANDLERS),
+            output_path=path,
+        )
+    try:
+        return create_session(path)
+    except Exception as error:  # onnxruntime raises several untyped errors
+        raise OnnxExportError(f"onnxruntime rejects {path}: {error}") from error
+
+
+def convert_summarizer(model, directory, max_length, opset=18, check_ids=None):
+    """Writes `encoder.onnx` and `decoder_step.onnx` into `directory`; checks them.
+
+    Args:
+        model: the Keras summarizer (`build_summarizer` / `model.keras`).
+        directory: str. Existing folder to write into.
+        max_length: int. Capacity of the self-attention cache (longest summary).
+        opset: int. 17 or 18.
+        check_ids: int array `(batch, source)` for the check; defaults to a
+            small padded batch.
+
+    Returns:
+        `(encoder_session, decoder_step_session)` of onnxruntime.
+    """
+    from pipelines.summarization.inference import InferenceModel
+
+    inference_model = InferenceModel(model)
+    encode = encoder_function(inference_model, max_length)
+    decode_step = decoder_step_function(inference_model, max_length)
+    encoder = convert(encode, os.path.join(directory, ENCODER_FILE), opset)
+    step = convert(decode_step, os.path.join(directory, DECODER_STEP_FILE), opset)
+    if check_ids is None:
+        check_ids = np.array([[7, 8, 9, 10, 11], [12, 13, 0, 0, 0]], dtype=np.int32)
+    check_against_tensorflow(encoder, step, encode, decode_step, check_ids)
+    return encoder, step
+
+
+def session_outputs(session, feeds):
+    names = [output.name for output in session.get_outputs()]
+    return dict(zip(names, session.run(names, feeds)))
+
+
+def check_against_tensorflow(encoder, step, encode, decode_step, encoder_ids, steps=CHECK_STEPS):
+    """Greedy steps in onnxruntime and TensorFlow from the same start; raises on a difference."""
+    encoded = session_outputs(encoder, {"encoder_ids": encoder_ids})
+    layers = len([name for name in encoded if name.startswith("cross_key_values_")])
+    for name, value in encode(tf.constant(encoder_ids)).items():
+        difference = float(np.max(np.abs(encoded[name] - value.numpy())))
+        if not difference <= LOGITS_TOLERANCE:
+            raise OnnxExportError(f"encoder.onnx output {name} differs from TensorFlow by {difference:.2e}")
+    past_spec = decode_step.input_signature[3]
+    past = {
+        f"past_key_values_{i}": np.zeros([len(encoder_ids)] + past_spec.shape.as_list()[1:], np.float32)
+        for i in range(layers)
+    }
+    cross = {name: value for name, value in encoded.items() if name.startswith("cross_key_values_")}
+    token_ids = np.full((len(encoder_ids), 1), 1, dtype=np.int32)
+    for index in range(steps):
+        feeds = {"token_ids": token_ids, "index": np.array(index, np.int32),
+                 "encoder_padding_mask": encoded["encoder_padding_mask"], **past, **cross}
+        onnx_outputs = session_outputs(step, feeds)
+        ordered = [feeds[spec.name] for spec in decode_step.input_signature]
+        tf_outputs = decode_step(*[tf.constant(value) for value in ordered])
+        difference = float(np.max(np.abs(onnx_outputs["logits"] - tf_outputs["logits"].numpy())))
+        if not difference <= LOGITS_TOLERANCE:
+            raise OnnxExportError(
+                f"decoder_step.onnx logits differ from TensorFlow by {difference:.2e} at step {index}"
+            )
+        past = {f"past_key_values_{i}": onnx_outputs[f"present_key_values_{i}"] for i in range(layers)}
+        token_ids = onnx_outputs["logits"].argmax(axis=-1).astype(np.int32)[:, None]

@@ -1,0 +1,114 @@
+"""A finished run directory, loaded: predict, evaluate and explain texts."""
+
+import dataclasses
+
+import keras
+import numpy as np
+
+import keras_attention  # noqa: F401  (registers the layers for deserialization)
+from pipelines.classification.config import ClassifierConfig
+from pipelines.classification.data import make_dataset
+from pipelines.classification.labels import LabelEncoder
+from pipelines.classification.metrics import classification_report
+from pipelines.classification.model import attention_explainer
+from pipelines.common.run_directory import RunDirectory
+from pipelines.common.tokenizer import WordPieceTokenizer
+
+
+@dataclasses.dataclass
+class Explanation:
+    """How much each token weighed in the pooled vector the classifier saw.
+
+    Attributes:
+        tokens: list of str. The WordPiece tokens of the text (after truncation).
+        weights: array `(pooling_heads, tokens)`; each row sums to 1.
+        label: the predicted class.
+        probabilities: dict from class name to probability.
+    """
+
+    tokens: list
+    weights: np.ndarray
+    label: object
+    probabilities: dict
+
+    def token_weights(self):
+        """(token, weight averaged over heads) pairs."""
+        return list(zip(self.tokens, self.weights.mean(axis=0).tolist()))
+
+    def as_line(self):
+        """`token[.23] token[.05] ...  → label (p=0.97)` for the terminal."""
+        tokens = " ".join(f"{token}[{weight:.2f}]" for token, weight in self.token_weights())
+        return f"{tokens}  → {self.label} (p={self.probabilities[str(self.label)]:.3f})"
+
+
+class TrainedClassifier:
+    """The tokenizer, model and classes of a finished run directory.
+
+    Example:
+
+    >>> classifier = TrainedClassifier.load("runs/sst2")
+    >>> classifier.predict(["a gorgeous, witty film"])[0]["label"]
+    1
+    """
+
+    def __init__(self, config, tokenizer, model):
+        self.config = config
+        self.tokenizer = tokenizer
+        self.model = model
+        self.labels = LabelEncoder(config.data.class_names)
+        self._explainer = None
+
+    @classmethod
+    def load(cls, run_dir):
+        run_directory = RunDirectory(run_dir)
+        run_directory.require_finished()
+        config = ClassifierConfig.load(run_directory.config_path)
+        tokenizer = WordPieceTokenizer.load(run_directory.tokenizer_dir)
+        model = keras.saving.load_model(run_directory.model_path, safe_mode=True, compile=False)
+        return cls(config, tokenizer, model)
+
+    @property
+    def class_names(self):
+        return self.labels.class_names
+
+    def predict_probabilities(self, texts, batch_size=256):
+        """Class probabilities `(len(texts), num_classes)`."""
+        if not texts:
+            return np.zeros((0, self.labels.num_classes), dtype=np.float32)
+        dataset = make_dataset(texts, tokenizer=self.tokenizer, batch_size=batch_size)
+        return self.model.predict(dataset, verbose=0)
+
+    def predict(self, texts, batch_size=256):
+        """One dict per text: `{"label": ..., "probabilities": {class: p}}`."""
+        probabilities = self.predict_probabilities(texts, batch_size)
+        return [self.prediction(row) for row in probabilities]
+
+    def prediction(self, probabilities):
+        label = self.class_names[int(np.argmax(probabilities))]
+        return {
+            "label": label,
+            "probabilities": {
+                str(name): round(float(p), 6) for name, p in zip(self.class_names, probabilities)
+            },
+        }
+
+    def evaluate(self, texts, label_ids, batch_size=256):
+        """`classification_report` of the predictions for `texts`."""
+        predicted = self.predict_probabilities(texts, batch_size).argmax(axis=-1)
+        return classification_report(label_ids, predicted, self.class_names)
+
+    def explain(self, text):
+        """The attention-pooling weight of every token of `text`."""
+        if self._explainer is None:
+            self._explainer = attention_explainer(self.model)
+        token_ids = self.tokenizer.tokenize([text]).numpy()
+        length = int((token_ids[0] != 0).sum())
+        probabilities, weights = self._explainer.predict(token_ids, verbose=0)
+        tokens = [token.decode("utf-8") for token in self.tokenizer.id_to_token(token_ids[0, :length]).numpy()]
+        prediction = self.prediction(probabilities[0])
+        return Explanation(
+            tokens=tokens,
+            weights=np.asarray(weights[0, :, :length], dtype=np.float32),
+            label=prediction["label"],
+            probabilities=prediction["probabilities"],
+        )

@@ -1,0 +1,288 @@
+"""Training a classifier end to end into a run directory (what `train` runs).
+
+Read the tables (bad rows counted) → learn the WordPiece vocabulary on the
+training texts → build and compile the model → `model.fit` with validation each
+epoch → keep the best weights → write model, metrics, history and plots.
+
+A run killed part-way leaves `config.json`, the tokenizer and a `backup/`
+folder; running the same command again resumes at the last finished epoch.
+"""
+
+import dataclasses
+import os
+import shutil
+import time
+
+import keras
+import tensorflow as tf
+
+from pipelines.classification.config import ClassifierConfig
+from pipelines.classification.data import make_dataset
+from pipelines.classification.labels import LabelEncoder
+from pipelines.classification.model import build_classifier
+from pipelines.classification.trained import TrainedClassifier
+from pipelines.common import plots
+from pipelines.common.atomic import atomic_path
+from pipelines.common.callbacks import best_record
+from pipelines.common.callbacks import read_history
+from pipelines.common.callbacks import training_callbacks
+from pipelines.common.errors import UserInputError
+from pipelines.common.hardware import describe_devices
+from pipelines.common.hardware import set_precision
+from pipelines.common.optimizers import adamw
+from pipelines.common.run_directory import RunDirectory
+from pipelines.common.tables import read_table
+from pipelines.common.tokenizer import WordPieceTokenizer
+from pipelines.common.tokenizer import build_tokenizer
+
+MONITOR = "val_accuracy"
+EVALUATION_BATCH_SIZE = 256
+
+
+def compile_classifier(model, training_config, steps_per_epoch):
+    """Compiles with AdamW (warmup then cosine decay) and label-smoothed cross-entropy.
+
+    The labels are one-hot (as `make_dataset` yields them), so "accuracy" is
+    categorical accuracy.
+    """
+    optimizer = adamw(
+        training_config.learning_rate,
+        total_steps=steps_per_epoch * training_config.epochs,
+        weight_decay=training_config.weight_decay,
+        warmup_fraction=training_config.warmup_fraction,
+    )
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=training_config.label_smoothing),
+        metrics=["accuracy"],
+        jit_compile=training_config.jit_compile,
+    )
+    return model
+
+
+def train_classifier(config, out, *, overwrite=False, callbacks=(), verbose="auto", log=print):
+    """Trains into run directory `out` (resuming an interrupted run there).
+
+    Args:
+        config: `ClassifierConfig`. `data.train`, `data.valid` (and optionally
+            `data.test`) name the sources.
+        out: str. The run directory.
+        overwrite: bool. Replace a finished or interrupted run in `out`.
+        callbacks: extra Keras callbacks for `fit`.
+        verbose: Keras `fit` verbosity. Defaults to `"auto"` (progress bar).
+        log: callable for progress messages. Defaults to `print`.
+
+    Returns:
+        The metrics dict also written to `metrics.json`.
+    """
+    run = RunDirectory(out)
+    config, resuming = prepare_run_directory(run, config, overwrite, log)
+    tables = read_tables(config.data, log)
+    labels = (
+        LabelEncoder(config.data.class_names)
+        if resuming
+        else LabelEncoder.fit(tables["train"].labels)
+    )
+    splits = {name: labels.encode_table(table) for name, table in tables.items()}
+    for name, table in tables.items():
+        log(f"{name}: {len(splits[name][0])} rows; " + table.bad_rows.describe())
+    require_rows(splits, config.data)
+    tokenizer = prepare_tokenizer(run, config, splits["train"][0], resuming, log)
+    if not resuming:
+        config.data.class_names = labels.class_names
+        config.model.num_classes = labels.num_classes
+        config.model.vocabulary_size = tokenizer.vocabulary_size
+        config.model.max_length = tokenizer.max_length
+        config.save(run.config_path)
+
+    previous_policy = keras.mixed_precision.global_policy()
+    try:
+        policy = set_precision(config.training.mixed_precision)
+        log(f"{describe_devices()}; dtype policy {policy}")
+        keras.utils.set_random_seed(config.training.seed)
+        model, fit_seconds = fit_classifier(run, config, tokenizer, splits, callbacks, verbose)
+        classifier = TrainedClassifier(config, tokenizer, model)
+        metrics = evaluation_metrics(classifier, splits)
+        metrics["bad_rows"] = {name: table.bad_rows.to_dict() for name, table in tables.items()}
+        metrics["training"] = training_summary(run, config, splits, fit_seconds, policy)
+        finish_run(run, config, model, metrics)
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+    log(f"finished: {run.path}")
+    return metrics
+
+
+def prepare_run_directory(run, config, overwrite, log):
+    """Returns (the config to use, whether an interrupted run is resumed)."""
+    if overwrite and run.has_files():
+        if not (run.is_finished() or run.is_interrupted()):
+            raise UserInputError(
+                f"{run.path} holds files but no run; refusing to delete them — choose another --out"
+            )
+        run.clear()
+        return config, False
+    if run.is_finished():
+        raise UserInputError(
+            f"{run.path} already holds a finished run; choose another --out or pass --overwrite"
+        )
+    if run.is_interrupted():
+        saved = ClassifierConfig.load(run.config_path)
+        check_same_settings(run, saved, config)
+        saved.training.epochs = config.training.epochs
+        log(f"resuming the interrupted run in {run.path}")
+        return saved, True
+    if run.has_files():
+        raise UserInputError(
+            f"{run.path} is not empty and holds no run; choose another --out"
+        )
+    run.create()
+    return config, False
+
+
+def check_same_settings(run, saved, requested):
+    """An interrupted run resumes only with the settings it started with."""
+    requested = ClassifierConfig.from_dict(requested.to_dict())
+    # Fields filled in from the data, and the epoch count (which may be raised).
+    requested.data.class_names = saved.data.class_names
+    for field in ("vocabulary_size", "num_classes", "max_length"):
+        setattr(requested.model, field, getattr(saved.model, field))
+    requested.training.epochs = saved.training.epochs
+    differences = [
+        f"{section}.{key}: {value!r} → {getattr(getattr(requested, section), key)!r}"
+        for section, values in saved.to_dict().items()
+        for key, value in values.items()
+        if getattr(getattr(requested, section), key) != value
+    ]
+    if differences:
+        raise UserInputError(
+            f"{run.path} holds an interrupted run with other settings "
+            f"({'; '.join(differences)}); rerun it with the same options or pass --overwrite"
+        )
+
+
+def read_tables(data_config, log):
+    sources = {"train": data_config.train, "valid": data_config.valid, "test": data_config.test}
+    tables = {}
+    for name, source in sources.items():
+        if source is None:
+            continue
+        log(f"reading {name}: {source}")
+        tables[name] = read_table(source, data_config.text_column, data_config.label_column)
+    return tables
+
+
+def require_rows(splits, data_config):
+    for name in ("train", "valid"):
+        if not len(splits[name][0]):
+            raise UserInputError(
+                f"{getattr(data_config, name)}: no usable rows (see the bad-row report above)"
+            )
+
+
+def prepare_tokenizer(run, config, train_texts, resuming, log):
+    if resuming:
+        return WordPieceTokenizer.load(run.tokenizer_dir)
+    log(f"learning a WordPiece vocabulary (up to {config.tokenizer.vocabulary_size} tokens)")
+    tokenizer = build_tokenizer(
+        train_texts,
+        config.tokenizer.vocabulary_size,
+        config.tokenizer.max_length,
+        lower_case=config.tokenizer.lower_case,
+    )
+    tokenizer.save(run.tokenizer_dir)
+    log(f"vocabulary: {tokenizer.vocabulary_size} tokens")
+    return tokenizer
+
+
+def fit_classifier(run, config, tokenizer, splits, callbacks, verbose):
+    """Builds, compiles and fits; returns (model with the best weights, fit seconds)."""
+    num_classes = config.model.num_classes
+    train_texts, train_ids = splits["train"]
+    train_dataset = make_dataset(
+        train_texts,
+        train_ids,
+        tokenizer=tokenizer,
+        num_classes=num_classes,
+        batch_size=config.training.batch_size,
+        shuffle=True,
+        seed=config.training.seed,
+    )
+    valid_dataset = make_dataset(
+        *splits["valid"],
+        tokenizer=tokenizer,
+        num_classes=num_classes,
+        batch_size=EVALUATION_BATCH_SIZE,
+    )
+    model = build_classifier(config.model)
+    steps_per_epoch = int(train_dataset.cardinality())
+    compile_classifier(model, config.training, steps_per_epoch)
+    start = time.perf_counter()
+    model.fit(
+        train_dataset,
+        validation_data=valid_dataset,
+        epochs=config.training.epochs,
+        callbacks=training_callbacks(run, MONITOR, patience=config.training.patience)
+        + list(callbacks),
+        verbose=verbose,
+        shuffle=False,  # the dataset reshuffles itself every epoch
+    )
+    fit_seconds = time.perf_counter() - start
+    if os.path.exists(run.best_weights_path):
+        model.load_weights(run.best_weights_path)
+    return model, fit_seconds
+
+
+def evaluation_metrics(classifier, splits):
+    metrics = {}
+    for name in ("valid", "test"):
+        if name in splits and len(splits[name][0]):
+            metrics[name] = classifier.evaluate(*splits[name], batch_size=EVALUATION_BATCH_SIZE)
+    return metrics
+
+
+def training_summary(run, config, splits, fit_seconds, policy):
+    records = read_history(run.history_path)
+    best = best_record(records, MONITOR) or {}
+    return {
+        "epochs_run": len(records),
+        "best_epoch": best.get("epoch"),
+        "best_val_accuracy": best.get(MONITOR),
+        "fit_seconds_this_session": round(fit_seconds, 1),
+        "train_examples": len(splits["train"][0]),
+        "dtype_policy": policy,
+        "devices": describe_devices(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+    }
+
+
+def finish_run(run, config, model, metrics):
+    """Writes metrics and plots, then model.keras (the finished marker), then drops the backup."""
+    run.write_json(run.metrics_path, metrics)
+    records = read_history(run.history_path)
+    if records:
+        plots.plot_training_curves(records, run.training_curves_path)
+    shown = metrics.get("test") or metrics["valid"]
+    plots.plot_confusion_matrix(
+        shown["confusion_matrix"],
+        shown["class_names"],
+        run.confusion_matrix_path,
+        title=f"Confusion matrix ({'test' if 'test' in metrics else 'validation'})",
+    )
+    # Saved without the optimizer: an inference artifact, rebuilt from the config.
+    inference_model = build_classifier(config.model)
+    inference_model.set_weights(model.get_weights())
+    with atomic_path(run.model_path) as temporary:
+        inference_model.save(temporary)
+    shutil.rmtree(run.backup_dir, ignore_errors=True)
+
+
+def default_config(**sections):
+    """A `ClassifierConfig` with the given sections' fields replaced.
+
+    Example: `default_config(model={"embedding_dim": 64}, data={"train": "t.csv"})`.
+    """
+    config = ClassifierConfig()
+    for section, values in sections.items():
+        setattr(config, section, dataclasses.replace(getattr(config, section), **values))
+    return config

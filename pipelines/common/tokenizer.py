@@ -1,0 +1,206 @@
+"""WordPiece tokenization with tensorflow-text, identical in training and serving.
+
+The vocabulary is learned from the training split with tensorflow-text's own
+tool (`bert_vocab_from_dataset`) and applied with `FastWordpieceTokenizer`.
+Everything the tokenizer does is a TensorFlow op, so the same object runs inside
+`tf.data` during training and inside an exported SavedModel, and both tokenize
+identically.
+
+Lower-casing uses `tf.strings.lower(encoding="utf-8")` (Unicode-aware, no accent
+stripping) rather than tensorflow-text's `CaseFoldUTF8`/`NormalizeUTF8`, which
+have no ONNX mapping. The vocabulary learner therefore runs on text lower-cased
+by that same op, with its own case folding switched off.
+
+Token id 0 is always `[PAD]`, the padding id the models mask out.
+"""
+
+import json
+import os
+
+import tensorflow as tf
+import tensorflow_text as tf_text
+from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset
+
+from pipelines.common.atomic import write_json_atomic
+from pipelines.common.atomic import write_text_atomic
+from pipelines.common.errors import UserInputError
+
+PAD_TOKEN = "[PAD]"
+UNKNOWN_TOKEN = "[UNK]"
+# Reserved tokens come first, so [PAD] is id 0. [BOS]/[EOS] serve generation.
+RESERVED_TOKENS = (PAD_TOKEN, UNKNOWN_TOKEN, "[CLS]", "[SEP]", "[MASK]", "[BOS]", "[EOS]")
+SUFFIX_INDICATOR = "##"
+VOCABULARY_FILE = "vocabulary.txt"
+SETTINGS_FILE = "tokenizer.json"
+
+
+def lower_case(texts):
+    """Unicode lower-casing that exports to SavedModel and has an ONNX mapping."""
+    return tf.strings.lower(texts, encoding="utf-8")
+
+
+def learn_wordpiece_vocabulary(
+    texts, vocabulary_size, reserved_tokens=RESERVED_TOKENS, lower=True
+):
+    """Learns a WordPiece vocabulary of at most `vocabulary_size` tokens.
+
+    Args:
+        texts: iterable of str. The training texts.
+        vocabulary_size: int. The maximum number of tokens, reserved ones
+            included.
+        reserved_tokens: sequence of str. Tokens placed first, in this order.
+        lower: bool. Lower-case the texts first, as the tokenizer will.
+
+    Returns:
+        A list of tokens; index = token id; `[PAD]` is 0.
+    """
+    texts = list(texts)
+    if not texts:
+        raise UserInputError("cannot learn a vocabulary from no texts; check the training file")
+    dataset = tf.data.Dataset.from_tensor_slices(tf.constant(texts, tf.string))
+    dataset = dataset.batch(4096)
+    if lower:
+        dataset = dataset.map(lower_case)
+    vocabulary = bert_vocab_from_dataset.bert_vocab_from_dataset(
+        dataset,
+        vocab_size=vocabulary_size,
+        reserved_tokens=list(reserved_tokens),
+        bert_tokenizer_params={"lower_case": False},
+        # Keep rare words learnable on small corpora (the default floor is 10).
+        learn_params={"lower_thresh": 2},
+    )
+    return vocabulary
+
+
+def build_tokenizer(texts, vocabulary_size=16000, max_length=64, lower_case=True):
+    """A `WordPieceTokenizer` whose vocabulary is learned from `texts`."""
+    vocabulary = learn_wordpiece_vocabulary(texts, vocabulary_size, lower=lower_case)
+    return WordPieceTokenizer(vocabulary, max_length, lower_case=lower_case)
+
+
+class WordPieceTokenizer(tf.Module):
+    """Lower-case, split on whitespace and punctuation, WordPiece, truncate.
+
+    Args:
+        vocabulary: list of str. Tokens by id; `vocabulary[0]` must be `[PAD]`
+            and `[UNK]` must be present.
+        max_length: int. Sequences are truncated to this many tokens.
+        lower_case: bool. Lower-case before splitting. Defaults to True.
+
+    Example:
+
+    >>> tokenizer = WordPieceTokenizer(["[PAD]", "[UNK]", "good", "film"], 8)
+    >>> tokenizer.tokenize(["Good film", "film"]).numpy()
+    array([[2, 3], [3, 0]], dtype=int32)
+    """
+
+    def __init__(self, vocabulary, max_length, lower_case=True, name=None):
+        super().__init__(name=name)
+        vocabulary = list(vocabulary)
+        validate_vocabulary(vocabulary)
+        if not isinstance(max_length, int) or max_length <= 0:
+            raise ValueError(
+                f"`max_length` must be a positive integer. Received: max_length={max_length}"
+            )
+        self.vocabulary = vocabulary
+        self.max_length = max_length
+        self.lower_case = lower_case
+        self._wordpiece = tf_text.FastWordpieceTokenizer(
+            vocab=vocabulary,
+            suffix_indicator=SUFFIX_INDICATOR,
+            unknown_token=UNKNOWN_TOKEN,
+            token_out_type=tf.int32,
+            no_pretokenization=False,  # split on whitespace and punctuation, as BERT
+            support_detokenization=False,
+        )
+
+    @property
+    def vocabulary_size(self):
+        return len(self.vocabulary)
+
+    @property
+    def unknown_id(self):
+        return self.vocabulary.index(UNKNOWN_TOKEN)
+
+    def tokenize_ragged(self, texts):
+        """Token ids of a 1-D string tensor as a ragged int32 `(batch, None)`."""
+        texts = tf.convert_to_tensor(texts, dtype=tf.string)
+        if self.lower_case:
+            texts = lower_case(texts)
+        return self._wordpiece.tokenize(texts)[:, : self.max_length]
+
+    def tokenize(self, texts, sequence_length=None):
+        """Token ids of a 1-D string tensor, padded with 0.
+
+        Args:
+            texts: 1-D string tensor or list of str.
+            sequence_length: int. Pad (and truncate) to exactly this length, for
+                fixed shapes; defaults to the longest sequence in the batch (at
+                least 1, so an empty text still gives a valid, fully masked row).
+
+        Returns:
+            An int32 tensor `(batch, length)`.
+        """
+        ragged = self.tokenize_ragged(texts)
+        if sequence_length is not None:
+            return ragged.to_tensor(default_value=0, shape=[None, sequence_length])
+        dense = ragged.to_tensor(default_value=0)
+        width = tf.maximum(tf.shape(dense)[1], 1)
+        return dense_to_width(dense, width)
+
+    def id_to_token(self, ids):
+        """The token strings of an int tensor of ids."""
+        return tf.gather(tf.constant(self.vocabulary), ids)
+
+    def save(self, directory):
+        """Writes `vocabulary.txt` (one token per line) and `tokenizer.json`."""
+        write_text_atomic(
+            os.path.join(directory, VOCABULARY_FILE), "\n".join(self.vocabulary) + "\n"
+        )
+        write_json_atomic(
+            os.path.join(directory, SETTINGS_FILE),
+            {
+                "type": "wordpiece",
+                "vocabulary_file": VOCABULARY_FILE,
+                "max_length": self.max_length,
+                "lower_case": self.lower_case,
+                "suffix_indicator": SUFFIX_INDICATOR,
+                "unknown_token": UNKNOWN_TOKEN,
+            },
+        )
+
+    @classmethod
+    def load(cls, directory):
+        """Rebuilds the tokenizer that `save(directory)` wrote."""
+        settings_path = os.path.join(directory, SETTINGS_FILE)
+        if not os.path.exists(settings_path):
+            raise UserInputError(
+                f"{settings_path} not found; point at a run directory written by `train`"
+            )
+        with open(settings_path, encoding="utf-8") as file:
+            settings = json.load(file)
+        vocabulary = read_vocabulary(os.path.join(directory, settings["vocabulary_file"]))
+        return cls(vocabulary, settings["max_length"], lower_case=settings["lower_case"])
+
+
+def dense_to_width(dense, width):
+    """Right-pads (with 0) or cuts a `(batch, length)` tensor to `width` columns."""
+    dense = dense[:, :width]
+    return tf.pad(dense, [[0, 0], [0, width - tf.shape(dense)[1]]])
+
+
+def read_vocabulary(path):
+    with open(path, encoding="utf-8") as file:
+        return [line.rstrip("\n") for line in file if line.rstrip("\n")]
+
+
+def validate_vocabulary(vocabulary):
+    if not vocabulary or vocabulary[0] != PAD_TOKEN:
+        raise ValueError(
+            f"The vocabulary must start with {PAD_TOKEN!r} (id 0 is padding). "
+            f"Received first token: {vocabulary[:1]}"
+        )
+    if UNKNOWN_TOKEN not in vocabulary:
+        raise ValueError(f"The vocabulary must contain {UNKNOWN_TOKEN!r}.")
+    if len(set(vocabulary)) != len(vocabulary):
+        raise ValueError("The vocabulary has duplicate tokens.")

@@ -1,0 +1,238 @@
+"""Command line: `python -m pipelines.summarization train | evaluate | summarize`.
+
+A thin layer over the Python API: it parses options into a `SummarizerConfig`
+or search options, calls `train`, `evaluate_pairs` or `generate`, and prints.
+Mistakes a user can fix (missing files, unknown columns, bad options) print
+one line, `error: what is wrong; how to fix it`, and exit with status 2.
+"""
+
+import argparse
+import json
+import sys
+
+from pipelines.common.errors import UserInputError
+
+DEFAULTS_NOTE = "defaults are the SAMSum settings (see README)"
+
+
+def positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def non_negative_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text}")
+    return value
+
+
+def positive_float(text):
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def fraction(text):
+    value = float(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text}")
+    return value
+
+
+def add_search_options(parser):
+    group = parser.add_argument_group("generation (defaults from the run's config.json)")
+    group.add_argument("--beams", type=positive_int, help="beam width; 1 = greedy search")
+    group.add_argument("--max-length", type=positive_int, help="most tokens per summary")
+    group.add_argument("--min-length", type=non_negative_int, help="fewest tokens before the end")
+    group.add_argument("--length-penalty", type=float, help="beam scores / length ** this")
+    group.add_argument(
+        "--no-repeat-ngram-size", type=non_negative_int,
+        help="never repeat an n-gram of this size; 0: off",
+    )
+    group.add_argument("--batch-size", type=positive_int, help="documents per generation batch")
+
+
+def search_overrides(args):
+    return {
+        "beams": args.beams,
+        "max_length": args.max_length,
+        "min_length": args.min_length,
+        "length_penalty": args.length_penalty,
+        "no_repeat_ngram_size": args.no_repeat_ngram_size,
+        "batch_size": args.batch_size,
+    }
+
+
+def build_parser():
+    from pipelines.summarization.config import SummarizerConfig
+
+    defaults = SummarizerConfig()
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines.summarization",
+        description="Abstractive summarization with an encoder-decoder Transformer.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser(
+        "train", help="train a summarizer into a run directory", description=DEFAULTS_NOTE
+    )
+    data = train.add_argument_group(
+        "data (CSV, TSV, JSON Lines, tfds:NAME:SPLIT, hf:NAME[,CONFIG]:SPLIT)"
+    )
+    data.add_argument("--train", required=True, help="training pairs")
+    data.add_argument("--valid", required=True, help="validation pairs (model selection)")
+    data.add_argument("--test", help="test pairs: ROUGE in metrics.json after training")
+    data.add_argument("--document-column", required=True, help="column holding the documents")
+    data.add_argument("--summary-column", required=True, help="column holding the summaries")
+    data.add_argument("--max-train-rows", type=positive_int, help="use only the first N training rows")
+    train.add_argument("--out", required=True, help="the run directory to write")
+    train.add_argument("--overwrite", action="store_true", help="replace what --out holds")
+
+    training = train.add_argument_group("training")
+    training.add_argument("--epochs", type=positive_int, default=defaults.training.epochs)
+    training.add_argument(
+        "--max-minutes", type=positive_float, default=defaults.training.max_minutes,
+        help="time budget: the learning rate decays to end with it (default: %(default)s)",
+    )
+    training.add_argument("--batch-size", type=positive_int, default=defaults.training.batch_size)
+    training.add_argument("--learning-rate", type=positive_float, default=defaults.training.learning_rate)
+    training.add_argument("--warmup-steps", type=non_negative_int, default=defaults.training.warmup_steps)
+    training.add_argument("--label-smoothing", type=fraction, default=defaults.training.label_smoothing)
+    training.add_argument("--seed", type=int, default=defaults.training.seed)
+    training.add_argument("--jit-compile", action="store_true", help="XLA-compile the training step")
+
+    model = train.add_argument_group("model")
+    model.add_argument("--vocabulary-size", type=positive_int, default=defaults.tokenizer.vocabulary_size)
+    model.add_argument("--hidden-dim", type=positive_int, default=defaults.model.hidden_dim)
+    model.add_argument("--intermediate-dim", type=positive_int, default=defaults.model.intermediate_dim)
+    model.add_argument("--heads", type=positive_int, default=defaults.model.num_heads)
+    model.add_argument("--encoder-layers", type=positive_int, default=defaults.model.encoder_layers)
+    model.add_argument("--decoder-layers", type=positive_int, default=defaults.model.decoder_layers)
+    model.add_argument("--dropout", type=fraction, default=defaults.model.dropout)
+    model.add_argument(
+        "--max-document-length", type=positive_int, default=defaults.model.max_document_length
+    )
+    model.add_argument(
+        "--max-summary-length", type=positive_int, default=defaults.model.max_summary_length
+    )
+    train.add_argument(
+        "--beams", type=positive_int, default=defaults.generation.beams,
+        help="beam width saved as the run's default and used for --test",
+    )
+
+    evaluate = commands.add_parser("evaluate", help="ROUGE of a trained run on a data file")
+    evaluate.add_argument("run_dir", metavar="RUN_DIR")
+    evaluate.add_argument("--data", required=True, help="pairs to score")
+    evaluate.add_argument("--document-column", help="defaults to the training column")
+    evaluate.add_argument("--summary-column", help="defaults to the training column")
+    add_search_options(evaluate)
+
+    summarize = commands.add_parser("summarize", help="summarize texts with a trained run")
+    summarize.add_argument("run_dir", metavar="RUN_DIR")
+    summarize.add_argument(
+        "texts", nargs="*", metavar="TEXT", help=r"documents; the two characters \n mean a line break"
+    )
+    summarize.add_argument(
+        "--file", help="a .txt file (one document) or a CSV/TSV/JSON Lines file (one per row)"
+    )
+    summarize.add_argument("--document-column", help="defaults to the training column")
+    add_search_options(summarize)
+    return parser
+
+
+def config_from_args(args):
+    from pipelines.summarization.config import SummarizerConfig
+
+    config = SummarizerConfig()
+    config.data.train, config.data.valid, config.data.test = args.train, args.valid, args.test
+    config.data.document_column = args.document_column
+    config.data.summary_column = args.summary_column
+    config.data.max_train_rows = args.max_train_rows
+    config.tokenizer.vocabulary_size = args.vocabulary_size
+    for name in ("epochs", "max_minutes", "batch_size", "learning_rate", "warmup_steps",
+                 "label_smoothing", "seed", "jit_compile"):
+        setattr(config.training, name, getattr(args, name))
+    model = config.model
+    model.hidden_dim, model.intermediate_dim = args.hidden_dim, args.intermediate_dim
+    model.num_heads, model.dropout = args.heads, args.dropout
+    model.encoder_layers, model.decoder_layers = args.encoder_layers, args.decoder_layers
+    model.max_document_length = args.max_document_length
+    model.max_summary_length = args.max_summary_length
+    if model.hidden_dim % model.num_heads:
+        raise UserInputError(
+            f"--hidden-dim {model.hidden_dim} is not divisible by --heads {model.num_heads}; "
+            "make the width a multiple of the number of heads"
+        )
+    config.generation.beams = args.beams
+    return config
+
+
+def run_train(args):
+    from pipelines.summarization.training import train
+
+    metrics = train(config_from_args(args), args.out, overwrite=args.overwrite, log=print)
+    print(f"run directory: {args.out}")
+    print(json.dumps({key: metrics[key] for key in ("validation", "training")}, indent=2))
+
+
+def run_evaluate(args):
+    from pipelines.summarization.data import read_pairs
+    from pipelines.summarization.evaluation import evaluate_pairs
+    from pipelines.summarization.evaluation import write_evaluation
+    from pipelines.summarization.summarizer import Summarizer
+
+    summarizer = Summarizer.load(args.run_dir)
+    data = summarizer.config.data
+    pairs = read_pairs(
+        args.data,
+        args.document_column or data.document_column,
+        args.summary_column or data.summary_column,
+    )
+    print(f"{len(pairs)} pairs to score; {pairs.bad_rows.describe()}")
+    if not len(pairs):
+        raise UserInputError(f"{args.data}: no usable (document, summary) rows to evaluate")
+    report, predictions = evaluate_pairs(summarizer, pairs, **search_overrides(args))
+    rouge_path, predictions_path = write_evaluation(args.run_dir, pairs, report, predictions)
+    print(
+        f"ROUGE-1 {report['rouge1']:.2f}  ROUGE-2 {report['rouge2']:.2f}  "
+        f"ROUGE-Lsum {report['rougeLsum']:.2f}  (F1 x 100, {report['examples']} summaries)"
+    )
+    print(f"report: {rouge_path}\npredictions beside references: {predictions_path}")
+
+
+def run_summarize(args):
+    from pipelines.summarization.data import read_documents
+    from pipelines.summarization.summarizer import Summarizer
+    from pipelines.summarization.summarizer import generate
+
+    if bool(args.texts) == bool(args.file):
+        raise UserInputError("give either TEXT arguments or --file FILE, not both and not neither")
+    summarizer = Summarizer.load(args.run_dir)
+    if args.file:
+        column = args.document_column or summarizer.config.data.document_column
+        documents = read_documents(args.file, column)
+    else:
+        documents = [text.replace("\\n", "\n") for text in args.texts]
+    overrides = search_overrides(args)
+    batch_size = overrides["batch_size"] or summarizer.config.generation.batch_size
+    summaries = generate(
+        summarizer, documents, progress=len(documents) > batch_size, **overrides
+    )
+    print("\n\n".join(summaries))
+
+
+COMMANDS = {"train": run_train, "evaluate": run_evaluate, "summarize": run_summarize}
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        COMMANDS[args.command](args)
+    except UserInputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,118 @@
+"""The summarizer's settings: everything needed to rebuild a run, saved as config.json.
+
+The defaults are the ones meant for SAMSum on 2 CPU cores within an hour of
+training (see the README); they were chosen on validation.csv only.
+"""
+
+import dataclasses
+import json
+
+from pipelines.common.atomic import write_json_atomic
+from pipelines.common.errors import UserInputError
+
+
+@dataclasses.dataclass
+class TokenizerConfig:
+    """WordPiece settings. `vocabulary_size` is the target; the learned one may be smaller."""
+
+    vocabulary_size: int = 8000
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """Architecture of the encoder-decoder Transformer (see `build_summarizer`)."""
+
+    vocabulary_size: int = 8000
+    max_document_length: int = 512
+    max_summary_length: int = 80
+    hidden_dim: int = 256
+    intermediate_dim: int = 1024
+    num_heads: int = 4
+    encoder_layers: int = 3
+    decoder_layers: int = 3
+    dropout: float = 0.1
+    attention_dropout: float = 0.0
+    normalize_first: bool = True
+
+
+@dataclasses.dataclass
+class TrainingConfig:
+    """Optimization settings for `model.fit`."""
+
+    epochs: int = 8
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    min_learning_rate_ratio: float = 0.05
+    warmup_steps: int = 300
+    weight_decay: float = 0.01
+    label_smoothing: float = 0.1
+    gradient_clip_norm: float = 1.0
+    max_minutes: float = None
+    patience: int = 3
+    seed: int = 1337
+    jit_compile: bool = False
+
+
+@dataclasses.dataclass
+class GenerationConfig:
+    """Decoding settings (see `generate`)."""
+
+    beams: int = 4
+    max_length: int = 80
+    min_length: int = 5
+    length_penalty: float = 1.0
+    no_repeat_ngram_size: int = 3
+    batch_size: int = 16
+
+
+@dataclasses.dataclass
+class DataConfig:
+    """Where the data came from and how to read it."""
+
+    train: str = None
+    valid: str = None
+    test: str = None
+    document_column: str = "document"
+    summary_column: str = "summary"
+    max_train_rows: int = None
+
+
+@dataclasses.dataclass
+class SummarizerConfig:
+    tokenizer: TokenizerConfig = dataclasses.field(default_factory=TokenizerConfig)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
+    generation: GenerationConfig = dataclasses.field(default_factory=GenerationConfig)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data):
+        sections = {}
+        for field in dataclasses.fields(cls):
+            section_type = field.default_factory
+            values = data.get(field.name, {})
+            known = {f.name for f in dataclasses.fields(section_type)}
+            unknown = sorted(set(values) - known)
+            if unknown:
+                raise UserInputError(
+                    f"config section {field.name!r} has unknown keys {unknown}; "
+                    "was it written by a newer version?"
+                )
+            sections[field.name] = section_type(**values)
+        return cls(**sections)
+
+    def save(self, path):
+        write_json_atomic(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path):
+        try:
+            with open(path, encoding="utf-8") as file:
+                return cls.from_dict(json.load(file))
+        except FileNotFoundError:
+            raise UserInputError(
+                f"{path} not found; point at a run directory written by `train`"
+            ) from None

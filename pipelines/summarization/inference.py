@@ -1,0 +1,144 @@
+"""The trained summarizer split for generation and export.
+
+`InferenceModel` reuses the training model's own layers (same weights) as
+
+    encode(encoder_ids) → (encoder_outputs, encoder_padding_mask)
+    initial_state(encoder_outputs, encoder_padding_mask, max_length) → DecoderState
+    decode_step(token_ids, index, state) → (logits, state with updated caches)
+    decode(decoder_ids, encoder_outputs, encoder_padding_mask) → logits
+
+`decode_step` runs one token through the decoder with per-layer key/value
+caches `(batch, 2, max_length, num_heads, head_dim)`, so step t costs one
+token's work instead of t tokens'. Its logits equal those of `decode` (the full
+causal pass) at the same position. Every function is plain TensorFlow on
+tensors, ready for `tf.function` with fixed shapes (generation) or an input
+signature (export).
+"""
+
+import collections
+
+import tensorflow as tf
+
+from pipelines.summarization.model import DECODER_NORM
+from pipelines.summarization.model import EMBEDDING
+from pipelines.summarization.model import ENCODER_NORM
+from pipelines.summarization.model import decoder_block_name
+from pipelines.summarization.model import encoder_block_name
+from pipelines.summarization.tokenizer import PAD_ID
+
+DecoderState = collections.namedtuple(
+    "DecoderState",
+    ["self_attention_caches", "cross_attention_caches", "encoder_padding_mask"],
+)
+DecoderState.__doc__ = """What a decoder step needs besides the token: one self-attention
+cache per layer (updated every step), one cross-attention key/value cache per
+layer and the encoder padding mask (both fixed for a document)."""
+
+
+class InferenceModel:
+    """Encoder and cached decoder step over the layers of a trained summarizer.
+
+    Args:
+        model: the Keras model from `build_summarizer` (or `model.keras`).
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self.embedding = model.get_layer(EMBEDDING)
+        self.encoder_blocks = blocks(model, encoder_block_name)
+        self.decoder_blocks = blocks(model, decoder_block_name)
+        self.encoder_norm = optional_layer(model, ENCODER_NORM)
+        self.decoder_norm = optional_layer(model, DECODER_NORM)
+
+    @property
+    def vocabulary_size(self):
+        return self.embedding.vocabulary_size
+
+    def encode(self, encoder_ids):
+        """Encoder outputs `(batch, length, hidden)` and the padding mask `(batch, length)`."""
+        encoder_ids = tf.convert_to_tensor(encoder_ids, tf.int32)
+        padding_mask = tf.not_equal(encoder_ids, PAD_ID)
+        hidden = self.embedding(encoder_ids)
+        for block in self.encoder_blocks:
+            hidden = block(hidden, padding_mask=padding_mask)
+        if self.encoder_norm is not None:
+            hidden = self.encoder_norm(hidden)
+        return hidden, padding_mask
+
+    def initial_state(self, encoder_outputs, encoder_padding_mask, max_length):
+        """Empty self-attention caches for `max_length` steps and the cross-attention caches."""
+        batch_size = tf.shape(encoder_outputs)[0]
+        self_caches = []
+        cross_caches = []
+        for block in self.decoder_blocks:
+            attention = block.self_attention
+            self_caches.append(
+                tf.zeros(
+                    [batch_size, 2, max_length, attention.num_heads, attention.key_dim],
+                    dtype=encoder_outputs.dtype,
+                )
+            )
+            cross_caches.append(block.compute_cross_attention_cache(encoder_outputs))
+        return DecoderState(tuple(self_caches), tuple(cross_caches), encoder_padding_mask)
+
+    def decode_step(self, token_ids, index, state):
+        """Logits `(batch, vocabulary)` for the token after `token_ids` `(batch, 1)`.
+
+        Args:
+            token_ids: int32 `(batch, 1)`. The token at position `index`.
+            index: int32 scalar. Its position (0 for `[BOS]`).
+            state: `DecoderState`.
+
+        Returns:
+            `(logits, state)` with the token's keys and values written into the
+            self-attention caches.
+        """
+        hidden = self.embedding(token_ids, start_index=index)
+        new_caches = []
+        for block, self_cache, cross_cache in zip(
+            self.decoder_blocks, state.self_attention_caches, state.cross_attention_caches
+        ):
+            hidden, self_cache = block(
+                hidden,
+                encoder_padding_mask=state.encoder_padding_mask,
+                self_attention_cache=self_cache,
+                self_attention_cache_update_index=index,
+                cross_attention_cache=cross_cache,
+            )
+            new_caches.append(self_cache)
+        logits = self.output_logits(hidden)[:, 0, :]
+        return logits, state._replace(self_attention_caches=tuple(new_caches))
+
+    def decode(self, decoder_ids, encoder_outputs, encoder_padding_mask):
+        """Logits `(batch, length, vocabulary)` of a full causal decoder pass."""
+        decoder_ids = tf.convert_to_tensor(decoder_ids, tf.int32)
+        hidden = self.embedding(decoder_ids)
+        decoder_padding_mask = tf.not_equal(decoder_ids, PAD_ID)
+        for block in self.decoder_blocks:
+            hidden = block(
+                hidden,
+                encoder_outputs,
+                decoder_padding_mask=decoder_padding_mask,
+                encoder_padding_mask=encoder_padding_mask,
+            )
+        return self.output_logits(hidden)
+
+    def output_logits(self, hidden):
+        if self.decoder_norm is not None:
+            hidden = self.decoder_norm(hidden)
+        return self.embedding(hidden, reverse=True)
+
+
+def blocks(model, name_of):
+    """The layers named name_of(0), name_of(1), ... in order."""
+    names = {layer.name for layer in model.layers}
+    found = []
+    while name_of(len(found)) in names:
+        found.append(model.get_layer(name_of(len(found))))
+    if not found:
+        raise ValueError(f"The model has no layer named {name_of(0)!r}; is it a summarizer?")
+    return found
+
+
+def optional_layer(model, name):
+    return model.get_layer(name) if name in {layer.name for layer in model.layers} else None

@@ -1,0 +1,87 @@
+"""The encoder-decoder Transformer summarizer, built from keras_attention layers.
+
+    encoder_ids → TiedEmbedding (token table × √d + PositionalEncoding; emits the
+                  padding mask, ids != 0)
+                → N × TransformerEncoderBlock → LayerNorm (pre-norm models)
+    decoder_ids → the same TiedEmbedding
+                → M × TransformerDecoderBlock (causal self-attention; cross-attention
+                  to the encoder outputs, masked by the encoder's padding only)
+                → LayerNorm (pre-norm models) → logits = hidden · tableᵀ + bias
+                  (the same token table again)
+
+The training model is one functional Keras model over
+`{"encoder_ids", "decoder_ids"}` with no Lambda layers, so `model.keras` loads
+with `safe_mode=True`. Generation and export reuse its layers by name
+(`InferenceModel` in `inference.py`): an encoder pass, then one cached decoder
+step per token.
+"""
+
+import keras
+
+import keras_attention
+from pipelines.summarization.datasets import DECODER_IDS
+from pipelines.summarization.datasets import ENCODER_IDS
+from pipelines.summarization.tied_embedding import TiedEmbedding
+
+EMBEDDING = "token_embedding"
+ENCODER_NORM = "encoder_norm"
+DECODER_NORM = "decoder_norm"
+LAYER_NORM_EPSILON = 1e-5
+
+
+def encoder_block_name(index):
+    return f"encoder_block_{index}"
+
+
+def decoder_block_name(index):
+    return f"decoder_block_{index}"
+
+
+def build_summarizer(config):
+    """An uncompiled Keras model `{"encoder_ids", "decoder_ids"} → logits`.
+
+    Args:
+        config: `ModelConfig`.
+
+    Returns:
+        A `keras.Model`. Inputs are int32 `(batch, length)` with 0 as padding;
+        the output is float32 logits `(batch, decoder_length, vocabulary_size)`.
+    """
+    encoder_ids = keras.Input(shape=(None,), dtype="int32", name=ENCODER_IDS)
+    decoder_ids = keras.Input(shape=(None,), dtype="int32", name=DECODER_IDS)
+    embedding = TiedEmbedding(
+        config.vocabulary_size, config.hidden_dim, dropout=config.dropout, name=EMBEDDING
+    )
+    block_arguments = dict(
+        intermediate_dim=config.intermediate_dim,
+        num_heads=config.num_heads,
+        dropout=config.dropout,
+        attention_dropout=config.attention_dropout,
+        normalize_first=config.normalize_first,
+        layer_norm_epsilon=LAYER_NORM_EPSILON,
+    )
+
+    encoded = embedding(encoder_ids)
+    for index in range(config.encoder_layers):
+        encoded = keras_attention.TransformerEncoderBlock(
+            name=encoder_block_name(index), **block_arguments
+        )(encoded)
+    if config.normalize_first:
+        encoded = final_norm(ENCODER_NORM)(encoded)
+
+    decoded = embedding(decoder_ids)
+    for index in range(config.decoder_layers):
+        decoded = keras_attention.TransformerDecoderBlock(
+            name=decoder_block_name(index), **block_arguments
+        )(decoded, encoded)
+    if config.normalize_first:
+        decoded = final_norm(DECODER_NORM)(decoded)
+    logits = embedding(decoded, reverse=True)
+    return keras.Model(
+        {ENCODER_IDS: encoder_ids, DECODER_IDS: decoder_ids}, logits, name="summarizer"
+    )
+
+
+def final_norm(name):
+    """Pre-norm blocks leave their residual stream unnormalized; this closes it."""
+    return keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON, name=name)

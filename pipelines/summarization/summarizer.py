@@ -1,0 +1,131 @@
+"""A trained summarizer (model, tokenizer, settings) and `generate`, texts in, summaries out."""
+
+import dataclasses
+
+import keras
+
+from pipelines.common.errors import UserInputError
+from pipelines.common.run_directory import RunDirectory
+from pipelines.summarization.config import SummarizerConfig
+from pipelines.summarization.generation import Generator
+from pipelines.summarization.generation import SearchOptions
+from pipelines.summarization.tokenizer import SummarizationTokenizer
+from pipelines.summarization.truecase import restore_case
+
+
+class Summarizer:
+    """The pieces generation needs, and its compiled generators (reused across calls).
+
+    Args:
+        model: the Keras summarizer.
+        tokenizer: `SummarizationTokenizer`.
+        config: `SummarizerConfig`; its `generation` section holds the
+            default search settings and `model.max_document_length` the
+            encoder's input length.
+    """
+
+    def __init__(self, model, tokenizer, config):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.config = config
+        self._generators = {}
+
+    @classmethod
+    def load(cls, run_dir):
+        """Loads a finished run directory written by `train`."""
+        run = RunDirectory(run_dir)
+        run.require_finished()
+        config = SummarizerConfig.load(run.config_path)
+        tokenizer = SummarizationTokenizer.load(run.tokenizer_dir)
+        model = keras.saving.load_model(run.model_path, safe_mode=True, compile=False)
+        return cls(model, tokenizer, config)
+
+    def search_options(self, **overrides):
+        """`SearchOptions` from the run's generation defaults and non-None overrides."""
+        defaults = self.config.generation
+        values = {
+            "beams": defaults.beams,
+            "max_length": defaults.max_length,
+            "min_length": defaults.min_length,
+            "length_penalty": defaults.length_penalty,
+            "no_repeat_ngram_size": defaults.no_repeat_ngram_size,
+        }
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        values["min_length"] = min(values["min_length"], values["max_length"] - 1)
+        try:
+            return SearchOptions(**values)
+        except ValueError as error:
+            raise UserInputError(f"bad generation option: {error}") from None
+
+    def generator(self, options, batch_size=None, use_cache=True, jit_compile=True):
+        """The compiled `Generator` for these options, built on first use."""
+        batch_size = batch_size or self.config.generation.batch_size
+        key = (options, batch_size, use_cache, jit_compile)
+        if key not in self._generators:
+            self._generators[key] = Generator(
+                self.model,
+                options,
+                max_document_length=self.config.model.max_document_length,
+                batch_size=batch_size,
+                use_cache=use_cache,
+                jit_compile=jit_compile,
+            )
+        return self._generators[key]
+
+
+def generate(
+    summarizer,
+    documents,
+    *,
+    beams=None,
+    max_length=None,
+    min_length=None,
+    length_penalty=None,
+    no_repeat_ngram_size=None,
+    batch_size=None,
+    progress=False,
+    restore_capitals=True,
+):
+    """Summaries of `documents` by greedy (`beams=1`) or beam search.
+
+    Options left as None take the run's defaults (`config.generation`).
+
+    Args:
+        summarizer: `Summarizer`.
+        documents: list of str.
+        beams: int. Beam width; 1 is greedy search.
+        max_length: int. Most tokens per summary, `[EOS]` included.
+        min_length: int. Fewest tokens before the summary may end.
+        length_penalty: float. Beam scores are divided by length ** this.
+        no_repeat_ngram_size: int. Never repeat an n-gram of this size; 0: off.
+        batch_size: int. Documents per compiled batch.
+        progress: bool. Show a progress bar.
+        restore_capitals: bool. Re-capitalize names and sentence starts from
+            the document (see `truecase.py`). Defaults to True.
+
+    Returns:
+        A list of str, one summary per document.
+    """
+    documents = [str(document) for document in documents]
+    if not documents:
+        return []
+    options = summarizer.search_options(
+        beams=beams, max_length=max_length, min_length=min_length,
+        length_penalty=length_penalty, no_repeat_ngram_size=no_repeat_ngram_size,
+    )
+    generator = summarizer.generator(options, batch_size=batch_size)
+    document_ids = summarizer.tokenizer.tokenize(documents).to_list()
+    bar = keras.utils.Progbar(len(documents), unit_name="document") if progress else None
+    summary_ids = generator.generate_ids(document_ids, progress=bar)
+    summaries = [
+        text.decode("utf-8") for text in summarizer.tokenizer.detokenize(summary_ids).numpy()
+    ]
+    if restore_capitals:
+        summaries = [restore_case(summary, document) for summary, document in zip(summaries, documents)]
+    return summaries
+
+
+def options_dict(options):
+    """JSON-ready search options."""
+    return {key: value for key, value in dataclasses.asdict(options).items() if value is not None}
+

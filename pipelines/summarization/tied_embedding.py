@@ -1,0 +1,110 @@
+"""One token table for the encoder input, the decoder input and the output logits."""
+
+import math
+
+import keras
+from keras import ops
+
+import keras_attention
+
+
+@keras.saving.register_keras_serializable(package="pipelines.summarization")
+class TiedEmbedding(keras.layers.Layer):
+    """Token embedding × √d plus sinusoidal positions, reversible into logits.
+
+    `layer(token_ids, start_index=0)` embeds ids (0 is padding and becomes the
+    Keras mask) and adds `keras_attention.PositionalEncoding` from
+    `start_index`; `layer(hidden, reverse=True)` turns hidden states into
+    logits with the same table, `hidden · tableᵀ + bias`. Sharing one table
+    between encoder, decoder and output (Press & Wolf, 2017) saves two
+    vocabulary-sized matrices and helps a model trained from scratch on little
+    data copy names from the document: the vector a token is read as is the
+    vector it is written with. Logits are float32.
+
+    Args:
+        vocabulary_size: int. Number of token ids.
+        embedding_dim: int. Size of each embedding.
+        dropout: float. Dropout on the embedded inputs. Defaults to 0.
+        **kwargs: other keyword arguments passed to `keras.layers.Layer`.
+
+    Call arguments:
+        inputs: int ids `(batch, length)`, or hidden states
+            `(batch, length, embedding_dim)` with `reverse=True`.
+        start_index: int or scalar tensor. Position of the first token.
+        reverse: bool. Project hidden states to logits. Defaults to False.
+        training: bool. Whether dropout is active.
+
+    Returns:
+        Embeddings `(batch, length, embedding_dim)` or logits
+        `(batch, length, vocabulary_size)`.
+
+    Example:
+
+    >>> layer = TiedEmbedding(vocabulary_size=100, embedding_dim=16)
+    >>> hidden = layer(np.array([[5, 9, 0]]))
+    >>> layer(hidden, reverse=True).shape
+    (1, 3, 100)
+
+    References:
+        - [Press & Wolf, 2017](https://arxiv.org/abs/1608.05859)
+    """
+
+    def __init__(self, vocabulary_size, embedding_dim, dropout=0.0, **kwargs):
+        super().__init__(**kwargs)
+        for name, value in (("vocabulary_size", vocabulary_size), ("embedding_dim", embedding_dim)):
+            if not isinstance(value, int) or value <= 0:
+                raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value}")
+        self.vocabulary_size = vocabulary_size
+        self.embedding_dim = embedding_dim
+        self.dropout = dropout
+        self.position_encoding = keras_attention.PositionalEncoding(
+            dtype=self.dtype_policy, name="position_encoding"
+        )
+        self.dropout_layer = keras.layers.Dropout(dropout, dtype=self.dtype_policy, name="dropout")
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        # Unit-variance token vectors after the √d scaling, the scale of the
+        # sinusoidal code they are added to; as logits weights, unit-norm rows.
+        self.embeddings = self.add_weight(
+            name="embeddings",
+            shape=(self.vocabulary_size, self.embedding_dim),
+            initializer=keras.initializers.RandomNormal(stddev=1.0 / math.sqrt(self.embedding_dim)),
+        )
+        self.output_bias = self.add_weight(
+            name="output_bias", shape=(self.vocabulary_size,), initializer="zeros"
+        )
+
+    def call(self, inputs, start_index=0, reverse=False, training=None):
+        if reverse:
+            logits = ops.matmul(inputs, ops.transpose(ops.cast(self.embeddings, inputs.dtype)))
+            return ops.cast(logits, "float32") + ops.cast(self.output_bias, "float32")
+        embedded = ops.take(self.embeddings, ops.cast(inputs, "int32"), axis=0)
+        embedded = embedded * ops.cast(math.sqrt(self.embedding_dim), embedded.dtype)
+        embedded = self.position_encoding(embedded, start_index=start_index)
+        return self.dropout_layer(embedded, training=training)
+
+    def compute_mask(self, inputs, mask=None):
+        # Keras passes no call arguments here: hidden states (rank 3) mean
+        # `reverse=True`, whose logits keep the decoder's padding mask.
+        if len(inputs.shape) == 3:
+            return mask
+        return ops.not_equal(inputs, 0)
+
+    def compute_output_spec(self, inputs, start_index=0, reverse=False, training=None):
+        if reverse:
+            shape = tuple(inputs.shape[:-1]) + (self.vocabulary_size,)
+            return keras.KerasTensor(shape, dtype="float32")
+        shape = tuple(inputs.shape) + (self.embedding_dim,)
+        return keras.KerasTensor(shape, dtype=self.compute_dtype)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocabulary_size": self.vocabulary_size,
+                "embedding_dim": self.embedding_dim,
+                "dropout": self.dropout,
+            }
+        )
+        return config

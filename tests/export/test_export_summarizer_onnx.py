@@ -1,0 +1,65 @@
+"""The summarizer's encoder and cached decoder step convert to ONNX and match TensorFlow."""
+
+import numpy as np
+import onnx
+import pytest
+import tensorflow as tf
+
+import keras_attention  # noqa: F401
+from export.onnx_conversion import OnnxExportError
+from export.summarizer_onnx import check_against_tensorflow
+from export.summarizer_onnx import convert_summarizer
+from export.summarizer_onnx import decoder_step_function
+from export.summarizer_onnx import encoder_function
+from pipelines.summarization.config import ModelConfig
+from pipelines.summarization.inference import InferenceModel
+from pipelines.summarization.model import build_summarizer
+
+MAX_LENGTH = 12
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
+    tf.keras.utils.set_random_seed(3)
+    config = ModelConfig(vocabulary_size=120, hidden_dim=16, intermediate_dim=32, num_heads=2,
+                         encoder_layers=1, decoder_layers=2, max_summary_length=MAX_LENGTH)
+    model = build_summarizer(config)
+    directory = tmp_path_factory.mktemp("summarizer_onnx")
+    encoder, step = convert_summarizer(model, str(directory), MAX_LENGTH)
+    return model, directory, encoder, step
+
+
+def test_files_have_named_inputs_and_outputs_and_no_xla_ops(converted):
+    _, directory, encoder, step = converted
+    assert [i.name for i in encoder.get_inputs()] == ["encoder_ids"]
+    assert sorted(o.name for o in encoder.get_outputs()) == ["cross_key_values_0", "cross_key_values_1", "encoder_padding_mask"]
+    assert [i.name for i in step.get_inputs()] == [
+        "token_ids", "index", "encoder_padding_mask", "past_key_values_0", "past_key_values_1",
+        "cross_key_values_0", "cross_key_values_1",
+    ]
+    assert sorted(o.name for o in step.get_outputs()) == ["logits", "present_key_values_0", "present_key_values_1"]
+    graph = onnx.load(str(directory / "decoder_step.onnx")).graph
+    assert {node.domain for node in graph.node} <= {"", "ai.onnx"}
+    assert "ScatterND" in {node.op_type for node in graph.node}
+
+
+def test_greedy_steps_match_tensorflow_on_a_longer_padded_batch(converted):
+    model, _, encoder, step = converted
+    inference_model = InferenceModel(model)
+    encoder_ids = np.array([[5, 6, 7, 8, 9, 10, 11, 12, 13], [20, 21, 22, 0, 0, 0, 0, 0, 0], [0] * 9], np.int32)
+    check_against_tensorflow(
+        encoder, step, encoder_function(inference_model, MAX_LENGTH),
+        decoder_step_function(inference_model, MAX_LENGTH), encoder_ids, steps=MAX_LENGTH,
+    )
+
+
+def test_check_fails_when_the_graphs_disagree(converted):
+    model, _, encoder, step = converted
+    other = build_summarizer(ModelConfig(vocabulary_size=120, hidden_dim=16, intermediate_dim=32, num_heads=2,
+                                         encoder_layers=1, decoder_layers=2, max_summary_length=MAX_LENGTH))
+    inference_model = InferenceModel(other)  # same shapes, other weights
+    with pytest.raises(OnnxExportError, match="differs from TensorFlow"):
+        check_against_tensorflow(
+            encoder, step, encoder_function(inference_model, MAX_LENGTH),
+            decoder_step_function(inference_model, MAX_LENGTH), np.array([[5, 6, 7]], np.int32),
+        )
