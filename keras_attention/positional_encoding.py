@@ -147,9 +147,13 @@ class LearnedPositionalEncoding(keras.layers.Layer):
 
     def call(self, inputs, start_index=0):
         length = inputs.shape[1]
-        if isinstance(start_index, int) and length is not None:
-            self._check_length(start_index + length)
-        else:
+        try:
+            start = int(start_index)  # concrete ints and eager scalar tensors
+        except Exception:  # a traced index is checked by the backend's slice
+            start = None
+        if start is not None and length is not None:
+            self._check_length(start + length)
+        if length is None:
             length = ops.shape(inputs)[1]
         table = ops.slice(
             ops.convert_to_tensor(self.position_embeddings),

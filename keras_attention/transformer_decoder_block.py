@@ -155,6 +155,11 @@ class TransformerDecoderBlock(keras.layers.Layer):
 
     def compute_cross_attention_cache(self, encoder_sequence):
         """Cross-attention keys and values `(batch, 2, source_len, heads, head_dim)`."""
+        if not getattr(self, "has_cross_attention", False):
+            raise ValueError(
+                "This block was built without cross-attention; build it with an "
+                "encoder_sequence to attend to one."
+            )
         attention = self.cross_attention
         key = attention._project(
             encoder_sequence, attention.key_kernel, attention.key_bias, attention.key_dim

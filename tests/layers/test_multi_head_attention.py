@@ -113,7 +113,8 @@ def test_attention_scores_match_reference():
     masked = np.broadcast_to(~attention_mask[:, None], scores.shape)
     assert np.all(scores[masked] == 0.0)
     row_sums = scores.sum(-1)
-    np.testing.assert_allclose(row_sums[attention_mask.any(-1)[:, None].repeat(2, 1)], 1.0, atol=1e-6)
+    rows_with_keys = np.repeat(attention_mask.any(-1)[:, None], 2, axis=1)
+    np.testing.assert_allclose(row_sums[rows_with_keys], 1.0, atol=1e-6)
     assert np.all(row_sums[0, :, 2] == 0.0)
 
 
@@ -370,7 +371,12 @@ def decode_step_by_step(layer, x, prefill=0):
 @pytest.mark.parametrize(
     "use_fused_attention, use_rope, prefill",
     [(True, False, 0), (False, True, 0), (True, True, 3), (False, False, 3)],
-    ids=["fused-token_by_token", "explicit-rope-token_by_token", "fused-rope-prefill_3", "explicit-prefill_3"],
+    ids=[
+        "fused-token_by_token",
+        "explicit-rope-token_by_token",
+        "fused-rope-prefill_3",
+        "explicit-prefill_3",
+    ],
 )
 def test_cached_decoding_equals_full_causal_pass(use_fused_attention, use_rope, prefill):
     rng = np.random.default_rng(12)

@@ -164,7 +164,9 @@ def test_cross_attention_does_not_use_the_decoder_mask_as_key_mask(how):
     expected = reference.transformer_decoder_block(
         block, to_numpy(embedding(target_ids)), changed, decoder_padding_mask=decoder_padding
     )
-    np.testing.assert_allclose(after[decoder_padding], expected[decoder_padding], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        after[decoder_padding], expected[decoder_padding], rtol=1e-4, atol=1e-4
+    )
 
 
 def test_encoder_attention_mask_is_applied():

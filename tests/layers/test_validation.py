@@ -29,6 +29,7 @@ CONSTRUCTOR_ERRORS = [
     (ka.PositionalEncoding, dict(max_wavelength=1.0), "max_wavelength=1.0"),
     (ka.LearnedPositionalEncoding, dict(max_length=0), "max_length=0"),
     (ka.LearnedPositionalEncoding, dict(max_length=2.5), "max_length=2.5"),
+    (ka.LearnedPositionalEncoding, dict(max_length=True), "max_length=True"),
     (ka.TokenAndPositionEmbedding, dict(vocabulary_size=0, embedding_dim=4), "vocabulary_size=0"),
     (ka.TokenAndPositionEmbedding, dict(vocabulary_size=5, embedding_dim=-4), "embedding_dim=-4"),
     (
