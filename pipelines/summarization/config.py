@@ -5,10 +5,8 @@ training (see the README); they were chosen on validation.csv only.
 """
 
 import dataclasses
-import json
 
-from pipelines.common.atomic import write_json_atomic
-from pipelines.common.errors import UserInputError
+from pipelines.common.sectioned_config import SectionedConfig
 
 
 @dataclasses.dataclass
@@ -78,41 +76,9 @@ class DataConfig:
 
 
 @dataclasses.dataclass
-class SummarizerConfig:
+class SummarizerConfig(SectionedConfig):
     tokenizer: TokenizerConfig = dataclasses.field(default_factory=TokenizerConfig)
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
     generation: GenerationConfig = dataclasses.field(default_factory=GenerationConfig)
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data):
-        sections = {}
-        for field in dataclasses.fields(cls):
-            section_type = field.default_factory
-            values = data.get(field.name, {})
-            known = {f.name for f in dataclasses.fields(section_type)}
-            unknown = sorted(set(values) - known)
-            if unknown:
-                raise UserInputError(
-                    f"config section {field.name!r} has unknown keys {unknown}; "
-                    "was it written by a newer version?"
-                )
-            sections[field.name] = section_type(**values)
-        return cls(**sections)
-
-    def save(self, path):
-        write_json_atomic(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path):
-        try:
-            with open(path, encoding="utf-8") as file:
-                return cls.from_dict(json.load(file))
-        except FileNotFoundError:
-            raise UserInputError(
-                f"{path} not found; point at a run directory written by `train`"
-            ) from None
