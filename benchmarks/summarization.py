@@ -17,7 +17,11 @@ Prints, for a run directory written by `python -m pipelines.summarization train`
    cache's speed-up. Fixed shapes make the XLA baseline recompute all
    `--new-tokens` positions every step, so a second greedy comparison, in
    graph mode without XLA, recomputes only the prefix generated so far
-   (growing by one token per step): the fair "no cache" baseline.
+   (growing by one token per step). Decoding time is the generation time minus
+   the encoder pass over the same batches, timed alone: long dialogues make the
+   encoder a large, cache-independent share. Runs are interleaved and the
+   fastest of `--repeats` passes counts, which tames other jobs' load on a
+   shared CPU.
 """
 
 import argparse
@@ -40,6 +44,8 @@ from pipelines.summarization.rouge import corpus_rouge  # noqa: E402
 from pipelines.summarization.summarizer import Summarizer  # noqa: E402
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CACHED = "key/value cache"
+ENCODER_ONLY = "encoder only"
 ANCHORS = {  # DESIGN.md: predictions one turn per line, references not split into sentences
     "Lead-3 (DESIGN.md anchor)": (31.30, 8.66, 27.59),
     "Longest-3 (DESIGN.md anchor)": (32.31, 10.29, 28.03),
@@ -111,50 +117,6 @@ def training_section(metrics):
     print()
 
 
-def best_time(run, repeats):
-    """The fastest of `repeats` timed calls (others' jobs on a shared CPU only slow calls down)."""
-    timings = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = run()
-        timings.append(time.perf_counter() - start)
-    return min(timings), result
-
-
-def time_generation(summarizer, document_ids, beams, new_tokens, use_cache, batch_size, repeats):
-    """(best seconds for all documents after a warm-up pass, warm-up seconds)."""
-    options = SearchOptions(beams=beams, max_length=new_tokens, min_length=new_tokens - 1)
-    generator = summarizer.generator(options, batch_size=batch_size, use_cache=use_cache)
-    start = time.perf_counter()
-    generator.generate_ids(document_ids)  # traces and compiles every padded shape
-    warm_up = time.perf_counter() - start
-    seconds, generated = best_time(lambda: generator.generate_ids(document_ids), repeats)
-    assert (generated != 0).all(), "every summary should have exactly new_tokens tokens"
-    return seconds, warm_up
-
-
-def generation_section(summarizer, documents, new_tokens, batch_size, repeats):
-    print(f"## Generation speed: {len(documents)} test dialogues, exactly {new_tokens} new tokens "
-          f"each, batches of {batch_size}, best of {repeats} timed passes after a warm-up\n")
-    document_ids = summarizer.tokenizer.tokenize(documents).to_list()
-    print("| search | decoding | seconds | new tokens/s | warm-up s | cache speed-up |")
-    print("|---|---|---|---|---|---|")
-    for beams in (1, 4):
-        name = "greedy" if beams == 1 else f"beam {beams}"
-        timings = {}
-        for use_cache in (True, False):
-            seconds, warm_up = time_generation(
-                summarizer, document_ids, beams, new_tokens, use_cache, batch_size, repeats
-            )
-            timings[use_cache] = seconds
-            speed_up = f"{timings[False] / timings[True]:.1f}x" if not use_cache else ""
-            decoding = "key/value cache" if use_cache else "recompute prefix"
-            print(f"| {name}, XLA | {decoding} | {seconds:.2f} | "
-                  f"{len(documents) * new_tokens / seconds:.0f} | {warm_up:.1f} | {speed_up} |")
-    graph_mode_comparison(summarizer, document_ids, new_tokens, batch_size, repeats)
-    print()
-
-
 def growing_prefix_greedy(inference, new_tokens):
     """A greedy decoder that reruns the decoder over the prefix so far at every step.
 
@@ -190,35 +152,100 @@ def growing_prefix_greedy(inference, new_tokens):
     return run
 
 
-def graph_mode_comparison(summarizer, document_ids, new_tokens, batch_size, repeats):
-    """Cached greedy vs growing-prefix greedy, both in graph mode (no XLA)."""
+def padded_batches(summarizer, document_ids, batch_size):
+    """The encoder inputs exactly as `Generator.generate_ids` pads them."""
     import tensorflow as tf
 
     from pipelines.summarization.generation import pad_batch
 
-    options = SearchOptions(beams=1, max_length=new_tokens, min_length=new_tokens - 1)
-    generator = summarizer.generator(options, batch_size=batch_size, jit_compile=False)
     max_length = summarizer.config.model.max_document_length
-    batches = [
-        tf.constant(pad_batch(document_ids[start : start + batch_size], batch_size, max_length))
-        for start in range(0, len(document_ids), batch_size)
+    ordered = sorted(document_ids, key=len)
+    return [
+        tf.constant(pad_batch(ordered[start : start + batch_size], batch_size, max_length))
+        for start in range(0, len(ordered), batch_size)
     ]
-    timings, outputs = {}, {}
-    for name, run in (
-        ("key/value cache", generator.generate_batch),
-        ("recompute growing prefix", growing_prefix_greedy(generator.inference, new_tokens)),
-    ):
-        for ids in batches:  # warm-up: trace every shape
-            run(ids)
-        timings[name], outputs[name] = best_time(
-            lambda: np.concatenate([run(ids).numpy() for ids in batches]), repeats
-        )
-        cached_seconds = timings["key/value cache"]
-        speed_up = "" if name == "key/value cache" else f"{timings[name] / cached_seconds:.1f}x"
-        print(f"| greedy, graph mode | {name} | {timings[name]:.2f} | "
-              f"{len(document_ids) * new_tokens / timings[name]:.0f} | | {speed_up} |")
-    same = np.array_equal(*outputs.values())
-    print(f"\n(cached and growing-prefix greedy chose {'the same' if same else 'DIFFERENT'} tokens)")
+
+
+def generation_runners(summarizer, batches, new_tokens, batch_size):
+    """`{(search, decoding): callable}` over the padded batches, plus the encoders alone."""
+    import tensorflow as tf
+
+    def over_batches(function):
+        return lambda: np.concatenate([np.asarray(function(ids)) for ids in batches])
+
+    runners = {}
+    for beams in (1, 4):
+        search = "greedy, XLA" if beams == 1 else f"beam {beams}, XLA"
+        options = SearchOptions(beams=beams, max_length=new_tokens, min_length=new_tokens - 1)
+        for use_cache, decoding in ((True, CACHED), (False, "recompute prefix buffer")):
+            generator = summarizer.generator(options, batch_size=batch_size, use_cache=use_cache)
+            runners[(search, decoding)] = over_batches(generator.generate_batch)
+    graph_generator = summarizer.generator(
+        SearchOptions(beams=1, max_length=new_tokens, min_length=new_tokens - 1),
+        batch_size=batch_size, jit_compile=False,
+    )
+    inference = graph_generator.inference
+    runners[("greedy, graph mode", CACHED)] = over_batches(graph_generator.generate_batch)
+    runners[("greedy, graph mode", "recompute growing prefix")] = over_batches(
+        growing_prefix_greedy(inference, new_tokens)
+    )
+    for jit_compile, search in ((True, "greedy, XLA"), (False, "greedy, graph mode")):
+        encode = tf.function(lambda ids: inference.encode(ids)[0], jit_compile=jit_compile)
+        runners[(search, ENCODER_ONLY)] = over_batches(encode)
+    runners[("beam 4, XLA", ENCODER_ONLY)] = runners[("greedy, XLA", ENCODER_ONLY)]
+    return runners
+
+
+def interleaved_best_times(runners, repeats):
+    """Warm up every runner, then time them in turns; keep each one's fastest pass.
+
+    Turns spread other jobs' load on a shared CPU evenly over the runners, and
+    the minimum is the pass least slowed by them.
+    """
+    outputs = {key: run() for key, run in runners.items()}  # traces and compiles
+    best = {key: float("inf") for key in runners}
+    for _ in range(repeats):
+        for key, run in runners.items():
+            start = time.perf_counter()
+            run()
+            best[key] = min(best[key], time.perf_counter() - start)
+    return best, outputs
+
+
+def generation_section(summarizer, documents, new_tokens, batch_size, repeats):
+    print(f"## Generation speed: {len(documents)} test dialogues, exactly {new_tokens} new tokens "
+          f"each, batches of {batch_size}, fastest of {repeats} interleaved passes\n")
+    document_ids = summarizer.tokenizer.tokenize(documents).to_list()
+    batches = padded_batches(summarizer, document_ids, batch_size)
+    runners = generation_runners(summarizer, batches, new_tokens, batch_size)
+    best, outputs = interleaved_best_times(runners, repeats)
+    new_token_count = len(documents) * new_tokens
+    print("Decoding = generation minus the encoder pass over the same batches (timed alone).\n")
+    print("| search | decoding | total s | decoding s | new tokens/s (decoding) | cache speed-up "
+          "(decoding) | (total) |")
+    print("|---|---|---|---|---|---|---|")
+    searches = dict.fromkeys(search for search, _ in runners)
+    for search in searches:
+        encoder_seconds = best[(search, ENCODER_ONLY)]
+        cached = best[(search, CACHED)]
+        for (row_search, decoding), seconds in best.items():
+            if row_search != search or decoding == ENCODER_ONLY:
+                continue
+            decode_seconds = max(seconds - encoder_seconds, 1e-6)
+            speed_up = ""
+            if decoding != CACHED:
+                cached_decode = max(cached - encoder_seconds, 1e-6)
+                speed_up = f"{decode_seconds / cached_decode:.1f}x | {seconds / cached:.1f}x"
+            print(f"| {search} | {decoding} | {seconds:.2f} | {decode_seconds:.2f} | "
+                  f"{new_token_count / decode_seconds:.0f} | {speed_up or ' | '} |")
+    print(f"\nencoder alone: {best[('greedy, XLA', ENCODER_ONLY)]:.2f} s (XLA), "
+          f"{best[('greedy, graph mode', ENCODER_ONLY)]:.2f} s (graph mode)")
+    same = all(
+        np.array_equal(outputs[(search, CACHED)], output)
+        for (search, decoding), output in outputs.items()
+        if decoding not in (CACHED, ENCODER_ONLY)
+    )
+    print(f"every decoding chose the same tokens as its cached counterpart: {same}\n")
 
 
 def main(argv=None):
