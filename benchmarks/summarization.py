@@ -1,7 +1,7 @@
 """Summarization benchmark: ROUGE against the anchors, training speed, generation speed.
 
     python benchmarks/summarization.py --run runs/samsum            # full test set
-    python benchmarks/summarization.py --run runs/short --documents 16 --rouge-documents 100
+    python benchmarks/summarization.py --run runs/samsum-short --documents 16 --rouge-documents 100
 
 Prints, for a run directory written by `python -m pipelines.summarization train`:
 

@@ -8,6 +8,7 @@ import argparse
 import json
 import sys
 
+from pipelines.classification.config import POSITION_ENCODINGS
 from pipelines.classification.config import ClassifierConfig
 from pipelines.common.errors import UserInputError
 
@@ -41,6 +42,12 @@ def positive_float(text):
     return value
 
 
+def position_encoding(text):
+    if text not in POSITION_ENCODINGS:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(POSITION_ENCODINGS)}, got {text}")
+    return text
+
+
 # (flag, config section, field, type, help); defaults come from the config classes.
 TRAIN_OPTIONS = [
     ("--vocabulary-size", "tokenizer", "vocabulary_size", positive_int, "largest WordPiece vocabulary"),
@@ -52,6 +59,7 @@ TRAIN_OPTIONS = [
     ("--dropout", "model", "dropout", fraction, "dropout rate"),
     ("--attention-dropout", "model", "attention_dropout", fraction, "dropout on attention weights"),
     ("--pooling-heads", "model", "pooling_heads", positive_int, "attention-pooling heads"),
+    ("--position-encoding", "model", "position_encoding", position_encoding, "sinusoidal, learned or rope"),
     ("--epochs", "training", "epochs", positive_int, "maximum epochs (early stopping may end sooner)"),
     ("--batch-size", "training", "batch_size", positive_int, "training batch size"),
     ("--learning-rate", "training", "learning_rate", positive_float, "peak learning rate (after warmup)"),

@@ -33,7 +33,6 @@ def make_dataset(
     batch_size=64,
     shuffle=False,
     seed=None,
-    token_dropout=0.0,
 ):
     """Batches of `(token_ids, one_hot_labels)`, or of `token_ids` without labels.
 
@@ -47,10 +46,6 @@ def make_dataset(
         shuffle: bool. Shuffle every epoch and bucket by length (training).
             Otherwise batches keep the input order. Defaults to False.
         seed: int. Shuffle seed.
-        token_dropout: float. With `shuffle`, the share of tokens replaced by
-            `[UNK]`, drawn anew every epoch (word dropout: the model learns not
-            to lean on any single word, and to read past words it does not
-            know). Defaults to 0.
 
     Returns:
         A prefetching `tf.data.Dataset`; token ids are int32 `(batch, length)`,
@@ -60,7 +55,7 @@ def make_dataset(
     if label_ids is not None and num_classes is None:
         raise ValueError("`num_classes` is required with `label_ids`.")
     if shuffle:
-        dataset = bucketed_batches(texts, label_ids, tokenizer, batch_size, seed, token_dropout)
+        dataset = bucketed_batches(texts, label_ids, tokenizer, batch_size, seed)
     else:
         dataset = ordered_batches(texts, label_ids, tokenizer, batch_size)
     if label_ids is not None:
@@ -71,7 +66,7 @@ def make_dataset(
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def bucketed_batches(texts, label_ids, tokenizer, batch_size, seed, token_dropout=0.0):
+def bucketed_batches(texts, label_ids, tokenizer, batch_size, seed):
     labels = tf.constant(np.asarray(label_ids, dtype=np.int32))
     dataset = tf.data.Dataset.from_tensor_slices((texts, labels))
     dataset = dataset.map(
@@ -80,12 +75,6 @@ def bucketed_batches(texts, label_ids, tokenizer, batch_size, seed, token_dropou
     )
     dataset = dataset.cache()  # tokenize once; every later epoch reads ids
     dataset = dataset.shuffle(len(texts), seed=seed, reshuffle_each_iteration=True)
-    if token_dropout:
-        unknown_id = tokenizer.unknown_id
-        dataset = dataset.map(
-            lambda ids, label: (replace_tokens(ids, token_dropout, unknown_id), label),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
     boundaries = bucket_boundaries(tokenizer.max_length)
     dataset = dataset.bucket_by_sequence_length(
         element_length_func=lambda ids, label: tf.shape(ids)[0],
@@ -130,15 +119,6 @@ def ordered_batches(texts, label_ids, tokenizer, batch_size):
         lambda batch_texts, batch_labels: (tokenize_batch(batch_texts), batch_labels),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
-
-
-def replace_tokens(ids, rate, replacement_id):
-    """`ids` with each token replaced by `replacement_id` with probability `rate`.
-
-    Lengths are unchanged, so bucketing (and the batch count) is too.
-    """
-    replaced = tf.random.uniform(tf.shape(ids)) < rate
-    return tf.where(replaced, tf.cast(replacement_id, ids.dtype), ids)
 
 
 def tokenize_one(tokenizer, text):

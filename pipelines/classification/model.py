@@ -11,10 +11,10 @@ import math
 import keras
 
 import keras_attention
+from pipelines.classification.config import POSITION_ENCODINGS
 
 ATTENTION_POOLING_LAYER = "attention_pooling"
 TOKEN_IDS_INPUT = "token_ids"
-POSITION_ENCODINGS = ("sinusoidal", "learned", "rope")
 
 
 def build_classifier(config):

@@ -118,10 +118,6 @@ class WordPieceTokenizer(tf.Module):
     def vocabulary_size(self):
         return len(self.vocabulary)
 
-    @property
-    def unknown_id(self):
-        return self.vocabulary.index(UNKNOWN_TOKEN)
-
     def tokenize_ragged(self, texts):
         """Token ids of a 1-D string tensor as a ragged int32 `(batch, None)`."""
         texts = tf.convert_to_tensor(texts, dtype=tf.string)

@@ -36,6 +36,13 @@ def positive_float(text):
     return value
 
 
+def non_negative_float(text):
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
+    return value
+
+
 def fraction(text):
     value = float(text)
     if not 0.0 <= value < 1.0:
@@ -95,8 +102,9 @@ def build_parser():
     training = train.add_argument_group("training")
     training.add_argument("--epochs", type=positive_int, default=defaults.training.epochs)
     training.add_argument(
-        "--max-minutes", type=positive_float, default=defaults.training.max_minutes,
-        help="time budget: the learning rate decays to end with it (default: %(default)s)",
+        "--max-minutes", type=non_negative_float, default=defaults.training.max_minutes,
+        help="time budget for training; the learning rate decays to end with it; 0: none "
+        "(default: %(default)s)",
     )
     training.add_argument("--batch-size", type=positive_int, default=defaults.training.batch_size)
     training.add_argument("--learning-rate", type=positive_float, default=defaults.training.learning_rate)

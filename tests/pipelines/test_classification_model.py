@@ -1,3 +1,5 @@
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -30,6 +32,17 @@ def test_padding_changes_no_probability(classifier):
     np.testing.assert_allclose(
         classifier.predict(short, verbose=0), classifier.predict(padded, verbose=0), atol=1e-6
     )
+
+
+@pytest.mark.parametrize("position_encoding", ["learned", "rope"])
+def test_padding_changes_nothing_with_other_position_encodings(position_encoding):
+    config = dataclasses.replace(SMALL, position_encoding=position_encoding)
+    model = build_classifier(config)
+    ids = np.array([[5, 9, 3]], dtype=np.int32)
+    padded = np.array([[5, 9, 3, 0, 0]], dtype=np.int32)
+    np.testing.assert_allclose(model.predict(ids, verbose=0), model.predict(padded, verbose=0), atol=1e-6)
+    uses_rope = model.get_layer("encoder_block_0").use_rope
+    assert uses_rope == (position_encoding == "rope")
 
 
 def test_pooling_weights_sum_to_one_and_ignore_padding(classifier):
