@@ -10,6 +10,11 @@ import sys
 
 from pipelines.classification.config import POSITION_ENCODINGS
 from pipelines.classification.config import ClassifierConfig
+from pipelines.common.argument_types import fraction
+from pipelines.common.argument_types import non_negative_float
+from pipelines.common.argument_types import one_of
+from pipelines.common.argument_types import positive_float
+from pipelines.common.argument_types import positive_int
 from pipelines.common.errors import UserInputError
 
 EXAMPLES = """examples:
@@ -19,33 +24,6 @@ EXAMPLES = """examples:
   python -m pipelines.classification predict runs/sst2 "a gorgeous, witty film" "flat and dull"
   python -m pipelines.classification explain runs/sst2 "a gorgeous, witty film" --out why.png
 """
-
-
-def positive_int(text):
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
-
-
-def fraction(text):
-    value = float(text)
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text}")
-    return value
-
-
-def positive_float(text):
-    value = float(text)
-    if value <= 0.0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
-
-
-def position_encoding(text):
-    if text not in POSITION_ENCODINGS:
-        raise argparse.ArgumentTypeError(f"expected one of {', '.join(POSITION_ENCODINGS)}, got {text}")
-    return text
 
 
 # (flag, config section, field, type, help); defaults come from the config classes.
@@ -59,11 +37,11 @@ TRAIN_OPTIONS = [
     ("--dropout", "model", "dropout", fraction, "dropout rate"),
     ("--attention-dropout", "model", "attention_dropout", fraction, "dropout on attention weights"),
     ("--pooling-heads", "model", "pooling_heads", positive_int, "attention-pooling heads"),
-    ("--position-encoding", "model", "position_encoding", position_encoding, "sinusoidal, learned or rope"),
+    ("--position-encoding", "model", "position_encoding", one_of(POSITION_ENCODINGS), "sinusoidal, learned or rope"),
     ("--epochs", "training", "epochs", positive_int, "maximum epochs (early stopping may end sooner)"),
     ("--batch-size", "training", "batch_size", positive_int, "training batch size"),
     ("--learning-rate", "training", "learning_rate", positive_float, "peak learning rate (after warmup)"),
-    ("--weight-decay", "training", "weight_decay", float, "AdamW weight decay"),
+    ("--weight-decay", "training", "weight_decay", non_negative_float, "AdamW weight decay"),
     ("--warmup-fraction", "training", "warmup_fraction", fraction, "share of steps spent warming up"),
     ("--label-smoothing", "training", "label_smoothing", fraction, "label smoothing"),
     ("--patience", "training", "patience", positive_int, "epochs without validation improvement before stopping"),

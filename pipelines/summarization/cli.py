@@ -10,44 +10,15 @@ import argparse
 import json
 import sys
 
+from pipelines.common.argument_types import finite_float
+from pipelines.common.argument_types import fraction
+from pipelines.common.argument_types import non_negative_float
+from pipelines.common.argument_types import non_negative_int
+from pipelines.common.argument_types import positive_float
+from pipelines.common.argument_types import positive_int
 from pipelines.common.errors import UserInputError
 
 DEFAULTS_NOTE = "defaults are the SAMSum settings (see README)"
-
-
-def positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
-
-
-def non_negative_int(text):
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text}")
-    return value
-
-
-def positive_float(text):
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
-
-
-def non_negative_float(text):
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
-    return value
-
-
-def fraction(text):
-    value = float(text)
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text}")
-    return value
 
 
 def add_search_options(parser):
@@ -55,7 +26,7 @@ def add_search_options(parser):
     group.add_argument("--beams", type=positive_int, help="beam width; 1 = greedy search")
     group.add_argument("--max-length", type=positive_int, help="most tokens per summary")
     group.add_argument("--min-length", type=non_negative_int, help="fewest tokens before the end")
-    group.add_argument("--length-penalty", type=float, help="beam scores / length ** this")
+    group.add_argument("--length-penalty", type=finite_float, help="beam scores / length ** this")
     group.add_argument(
         "--no-repeat-ngram-size", type=non_negative_int,
         help="never repeat an n-gram of this size; 0: off",
