@@ -131,8 +131,9 @@ class OnnxClassifier:
         """Class probabilities `(batch, classes)` of int token ids (0 = padding).
 
         `token_ids` must be 2-D integers in `[0, vocabulary_size)`, at most
-        `longest_token_ids` wide if that is set, else a `UserInputError`. An empty batch gives `(0, classes)`; zero columns
-        count as one padding column (the answer for an empty text).
+        `longest_token_ids` wide if that is set, else a `UserInputError`. An
+        empty batch gives `(0, classes)`; zero columns count as one padding
+        column (the answer for an empty text).
         """
         token_ids = self.check_token_ids(token_ids)
         if token_ids.shape[0] == 0:
