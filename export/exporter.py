@@ -135,10 +135,11 @@ def onnx_config(run, opset):
         "model_file": os.path.basename(layout.ONNX_CLASSIFIER),
         "tokenizer_file": os.path.basename(layout.ONNX_TOKENIZER),
         "max_length": run.max_length,
+        "longest_token_ids": run.longest_token_ids,
         "padding_id": 0,
         "opset": opset,
         "inputs": {
-            TOKEN_IDS_INPUT: "int32 [batch, sequence]; 0 = [PAD]",
+            TOKEN_IDS_INPUT: "int32 [batch, sequence]; 0 = [PAD]; sequence <= longest_token_ids if set",
             ATTENTION_MASK_INPUT: "int32 [batch, sequence]; 1 = real token, 0 = padding",
         },
         "outputs": {PROBABILITIES_OUTPUT: f"float32 [batch, {len(run.labels)}]; softmax over labels"},
@@ -152,7 +153,9 @@ def check_classifier_parity(run, version_dir, texts):
         "savedmodel": SavedModelRuntime(load_saved_model(version_dir)),
         "onnx": OnnxRuntime(OnnxClassifier.load(os.path.join(version_dir, layout.ONNX_DIR))),
     }
-    cases = classifier_parity_cases(texts, run.tokenizer, run.tokenizer.vocabulary_size)
+    cases = classifier_parity_cases(
+        texts, run.tokenizer, run.tokenizer.vocabulary_size, run.longest_token_ids
+    )
     return run_parity(cases, runtimes, run.labels)
 
 

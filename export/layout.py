@@ -38,7 +38,8 @@ _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 def validate_model_name(name):
     """Returns `name` if it is a safe single folder name; raises a user error otherwise."""
-    if not isinstance(name, str) or not _MODEL_NAME.match(name) or name in (".", ".."):
+    # fullmatch: `$` in `match` would also accept a name ending in a newline.
+    if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name) or name in (".", ".."):
         raise UserInputError(
             f"invalid model name {name!r}: use 1-100 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit (no path separators)"

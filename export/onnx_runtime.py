@@ -17,6 +17,8 @@ import onnxruntime
 
 from export.text_tokenizer import encode_batch
 from export.text_tokenizer import load_text_tokenizer
+from pipelines.common.errors import UserInputError
+from pipelines.common.text_input import check_texts
 
 TOKEN_IDS_INPUT = "token_ids"
 ATTENTION_MASK_INPUT = "attention_mask"
@@ -58,11 +60,29 @@ def session_options(intra_op_threads=1, optimization="all"):
 
 
 def create_session(path, intra_op_threads=1, optimization="all"):
-    return onnxruntime.InferenceSession(
-        os.fspath(path),
-        sess_options=session_options(intra_op_threads, optimization),
-        providers=["CPUExecutionProvider"],
-    )
+    """An onnxruntime session of the file `path`; a user error if it is missing or not ONNX."""
+    path = os.fspath(path)
+    options = session_options(intra_op_threads, optimization)
+    if not os.path.isfile(path):
+        raise UserInputError(f"{path} not found; copy the whole onnx/ folder of an exported version")
+    try:
+        return onnxruntime.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime's InvalidProtobuf, Fail, ... share no base class
+        reason = str(error).strip().splitlines()[0]
+        raise UserInputError(
+            f"{path}: not a loadable ONNX model ({reason}); it is truncated or corrupted — export the run again"
+        ) from None
+
+
+def read_onnx_config(onnx_dir):
+    path = os.path.join(onnx_dir, CONFIG_FILE)
+    try:
+        with open(path, encoding="utf-8") as file:
+            return json.load(file)
+    except FileNotFoundError:
+        raise UserInputError(f"{path} not found; pass the onnx/ folder of an exported version") from None
+    except ValueError as error:
+        raise UserInputError(f"{path}: not valid JSON ({error}); export the run again") from None
 
 
 class OnnxClassifier:
@@ -72,36 +92,81 @@ class OnnxClassifier:
         session: `onnxruntime.InferenceSession` of `classifier.onnx`.
         tokenizer: `tokenizers.Tokenizer` (the exported `tokenizer.json`).
         labels: list of str. Class names by class id.
+        longest_token_ids: int. The most ids per row the model takes (a
+            learned position table); None for any length.
     """
 
-    def __init__(self, session, tokenizer, labels):
+    def __init__(self, session, tokenizer, labels, longest_token_ids=None):
         self.session = session
         self.tokenizer = tokenizer
         self.labels = list(labels)
+        self.longest_token_ids = longest_token_ids
 
     @classmethod
     def load(cls, onnx_dir, intra_op_threads=1, optimization="all"):
         """Loads an exported `onnx/` folder (config.json, classifier.onnx, tokenizer.json)."""
-        with open(os.path.join(onnx_dir, CONFIG_FILE), encoding="utf-8") as file:
-            config = json.load(file)
+        config = read_onnx_config(onnx_dir)
         session = create_session(
             os.path.join(onnx_dir, config["model_file"]), intra_op_threads, optimization
         )
-        tokenizer = load_text_tokenizer(os.path.join(onnx_dir, config["tokenizer_file"]))
-        return cls(session, tokenizer, config["labels"])
+        tokenizer_path = os.path.join(onnx_dir, config["tokenizer_file"])
+        try:
+            tokenizer = load_text_tokenizer(tokenizer_path)
+        except Exception as error:  # tokenizers raises a bare Exception for a bad file
+            raise UserInputError(f"{tokenizer_path}: cannot be loaded ({error}); export the run again") from None
+        return cls(session, tokenizer, config["labels"], config.get("longest_token_ids"))
+
+    @property
+    def vocabulary_size(self):
+        return self.tokenizer.get_vocab_size()
 
     def tokenize(self, texts):
-        """Token ids `(batch, longest)` int32, 0-padded: the SavedModel's `tokenize`."""
-        return encode_batch(self.tokenizer, list(texts))
+        """Token ids `(batch, longest)` int32, 0-padded: the SavedModel's `tokenize`.
+
+        `texts` is a list of str (or UTF-8 bytes); anything else is a `UserInputError`.
+        """
+        return encode_batch(self.tokenizer, check_texts(texts))
 
     def predict_token_ids(self, token_ids):
-        """Class probabilities `(batch, classes)` of int token ids (0 = padding)."""
-        token_ids = np.asarray(token_ids, dtype=np.int32)
+        """Class probabilities `(batch, classes)` of int token ids (0 = padding).
+
+        `token_ids` must be 2-D integers in `[0, vocabulary_size)`, at most
+        `longest_token_ids` wide if that is set, else a `UserInputError`. An
+        empty batch gives `(0, classes)`; zero columns count as one padding
+        column (the answer for an empty text).
+        """
+        token_ids = self.check_token_ids(token_ids)
+        if token_ids.shape[0] == 0:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        if token_ids.shape[1] == 0:
+            token_ids = np.zeros((token_ids.shape[0], 1), dtype=np.int32)
         feeds = {
             TOKEN_IDS_INPUT: token_ids,
             ATTENTION_MASK_INPUT: (token_ids != 0).astype(np.int32),
         }
         return self.session.run([PROBABILITIES_OUTPUT], feeds)[0]
+
+    def check_token_ids(self, token_ids):
+        """`token_ids` as an int32 `(batch, sequence)` array; a user error otherwise."""
+        token_ids = np.asarray(token_ids)
+        if token_ids.ndim != 2:
+            raise UserInputError(f"token_ids must be 2-D (batch, sequence); got shape {token_ids.shape}")
+        if self.longest_token_ids is not None and token_ids.shape[1] > self.longest_token_ids:
+            raise UserInputError(
+                f"token_ids have {token_ids.shape[1]} columns, more than the model's learned position "
+                f"table of {self.longest_token_ids}: cut each row to its first {self.longest_token_ids} ids"
+            )
+        if token_ids.size == 0:
+            return token_ids.astype(np.int32)
+        if not np.issubdtype(token_ids.dtype, np.integer):
+            raise UserInputError(f"token_ids must be integers; got dtype {token_ids.dtype}")
+        low, high = int(token_ids.min()), int(token_ids.max())
+        if low < 0 or high >= self.vocabulary_size:
+            raise UserInputError(
+                f"token ids must be in [0, {self.vocabulary_size}) (the vocabulary); got {low} to {high} — "
+                "tokenize with this version's tokenizer.json"
+            )
+        return token_ids.astype(np.int32)
 
     def predict_probabilities(self, texts):
         return self.predict_token_ids(self.tokenize(texts))

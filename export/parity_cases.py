@@ -3,8 +3,9 @@
 Real test texts in padded batches of mixed lengths and one by one, a one-token
 text, empty texts (fully padded rows), a text longer than any the model saw in
 training (the tokenizer truncates it), token ids three times the training
-length (clients that tokenize themselves may send them; positions are
-sinusoidal) and a fully padded row of ids.
+length (clients that tokenize themselves may send them; sinusoidal and rotary
+positions have no limit; a learned position table gets its own length) and a
+fully padded row of ids.
 """
 
 import numpy as np
@@ -35,19 +36,22 @@ def long_text(texts, tokenizer):
     return " ".join(pieces)
 
 
-def long_token_ids(vocabulary_size, max_length, rows=4):
-    """Random ids `(rows, 3 × max_length)`, each row padded after a different length."""
+def long_token_ids(vocabulary_size, width, rows=4):
+    """Random ids `(rows, width)`, each row padded after a different length."""
     generator = np.random.default_rng(SEED)
-    width = 3 * max_length
     token_ids = generator.integers(1, vocabulary_size, size=(rows, width)).astype(np.int32)
     for row, length in enumerate(np.linspace(width, 1, rows).astype(int)):
         token_ids[row, length:] = 0
     return token_ids
 
 
-def classifier_parity_cases(test_texts, tokenizer, vocabulary_size):
-    """The `ParityCase`s for a classifier, given real test texts."""
+def classifier_parity_cases(test_texts, tokenizer, vocabulary_size, longest_token_ids=None):
+    """The `ParityCase`s for a classifier, given real test texts.
+
+    `longest_token_ids` is the most ids per row the model takes (None: any).
+    """
     max_length = tokenizer.max_length
+    long_width = min(3 * max_length, longest_token_ids or 3 * max_length)
     real_ids = tokenizer.tokenize(test_texts[:1]).numpy()[0]
     return [
         ParityCase(f"test texts, batches of {BATCH_SIZE}", BATCH_SIZE, texts=list(test_texts)),
@@ -60,9 +64,9 @@ def classifier_parity_cases(test_texts, tokenizer, vocabulary_size):
             texts=[long_text(test_texts, tokenizer), test_texts[0]],
         ),
         ParityCase(
-            f"token ids of length {3 * max_length}",
+            f"token ids of length {long_width}",
             4,
-            token_ids=long_token_ids(vocabulary_size, max_length),
+            token_ids=long_token_ids(vocabulary_size, long_width),
         ),
         ParityCase(
             "fully padded row of ids",

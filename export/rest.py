@@ -84,8 +84,17 @@ def call_signature(signature, inputs):
     try:
         outputs = signature(**tensors)
     except (tf.errors.InvalidArgumentError, ValueError, TypeError) as error:
-        raise RestRequestError(str(error).splitlines()[0]) from None
+        raise RestRequestError(error_line(error)) from None
     return {name: to_json_value(tensor.numpy()) for name, tensor in outputs.items()}
+
+
+def error_line(error):
+    """The line of a TensorFlow error that says what is wrong (a graph error's first lines
+    are "Graph execution error:" and where the failing node was defined)."""
+    lines = [line.strip() for line in str(error).splitlines()]
+    skipped = ("Graph execution error", "Detected at node", "<stack traces", "[[")
+    useful = [line for line in lines if line and not line.startswith(skipped)]
+    return useful[0] if useful else lines[0]
 
 
 def to_json_value(array):

@@ -56,6 +56,14 @@ class ClassifierRun:
     def max_length(self):
         return self.tokenizer.max_length
 
+    @property
+    def longest_token_ids(self):
+        """The most token ids the model takes per row: None (any) for sinusoidal or
+        rotary positions, `max_length` for a learned position table."""
+        if getattr(self.config.model, "position_encoding", None) == "learned":
+            return self.config.model.max_length
+        return None
+
     def vocabulary_sha256(self):
         with open(self.vocabulary_path, "rb") as file:
             return hashlib.sha256(file.read()).hexdigest()

@@ -8,8 +8,10 @@ Signatures (all with a dynamic batch dimension):
   TF Serving model server links.
 - `predict_token_ids`: `token_ids` (int32, [batch, length], 0 = padding) →
   the same outputs, for clients that tokenize themselves (with
-  `assets/vocabulary.txt`). Sequences may be longer than the training length:
-  the positions are sinusoidal.
+  `assets/vocabulary.txt`). Sequences may be longer than the training length
+  with sinusoidal or rotary positions; with a learned position table, more
+  than `max_length` columns is an error that names the limit. Ids outside the
+  vocabulary and inputs of the wrong rank are errors too, never a crash.
 - `tokenize`: `texts` → `token_ids` (int32, [batch, length]), what
   `serving_default` feeds the model.
 
@@ -23,6 +25,7 @@ import keras
 import tensorflow as tf
 
 from export import layout
+from pipelines.common.errors import UserInputError
 
 SERVING_DEFAULT = "serving_default"
 PREDICT_TOKEN_IDS = "predict_token_ids"
@@ -35,11 +38,15 @@ TEXTS_SPEC = tf.TensorSpec([None], tf.string, name=TEXTS_INPUT)
 TOKEN_IDS_SPEC = tf.TensorSpec([None, None], tf.int32, name=TOKEN_IDS_INPUT)
 
 
-def classifier_endpoints(model, tokenizer, labels):
-    """The three signature functions (plain Python callables over tensors)."""
+def classifier_endpoints(model, tokenizer, labels, longest_token_ids=None):
+    """The three signature functions (plain Python callables over tensors).
+
+    `longest_token_ids`: the most ids per row the model takes (None: any).
+    """
     label_table = tf.constant(labels, dtype=tf.string)
 
     def predict_token_ids(token_ids):
+        token_ids = checked_token_ids(token_ids, tokenizer.vocabulary_size, longest_token_ids)
         probabilities = model(token_ids, training=False)
         label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
         return {
@@ -61,6 +68,24 @@ def classifier_endpoints(model, tokenizer, labels):
     }
 
 
+def checked_token_ids(token_ids, vocabulary_size, longest_token_ids=None):
+    """`token_ids` after run-time checks of rank, range and length, with messages a client can act on."""
+    token_ids = tf.ensure_shape(token_ids, [None, None], name="token_ids_must_be_batch_by_sequence")
+    message = f"token_ids must be in [0, {vocabulary_size}): tokenize with assets/vocabulary.txt"
+    checks = [
+        tf.debugging.assert_non_negative(token_ids, message=message),
+        tf.debugging.assert_less(token_ids, tf.constant(vocabulary_size, tf.int32), message=message),
+    ]
+    if longest_token_ids is not None:
+        checks.append(tf.debugging.assert_less_equal(
+            tf.shape(token_ids)[1], longest_token_ids,
+            message=f"token_ids may have at most {longest_token_ids} columns (the learned position "
+            f"table): cut each row to its first {longest_token_ids} ids",
+        ))
+    with tf.control_dependencies(checks):
+        return tf.identity(token_ids)
+
+
 def write_classifier_saved_model(run, directory):
     """Writes the SavedModel of a `ClassifierRun` into `directory` (which must be empty).
 
@@ -71,7 +96,9 @@ def write_classifier_saved_model(run, directory):
     archive = keras.export.ExportArchive()
     archive.track(run.model)
     archive.track(run.tokenizer)
-    for name, (function, spec) in classifier_endpoints(run.model, run.tokenizer, run.labels).items():
+    for name, (function, spec) in classifier_endpoints(
+        run.model, run.tokenizer, run.labels, run.longest_token_ids
+    ).items():
         archive.add_endpoint(name, function, input_signature=[spec])
     archive.write_out(directory, verbose=False)
     os.makedirs(os.path.join(directory, layout.ASSETS_DIR), exist_ok=True)
@@ -79,5 +106,18 @@ def write_classifier_saved_model(run, directory):
 
 
 def load_saved_model(directory):
-    """The SavedModel as TF Serving sees it: its signatures, reloaded from disk."""
-    return tf.saved_model.load(os.fspath(directory))
+    """The SavedModel as TF Serving sees it: its signatures, reloaded from disk.
+
+    A SavedModel is a program: load only versions you exported or trust.
+    """
+    import tensorflow_text  # noqa: F401  (registers the tokenizer ops the graph uses)
+
+    directory = os.fspath(directory)
+    try:
+        return tf.saved_model.load(directory)
+    except (OSError, IndexError, ValueError, tf.errors.OpError) as error:
+        reason = str(error).strip().splitlines()[0]
+        raise UserInputError(
+            f"{directory}: not a loadable SavedModel ({reason}); it is missing, truncated or "
+            "corrupted — export the run again"
+        ) from None

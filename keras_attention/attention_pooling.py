@@ -5,6 +5,7 @@ from keras_attention.initializers import clone_initializer
 from keras_attention.ops import masked_softmax
 from keras_attention.validation import check_positive_int
 from keras_attention.validation import check_rate
+from keras_attention.validation import check_sequence_input
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
@@ -102,6 +103,7 @@ class AttentionPooling(keras.layers.Layer):
         )
 
     def call(self, inputs, mask=None, return_attention_scores=False, training=None):
+        check_sequence_input(self, "inputs", inputs)
         scores = self.score_dense(self.hidden_dense(inputs))  # (batch, time, heads)
         scores = ops.transpose(scores, (0, 2, 1))  # (batch, heads, time)
         if mask is not None:

@@ -7,6 +7,7 @@ from keras_attention.ops import zero_fully_masked_queries
 from keras_attention.rotary import apply_rotary_embedding
 from keras_attention.validation import check_positive_int
 from keras_attention.validation import check_rate
+from keras_attention.validation import check_sequence_input
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
@@ -281,6 +282,9 @@ class MultiHeadAttention(keras.layers.Layer):
             raise ValueError(
                 "`value` is required unless a precomputed `cache` is given."
             )
+        for name, tensor in (("query", query), ("value", value), ("key", key)):
+            if tensor is not None:
+                check_sequence_input(self, name, tensor)
         updating_cache = cache is not None and cache_update_index is not None
         self_attention = key is None and value is query and cache is None
         if self_attention:
@@ -353,7 +357,8 @@ class MultiHeadAttention(keras.layers.Layer):
             )
 
         shape = ops.shape(attended)
-        merged = ops.reshape(attended, (shape[0], shape[1], -1))
+        # An explicit width, not -1: JAX cannot infer -1 when the batch is empty.
+        merged = ops.reshape(attended, (shape[0], shape[1], self.num_heads * self.value_dim))
         output_kernel = ops.reshape(self.output_kernel, (-1, self.output_kernel.shape[-1]))
         output = ops.matmul(merged, output_kernel)
         if self.use_bias:

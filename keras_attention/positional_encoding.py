@@ -2,6 +2,7 @@ import keras
 from keras import ops
 
 from keras_attention.validation import check_positive_int
+from keras_attention.validation import check_sequence_input
 
 
 def sinusoidal_encoding(positions, dim, max_wavelength=10000.0):
@@ -73,6 +74,7 @@ class PositionalEncoding(keras.layers.Layer):
         self.built = True
 
     def call(self, inputs, start_index=0):
+        check_sequence_input(self, "inputs", inputs)
         length = ops.shape(inputs)[1]
         positions = ops.cast(ops.arange(length), "float32")
         positions = positions + ops.cast(start_index, "float32")
@@ -146,6 +148,7 @@ class LearnedPositionalEncoding(keras.layers.Layer):
             )
 
     def call(self, inputs, start_index=0):
+        check_sequence_input(self, "inputs", inputs)
         length = inputs.shape[1]
         try:
             start = int(start_index)  # concrete ints and eager scalar tensors

@@ -5,6 +5,7 @@ from keras_attention.positional_encoding import LearnedPositionalEncoding
 from keras_attention.positional_encoding import PositionalEncoding
 from keras_attention.validation import check_positive_int
 from keras_attention.validation import check_rate
+from keras_attention.validation import check_token_ids_shape
 
 _POSITION_ENCODINGS = ("sinusoidal", "learned")
 
@@ -99,12 +100,14 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         self.dropout_layer = keras.layers.Dropout(dropout, dtype=self.dtype_policy, name="dropout")
 
     def build(self, input_shape):
+        check_token_ids_shape(self, input_shape)
         self.token_embedding.build(input_shape)
         embedded_shape = tuple(input_shape) + (self.embedding_dim,)
         self.position_embedding.build(embedded_shape)
         self.dropout_layer.build(embedded_shape)
 
     def call(self, token_ids, start_index=0, training=None):
+        check_token_ids_shape(self, token_ids.shape)
         embedded = self.token_embedding(token_ids)
         if self.scale_embeddings:
             embedded = embedded * ops.cast(self.embedding_dim**0.5, embedded.dtype)

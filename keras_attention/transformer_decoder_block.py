@@ -7,6 +7,7 @@ from keras_attention.masks import merge_padding_and_attention_mask
 from keras_attention.multi_head_attention import MultiHeadAttention
 from keras_attention.transformer_encoder_block import head_size
 from keras_attention.transformer_encoder_block import validate_block_arguments
+from keras_attention.validation import check_sequence_input
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
@@ -193,6 +194,9 @@ class TransformerDecoderBlock(keras.layers.Layer):
         use_causal_mask=True,
         training=None,
     ):
+        check_sequence_input(self, "decoder_sequence", decoder_sequence)
+        if encoder_sequence is not None:
+            check_sequence_input(self, "encoder_sequence", encoder_sequence)
         use_cache = self_attention_cache is not None
         if use_cache:
             # Cached keys are all real tokens; the causal cache mask covers the rest.

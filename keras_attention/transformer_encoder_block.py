@@ -5,6 +5,7 @@ from keras_attention.masks import merge_padding_and_attention_mask
 from keras_attention.multi_head_attention import MultiHeadAttention
 from keras_attention.validation import check_positive_int
 from keras_attention.validation import check_rate
+from keras_attention.validation import check_sequence_input
 
 
 def validate_block_arguments(
@@ -158,6 +159,7 @@ class TransformerEncoderBlock(keras.layers.Layer):
         )
 
     def call(self, inputs, padding_mask=None, attention_mask=None, training=None):
+        check_sequence_input(self, "inputs", inputs)
         mask = merge_padding_and_attention_mask(inputs, padding_mask, attention_mask)
         x = inputs
         residual = x

@@ -6,6 +6,7 @@ README for what they reach on SST-2.
 
 import dataclasses
 
+from pipelines.common.sectioned_config import CLASSIFICATION
 from pipelines.common.sectioned_config import SectionedConfig
 
 # "rope": no absolute positions; the attention blocks rotate queries and keys.
@@ -69,6 +70,8 @@ class DataConfig:
 
 @dataclasses.dataclass
 class ClassifierConfig(SectionedConfig):
+    TASK = CLASSIFICATION
+
     tokenizer: TokenizerConfig = dataclasses.field(default_factory=TokenizerConfig)
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)

@@ -2,7 +2,6 @@
 
 import dataclasses
 
-import keras
 import numpy as np
 
 import keras_attention  # noqa: F401  (registers the layers for deserialization)
@@ -12,6 +11,8 @@ from pipelines.classification.labels import LabelEncoder
 from pipelines.classification.metrics import classification_report
 from pipelines.classification.model import attention_explainer
 from pipelines.common.run_directory import RunDirectory
+from pipelines.common.run_files import load_keras_model
+from pipelines.common.text_input import check_texts
 from pipelines.common.tokenizer import WordPieceTokenizer
 
 
@@ -64,7 +65,7 @@ class TrainedClassifier:
         run_directory.require_finished()
         config = ClassifierConfig.load(run_directory.config_path)
         tokenizer = WordPieceTokenizer.load(run_directory.tokenizer_dir)
-        model = keras.saving.load_model(run_directory.model_path, safe_mode=True, compile=False)
+        model = load_keras_model(run_directory.model_path)
         return cls(config, tokenizer, model)
 
     @property
@@ -72,7 +73,13 @@ class TrainedClassifier:
         return self.labels.class_names
 
     def predict_probabilities(self, texts, batch_size=256):
-        """Class probabilities `(len(texts), num_classes)`."""
+        """Class probabilities `(len(texts), num_classes)`.
+
+        Texts are cut to the run's `max_length` tokens; an empty text gets the
+        answer for a fully padded row. Anything but a list of UTF-8 texts is a
+        `UserInputError`.
+        """
+        texts = check_texts(texts)
         if not texts:
             return np.zeros((0, self.labels.num_classes), dtype=np.float32)
         dataset = make_dataset(texts, tokenizer=self.tokenizer, batch_size=batch_size)
@@ -99,6 +106,7 @@ class TrainedClassifier:
 
     def explain(self, text):
         """The attention-pooling weight of every token of `text`."""
+        (text,) = check_texts([text])
         if self._explainer is None:
             self._explainer = attention_explainer(self.model)
         token_ids = self.tokenizer.tokenize([text]).numpy()

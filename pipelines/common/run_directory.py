@@ -12,12 +12,12 @@
       backup/                BackupAndRestore state; present only while a run is unfinished
 """
 
-import json
 import os
 import shutil
 
 from pipelines.common.atomic import write_json_atomic
 from pipelines.common.errors import UserInputError
+from pipelines.common.run_files import read_json_file
 
 
 class RunDirectory:
@@ -92,6 +92,11 @@ class RunDirectory:
         """Raises a user error unless this holds a finished run."""
         if not os.path.isdir(self.path):
             raise UserInputError(f"{self.path}: no such run directory; pass the --out of a `train` run")
+        if not self.is_finished() and not os.path.exists(self.config_path):
+            raise UserInputError(
+                f"{self.path}: not a run directory (no config.json, no model.keras); "
+                "pass the --out of a `train` run"
+            )
         if not self.is_finished():
             raise UserInputError(
                 f"{self.path}: no model.keras — training has not finished; "
@@ -101,8 +106,7 @@ class RunDirectory:
     def read_json(self, path, default=None):
         if not os.path.exists(path):
             return default
-        with open(path, encoding="utf-8") as file:
-            return json.load(file)
+        return read_json_file(path)
 
     def write_json(self, path, data):
         write_json_atomic(path, data)

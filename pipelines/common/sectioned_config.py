@@ -1,18 +1,33 @@
 """A run configuration made of dataclass sections, saved as config.json."""
 
 import dataclasses
-import json
 
 from pipelines.common.atomic import write_json_atomic
 from pipelines.common.errors import UserInputError
+from pipelines.common.run_files import read_json_file
+
+CLASSIFICATION = "classification"
+SUMMARIZATION = "summarization"
+
+
+def config_task(data):
+    """`classification` or `summarization` from a config.json's contents, or None."""
+    if "generation" in data:  # only the summarizer's config has this section
+        return SUMMARIZATION
+    if "class_names" in data.get("data", {}) or "label_column" in data.get("data", {}):
+        return CLASSIFICATION
+    return None
 
 
 class SectionedConfig:
     """Mixin for a dataclass whose fields are dataclass sections with defaults.
 
     Loading rejects unknown keys (a file from a newer version) instead of
-    silently dropping settings; missing keys take their defaults.
+    silently dropping settings, and the config of the other task; missing keys
+    take their defaults. Subclasses name their `TASK`.
     """
+
+    TASK = None
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -38,10 +53,15 @@ class SectionedConfig:
 
     @classmethod
     def load(cls, path):
-        try:
-            with open(path, encoding="utf-8") as file:
-                return cls.from_dict(json.load(file))
-        except FileNotFoundError:
+        data = read_json_file(path)
+        if not isinstance(data, dict):
             raise UserInputError(
-                f"{path} not found; point at a run directory written by `train`"
-            ) from None
+                f"{path}: not a run configuration (a JSON object); point at a run directory written by `train`"
+            )
+        task = config_task(data)
+        if cls.TASK is not None and task is not None and task != cls.TASK:
+            raise UserInputError(
+                f"{path} belongs to a {task} run, not a {cls.TASK} run; "
+                f"use it with `python -m pipelines.{task}`"
+            )
+        return cls.from_dict(data)

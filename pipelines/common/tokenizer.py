@@ -14,7 +14,6 @@ by that same op, with its own case folding switched off.
 Token id 0 is always `[PAD]`, the padding id the models mask out.
 """
 
-import json
 import os
 
 import tensorflow as tf
@@ -24,6 +23,8 @@ from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset
 from pipelines.common.atomic import write_json_atomic
 from pipelines.common.atomic import write_text_atomic
 from pipelines.common.errors import UserInputError
+from pipelines.common.run_files import read_json_file
+from pipelines.common.run_files import read_lines_file
 
 PAD_TOKEN = "[PAD]"
 UNKNOWN_TOKEN = "[UNK]"
@@ -121,6 +122,8 @@ class WordPieceTokenizer(tf.Module):
     def tokenize_ragged(self, texts):
         """Token ids of a 1-D string tensor as a ragged int32 `(batch, None)`."""
         texts = tf.convert_to_tensor(texts, dtype=tf.string)
+        # FastWordpieceTokenizer crashes the process on a scalar; fail cleanly instead.
+        texts = tf.ensure_shape(texts, [None], name="texts_must_be_1d")
         if self.lower_case:
             texts = lower_case(texts)
         return self._wordpiece.tokenize(texts)[:, : self.max_length]
@@ -169,12 +172,7 @@ class WordPieceTokenizer(tf.Module):
     def load(cls, directory):
         """Rebuilds the tokenizer that `save(directory)` wrote."""
         settings_path = os.path.join(directory, SETTINGS_FILE)
-        if not os.path.exists(settings_path):
-            raise UserInputError(
-                f"{settings_path} not found; point at a run directory written by `train`"
-            )
-        with open(settings_path, encoding="utf-8") as file:
-            settings = json.load(file)
+        settings = read_json_file(settings_path)
         vocabulary = read_vocabulary(os.path.join(directory, settings["vocabulary_file"]))
         return cls(vocabulary, settings["max_length"], lower_case=settings["lower_case"])
 
@@ -186,8 +184,7 @@ def dense_to_width(dense, width):
 
 
 def read_vocabulary(path):
-    with open(path, encoding="utf-8") as file:
-        return [line.rstrip("\n") for line in file if line.rstrip("\n")]
+    return read_lines_file(path)
 
 
 def validate_vocabulary(vocabulary):

@@ -190,6 +190,9 @@ def run_summarize(args):
 
     if bool(args.texts) == bool(args.file):
         raise UserInputError("give either TEXT arguments or --file FILE, not both and not neither")
+    for number, text in enumerate(args.texts, start=1):
+        if not text.replace("\\n", "").strip():
+            raise UserInputError(f"TEXT {number} is empty; give a document to summarize")
     summarizer = Summarizer.load(args.run_dir)
     if args.file:
         column = args.document_column or summarizer.config.data.document_column

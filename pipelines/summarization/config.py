@@ -7,6 +7,7 @@ throughput, not tuned by full runs; test.csv was never used to choose them.
 
 import dataclasses
 
+from pipelines.common.sectioned_config import SUMMARIZATION
 from pipelines.common.sectioned_config import SectionedConfig
 
 
@@ -78,6 +79,8 @@ class DataConfig:
 
 @dataclasses.dataclass
 class SummarizerConfig(SectionedConfig):
+    TASK = SUMMARIZATION
+
     tokenizer: TokenizerConfig = dataclasses.field(default_factory=TokenizerConfig)
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)

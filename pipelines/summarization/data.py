@@ -74,8 +74,11 @@ def read_documents(source, document_column):
     if not source.startswith(REMOTE_PREFIXES) and source.lower().endswith(PLAIN_TEXT_SUFFIXES):
         if not os.path.isfile(source):
             raise UserInputError(f"{source}: no such file; check the path")
-        with open(source, encoding="utf-8-sig") as file:
-            text = file.read()
+        try:
+            with open(source, encoding="utf-8-sig") as file:
+                text = file.read()
+        except UnicodeDecodeError as error:
+            raise UserInputError(f"{source}: not UTF-8 text ({error.reason}); re-encode it as UTF-8") from None
         if not text.strip():
             raise UserInputError(f"{source}: the file is empty; nothing to summarize")
         return [text]

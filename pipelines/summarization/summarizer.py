@@ -6,6 +6,8 @@ import keras
 
 from pipelines.common.errors import UserInputError
 from pipelines.common.run_directory import RunDirectory
+from pipelines.common.run_files import load_keras_model
+from pipelines.common.text_input import check_texts
 from pipelines.summarization.config import SummarizerConfig
 from pipelines.summarization.generation import Generator
 from pipelines.summarization.generation import SearchOptions
@@ -37,7 +39,7 @@ class Summarizer:
         run.require_finished()
         config = SummarizerConfig.load(run.config_path)
         tokenizer = SummarizationTokenizer.load(run.tokenizer_dir)
-        model = keras.saving.load_model(run.model_path, safe_mode=True, compile=False)
+        model = load_keras_model(run.model_path)
         return cls(model, tokenizer, config)
 
     def search_options(self, **overrides):
@@ -104,25 +106,29 @@ def generate(
             the document (see `truecase.py`). Defaults to True.
 
     Returns:
-        A list of str, one summary per document.
+        A list of str, one summary per document; an empty (or whitespace-only)
+        document gets an empty summary. Anything but a list of UTF-8 texts is
+        a `UserInputError`.
     """
-    documents = [str(document) for document in documents]
-    if not documents:
-        return []
+    documents = check_texts(documents, "document")
     options = summarizer.search_options(
         beams=beams, max_length=max_length, min_length=min_length,
         length_penalty=length_penalty, no_repeat_ngram_size=no_repeat_ngram_size,
     )
+    to_summarize = [document for document in documents if document.strip()]
+    if not to_summarize:
+        return [""] * len(documents)
     generator = summarizer.generator(options, batch_size=batch_size)
-    document_ids = summarizer.tokenizer.tokenize(documents).to_list()
-    bar = keras.utils.Progbar(len(documents), unit_name="document") if progress else None
+    document_ids = summarizer.tokenizer.tokenize(to_summarize).to_list()
+    bar = keras.utils.Progbar(len(to_summarize), unit_name="document") if progress else None
     summary_ids = generator.generate_ids(document_ids, progress=bar)
     summaries = [
         text.decode("utf-8") for text in summarizer.tokenizer.detokenize(summary_ids).numpy()
     ]
     if restore_capitals:
-        summaries = [restore_case(summary, document) for summary, document in zip(summaries, documents)]
-    return summaries
+        summaries = [restore_case(summary, document) for summary, document in zip(summaries, to_summarize)]
+    summaries = iter(summaries)
+    return [next(summaries) if document.strip() else "" for document in documents]
 
 
 def options_dict(options):

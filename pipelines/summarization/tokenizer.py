@@ -17,7 +17,6 @@ Every step is a TensorFlow op, so the same object runs inside `tf.data`, inside
 generation and in an exported SavedModel.
 """
 
-import json
 import os
 
 import tensorflow as tf
@@ -26,6 +25,7 @@ import tensorflow_text as tf_text
 from pipelines.common.atomic import write_json_atomic
 from pipelines.common.atomic import write_text_atomic
 from pipelines.common.errors import UserInputError
+from pipelines.common.run_files import read_json_file
 from pipelines.common.tokenizer import SUFFIX_INDICATOR
 from pipelines.common.tokenizer import learn_wordpiece_vocabulary
 from pipelines.common.tokenizer import lower_case
@@ -159,12 +159,7 @@ class SummarizationTokenizer(tf.Module):
     def load(cls, directory):
         """Rebuilds the tokenizer that `save(directory)` wrote."""
         settings_path = os.path.join(directory, SETTINGS_FILE)
-        if not os.path.exists(settings_path):
-            raise UserInputError(
-                f"{settings_path} not found; point at a run directory written by `train`"
-            )
-        with open(settings_path, encoding="utf-8") as file:
-            settings = json.load(file)
+        settings = read_json_file(settings_path)
         if settings.get("type") != TOKENIZER_TYPE:
             raise UserInputError(
                 f"{settings_path}: a {settings.get('type')!r} tokenizer, not a summarization "

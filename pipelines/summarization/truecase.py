@@ -23,8 +23,8 @@ def document_casing(document):
     for line in document.splitlines():
         for match in _WORD.finditer(line):
             word = match.group()
-            before = line[: match.start()].rstrip()
-            sentence_initial = not before or before[-1] in ".!?…:"
+            before = previous_character(line, match.start())
+            sentence_initial = not before or before in ".!?…:"
             if word[0].isupper():
                 if not sentence_initial:
                     capitalized[word.lower()][word] += 1
@@ -39,6 +39,15 @@ def document_casing(document):
         for word, forms in capitalized.items()
         if word not in lower
     }
+
+
+def previous_character(line, index):
+    """The last non-space character of `line[:index]`, or "" (no slicing: a document of
+    one long line stays linear in its length)."""
+    index -= 1
+    while index >= 0 and line[index].isspace():
+        index -= 1
+    return line[index] if index >= 0 else ""
 
 
 def restore_case(summary, document):
