@@ -7,6 +7,8 @@ these functions; Keras users can call them and `model.fit` themselves:
     train_data = make_dataset(train_texts, train_ids, tokenizer=tokenizer,
                               num_classes=2, shuffle=True)
     model = build_classifier(ModelConfig(vocabulary_size=tokenizer.vocabulary_size))
+
+examples/classification_fit.py is the complete example, from files to `fit`.
 """
 
 from pipelines.classification.config import ClassifierConfig
