@@ -28,12 +28,16 @@ from export.parity_cases import classifier_parity_cases
 from export.run_loader import load_run
 from export.saved_model import load_saved_model
 from export.saved_model import write_classifier_saved_model
+from export.staging import remove_abandoned_staging
 from export.staging import staged_version
 from export.text_tokenizer import save_text_tokenizer
 from export.text_tokenizer import text_tokenizer_from_settings
 from export.warmup import classifier_warmup_logs
 from export.warmup import write_warmup_file
 from pipelines.common.errors import UserInputError
+from pipelines.common.preflight import EXPORT_WEIGHT_COPIES
+from pipelines.common.preflight import check_free_space
+from pipelines.common.preflight import check_writable
 from pipelines.common.tables import read_table
 
 DEFAULT_PARITY_ROWS = 1000
@@ -90,9 +94,13 @@ def export_run(
     """
     layout.validate_model_name(name)
     model_dir = os.path.join(out, name)
+    if os.path.isdir(model_dir):
+        remove_abandoned_staging(model_dir)  # before counting versions (see staging.py)
     version = layout.validate_version(version) if version is not None else layout.next_version(model_dir)
     run = load_run(run_dir)
     texts = read_parity_texts(run, parity_texts, text_column, parity_rows)
+    check_writable(model_dir)
+    check_free_space(model_dir, run.model.count_params(), EXPORT_WEIGHT_COPIES)
     with staged_version(model_dir, version, overwrite) as staging:
         log(f"writing {name} version {version} (staged in {staging.path})")
         write_classifier_artifacts(run, staging.path, name, texts, opset, log)

@@ -5,7 +5,9 @@ Everything is written into a staging folder beside the version
 not all digits, and renamed to `NAME/VERSION` only once the export succeeded.
 A server polling the base path therefore sees no version or a complete one. A
 process killed mid-way leaves only its staging folder, which the next export
-of the same model removes.
+of the same model removes. One killed between the two renames of `--overwrite`
+leaves the old version as `NAME/.replaced-VERSION-pidPID`; the next export puts
+it back if no version took its place.
 """
 
 import contextlib
@@ -15,7 +17,7 @@ import shutil
 
 from pipelines.common.errors import UserInputError
 
-_STAGING = re.compile(r"^\.staging-\d+-pid(\d+)$")
+_LEFTOVER = re.compile(r"^\.(staging|replaced)-(\d+)-pid(\d+)$")
 REJECTED_PREFIX = "rejected-"
 
 
@@ -39,9 +41,9 @@ class VersionStaging:
         self.path = os.path.join(self.model_dir, f".staging-{version}-pid{os.getpid()}")
 
     def open(self):
-        self.check_target_free()
         os.makedirs(self.model_dir, exist_ok=True)
-        remove_abandoned_staging(self.model_dir)
+        remove_abandoned_staging(self.model_dir)  # may put a version back: check after
+        self.check_target_free()
         shutil.rmtree(self.path, ignore_errors=True)
         os.makedirs(self.path)
         return self
@@ -92,11 +94,21 @@ def staged_version(model_dir, version, overwrite=False):
 
 
 def remove_abandoned_staging(model_dir):
-    """Removes staging folders of processes that no longer run (killed exports)."""
+    """Cleans up after exports whose process no longer runs (killed exports).
+
+    Their staging folders are removed. A version they were replacing is put
+    back under its number when no version took its place, else removed.
+    """
     for entry in os.listdir(model_dir):
-        match = _STAGING.match(entry)
-        if match and not process_is_alive(int(match.group(1))):
-            shutil.rmtree(os.path.join(model_dir, entry), ignore_errors=True)
+        match = _LEFTOVER.match(entry)
+        if not match or process_is_alive(int(match.group(3))):
+            continue
+        path = os.path.join(model_dir, entry)
+        version_path = os.path.join(model_dir, match.group(2))
+        if match.group(1) == "replaced" and not os.path.exists(version_path):
+            os.rename(path, version_path)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def process_is_alive(pid):

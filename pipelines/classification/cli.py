@@ -16,6 +16,7 @@ from pipelines.common.argument_types import one_of
 from pipelines.common.argument_types import positive_float
 from pipelines.common.argument_types import positive_int
 from pipelines.common.errors import UserInputError
+from pipelines.common.run_directory import DEFAULT_BACKUP_STEPS
 
 EXAMPLES = """examples:
   python -m pipelines.classification train --train train.tsv --valid dev.tsv --test test.tsv \\
@@ -99,6 +100,13 @@ def add_train_parser(commands):
         help="XLA-compile the train step (default: only when a GPU is present)",
     )
     settings.add_argument(
+        "--backup-steps",
+        type=positive_int,
+        default=DEFAULT_BACKUP_STEPS,
+        help="training steps between backups of the resumable state (one is also made "
+        "at every epoch end); a killed run resumes from the last one",
+    )
+    settings.add_argument(
         "--verbose", type=int, choices=(0, 1, 2), default=1, help="0 silent, 1 progress bar, 2 one line per epoch"
     )
 
@@ -170,7 +178,11 @@ def run_train(arguments):
 
     config = config_from_arguments(arguments)
     metrics = train_classifier(
-        config, arguments.out, overwrite=arguments.overwrite, verbose=arguments.verbose
+        config,
+        arguments.out,
+        overwrite=arguments.overwrite,
+        verbose=arguments.verbose,
+        backup_steps=arguments.backup_steps,
     )
     for split in ("valid", "test"):
         if split in metrics:

@@ -5,7 +5,8 @@ training texts → build and compile the model → `model.fit` with validation e
 epoch → keep the best weights → write model, metrics, history and plots.
 
 A run killed part-way leaves `config.json`, the tokenizer and a `backup/`
-folder; running the same command again resumes at the last finished epoch.
+folder (rewritten every `backup_steps` steps and at every epoch end); running
+the same command again resumes from the last backup.
 """
 
 import dataclasses
@@ -30,6 +31,9 @@ from pipelines.common.errors import UserInputError
 from pipelines.common.hardware import describe_devices
 from pipelines.common.hardware import set_precision
 from pipelines.common.optimizers import adamw
+from pipelines.common.preflight import check_free_space
+from pipelines.common.preflight import check_writable
+from pipelines.common.run_directory import DEFAULT_BACKUP_STEPS
 from pipelines.common.run_directory import RunDirectory
 from pipelines.common.tables import read_table
 from pipelines.common.tokenizer import WordPieceTokenizer
@@ -60,7 +64,16 @@ def compile_classifier(model, training_config, steps_per_epoch):
     return model
 
 
-def train_classifier(config, out, *, overwrite=False, callbacks=(), verbose="auto", log=print):
+def train_classifier(
+    config,
+    out,
+    *,
+    overwrite=False,
+    callbacks=(),
+    verbose="auto",
+    log=print,
+    backup_steps=DEFAULT_BACKUP_STEPS,
+):
     """Trains into run directory `out` (resuming an interrupted run there).
 
     Args:
@@ -71,11 +84,14 @@ def train_classifier(config, out, *, overwrite=False, callbacks=(), verbose="aut
         callbacks: extra Keras callbacks for `fit`.
         verbose: Keras `fit` verbosity. Defaults to `"auto"` (progress bar).
         log: callable for progress messages. Defaults to `print`.
+        backup_steps: int. Training steps between backups (one is also made
+            at every epoch end). Defaults to `DEFAULT_BACKUP_STEPS`.
 
     Returns:
         The metrics dict also written to `metrics.json`.
     """
     run = RunDirectory(out)
+    check_writable(run.path)
     config, resuming = prepare_run_directory(run, config, overwrite, log)
     tables = read_tables(config.data, log)
     labels = (
@@ -100,11 +116,13 @@ def train_classifier(config, out, *, overwrite=False, callbacks=(), verbose="aut
         policy = set_precision(config.training.mixed_precision)
         log(f"{describe_devices()}; dtype policy {policy}")
         keras.utils.set_random_seed(config.training.seed)
-        model, fit_seconds = fit_classifier(run, config, tokenizer, splits, callbacks, verbose)
+        model, fit_seconds, optimizer_steps = fit_classifier(
+            run, config, tokenizer, splits, callbacks, verbose, backup_steps
+        )
         classifier = TrainedClassifier(config, tokenizer, model)
         metrics = evaluation_metrics(classifier, splits)
         metrics["bad_rows"] = {name: table.bad_rows.to_dict() for name, table in tables.items()}
-        metrics["training"] = training_summary(run, config, splits, fit_seconds, policy)
+        metrics["training"] = training_summary(run, splits, fit_seconds, optimizer_steps, policy)
         finish_run(run, config, model, metrics)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
@@ -194,8 +212,13 @@ def prepare_tokenizer(run, config, train_texts, resuming, log):
     return tokenizer
 
 
-def fit_classifier(run, config, tokenizer, splits, callbacks, verbose):
-    """Builds, compiles and fits; returns (model with the best weights, fit seconds)."""
+def fit_classifier(run, config, tokenizer, splits, callbacks, verbose, backup_steps=DEFAULT_BACKUP_STEPS):
+    """Builds, compiles and fits.
+
+    Returns:
+        (model with the best weights, seconds in `fit`, optimizer steps taken
+        over all sessions of the run).
+    """
     num_classes = config.model.num_classes
     train_texts, train_ids = splits["train"]
     train_dataset = make_dataset(
@@ -214,6 +237,7 @@ def fit_classifier(run, config, tokenizer, splits, callbacks, verbose):
         batch_size=EVALUATION_BATCH_SIZE,
     )
     model = build_classifier(config.model)
+    check_free_space(run.path, model.count_params())
     steps_per_epoch = int(train_dataset.cardinality())
     compile_classifier(model, config.training, steps_per_epoch)
     start = time.perf_counter()
@@ -221,15 +245,19 @@ def fit_classifier(run, config, tokenizer, splits, callbacks, verbose):
         train_dataset,
         validation_data=valid_dataset,
         epochs=config.training.epochs,
-        callbacks=training_callbacks(run, MONITOR, patience=config.training.patience)
+        callbacks=training_callbacks(
+            run, MONITOR, patience=config.training.patience, backup_steps=backup_steps
+        )
         + list(callbacks),
         verbose=verbose,
         shuffle=False,  # the dataset reshuffles itself every epoch
     )
     fit_seconds = time.perf_counter() - start
+    # Before loading the best weights, which bring back that epoch's optimizer state.
+    optimizer_steps = int(model.optimizer.iterations)
     if os.path.exists(run.best_weights_path):
         model.load_weights(run.best_weights_path)
-    return model, fit_seconds
+    return model, fit_seconds, optimizer_steps
 
 
 def evaluation_metrics(classifier, splits):
@@ -240,7 +268,7 @@ def evaluation_metrics(classifier, splits):
     return metrics
 
 
-def training_summary(run, config, splits, fit_seconds, policy):
+def training_summary(run, splits, fit_seconds, optimizer_steps, policy):
     records = read_history(run.history_path)
     best = best_record(records, MONITOR) or {}
     return {
@@ -248,6 +276,7 @@ def training_summary(run, config, splits, fit_seconds, policy):
         "best_epoch": best.get("epoch"),
         "best_val_accuracy": best.get(MONITOR),
         "fit_seconds_this_session": round(fit_seconds, 1),
+        "optimizer_steps": optimizer_steps,  # all sessions: a resumed run continues the count
         "train_examples": len(splits["train"][0]),
         "dtype_policy": policy,
         "devices": describe_devices(),

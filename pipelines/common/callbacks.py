@@ -1,9 +1,9 @@
 """Keras callbacks for resumable training runs.
 
-`training_callbacks` assembles the standard set: BackupAndRestore (a killed run
-resumes at the epoch it reached, optimizer state included), a best-weights
-checkpoint that also survives interruptions, early stopping, TensorBoard and a
-history file written after every epoch.
+`training_callbacks` assembles the standard set: a step-level BackupAndRestore
+(a killed run resumes from its last backup, optimizer state included), a
+best-weights checkpoint that also survives interruptions, early stopping,
+TensorBoard and a history file written after every epoch.
 """
 
 import importlib.util
@@ -17,6 +17,7 @@ from tensorflow.core.framework import summary_pb2
 
 from pipelines.common.atomic import atomic_path
 from pipelines.common.atomic import write_json_atomic
+from pipelines.common.run_directory import DEFAULT_BACKUP_STEPS
 
 
 def read_history(path):
@@ -145,18 +146,54 @@ def tensorboard_callback(log_dir):
     return EpochScalarSummaries(log_dir)
 
 
-def training_callbacks(run_directory, monitor="val_accuracy", mode="max", patience=3):
-    """BackupAndRestore, best-weights checkpoint, early stopping, TensorBoard, history.
+class StepBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` that backs up every `save_freq` steps and at every epoch end,
+    writing each file atomically.
 
-    The backup is kept when training ends (`delete_checkpoint=False`): the caller
-    removes it once the final model is saved, so a run killed after `fit` but
-    before saving still resumes instead of starting over.
+    Keras backs up either at epoch ends or every N steps; with both, a run
+    killed mid-epoch loses at most N steps, and one killed during validation
+    does not run its epoch again. Each file is written beside its final name and
+    renamed over it, so a kill never leaves a half-written backup (Keras writes
+    in place). The weights are renamed first: if the process dies between the
+    two renames, the metadata names an earlier point than the weights, so the
+    resumed run repeats steps rather than skipping any.
+
+    What Keras restores: the weights, the optimizer state (its step counter
+    included, so learning-rate schedules continue) and the epoch. A backup taken
+    mid-epoch N resumes at the start of epoch N with the weights of that step:
+    the steps before the backup are kept, and epoch N then runs in full on a
+    newly shuffled order, so the resumed run takes the backup's in-epoch steps
+    once more than an uninterrupted run.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        if self.save_freq != "epoch":
+            self._save_model()
+
+    def _save_model(self):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        with atomic_path(self._weights_path) as temporary:
+            self.model.save_weights(temporary, overwrite=True)
+        write_json_atomic(
+            self._training_metadata_path,
+            {"epoch": self._current_epoch, "batch": self._last_batch_seen},
+        )
+
+
+def training_callbacks(
+    run_directory, monitor="val_accuracy", mode="max", patience=3, backup_steps=DEFAULT_BACKUP_STEPS
+):
+    """Best-weights checkpoint, early stopping, TensorBoard, history, and the backup.
+
+    The backup comes last, so an epoch's history record and best weights are
+    on disk before a backup says the epoch is done. It is kept when training
+    ends (`delete_checkpoint=False`): the caller removes it once the final model
+    is saved, so a run killed after `fit` but before saving still resumes
+    instead of starting over.
     """
     best = best_record(read_history(run_directory.history_path), monitor, mode)
     return [
-        keras.callbacks.BackupAndRestore(
-            run_directory.backup_dir, double_checkpoint=True, delete_checkpoint=False
-        ),
         BestWeightsCheckpoint(
             run_directory.best_weights_path,
             monitor,
@@ -168,4 +205,7 @@ def training_callbacks(run_directory, monitor="val_accuracy", mode="max", patien
         ),
         tensorboard_callback(run_directory.logs_dir),
         HistoryRecorder(run_directory.history_path),
+        StepBackupAndRestore(
+            run_directory.backup_dir, save_freq=backup_steps, delete_checkpoint=False
+        ),
     ]

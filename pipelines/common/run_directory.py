@@ -19,6 +19,9 @@ from pipelines.common.atomic import write_json_atomic
 from pipelines.common.errors import UserInputError
 from pipelines.common.run_files import read_json_file
 
+# Training steps between two backups in backup/ (one is also made at every epoch end).
+DEFAULT_BACKUP_STEPS = 100
+
 
 class RunDirectory:
     """Paths inside one run directory, and its state (fresh, interrupted, finished)."""

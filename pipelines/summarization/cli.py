@@ -17,6 +17,7 @@ from pipelines.common.argument_types import non_negative_int
 from pipelines.common.argument_types import positive_float
 from pipelines.common.argument_types import positive_int
 from pipelines.common.errors import UserInputError
+from pipelines.common.run_directory import DEFAULT_BACKUP_STEPS
 
 DEFAULTS_NOTE = "defaults are the SAMSum settings (see README)"
 
@@ -83,6 +84,11 @@ def build_parser():
     training.add_argument("--label-smoothing", type=fraction, default=defaults.training.label_smoothing)
     training.add_argument("--seed", type=int, default=defaults.training.seed)
     training.add_argument("--jit-compile", action="store_true", help="XLA-compile the training step")
+    training.add_argument(
+        "--backup-steps", type=positive_int, default=DEFAULT_BACKUP_STEPS,
+        help="training steps between backups of the resumable state (one is also made at "
+        "every epoch end); a killed run resumes from the last one (default: %(default)s)",
+    )
 
     model = train.add_argument_group("model")
     model.add_argument("--vocabulary-size", type=positive_int, default=defaults.tokenizer.vocabulary_size)
@@ -153,7 +159,10 @@ def config_from_args(args):
 def run_train(args):
     from pipelines.summarization.training import train
 
-    metrics = train(config_from_args(args), args.out, overwrite=args.overwrite, log=print)
+    metrics = train(
+        config_from_args(args), args.out, overwrite=args.overwrite, log=print,
+        backup_steps=args.backup_steps,
+    )
     print(f"run directory: {args.out}")
     print(json.dumps({key: metrics[key] for key in ("validation", "training")}, indent=2))
 

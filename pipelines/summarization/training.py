@@ -14,7 +14,8 @@
       checkpoints/, backup/     best weights; resumable state while unfinished
 
 Rerunning the same `train` command on an unfinished run directory resumes it
-from its last completed epoch.
+from its last backup (made every `backup_steps` training steps and at every
+epoch end).
 """
 
 import math
@@ -31,6 +32,9 @@ from pipelines.common.callbacks import training_callbacks
 from pipelines.common.errors import UserInputError
 from pipelines.common.optimizers import NOT_DECAYED
 from pipelines.common.plots import plot_training_curves
+from pipelines.common.preflight import check_free_space
+from pipelines.common.preflight import check_writable
+from pipelines.common.run_directory import DEFAULT_BACKUP_STEPS
 from pipelines.common.run_directory import RunDirectory
 from pipelines.summarization.config import SummarizerConfig
 from pipelines.summarization.data import read_pairs
@@ -147,7 +151,7 @@ def tokens_per_epoch(tokenizer, pairs, model_config):
     )
 
 
-def train(config, out, *, overwrite=False, log=print):
+def train(config, out, *, overwrite=False, log=print, backup_steps=DEFAULT_BACKUP_STEPS):
     """Trains a summarizer as `config` says and writes the run directory `out`.
 
     Args:
@@ -155,11 +159,14 @@ def train(config, out, *, overwrite=False, log=print):
         out: str. The run directory.
         overwrite: bool. Replace whatever `out` holds.
         log: callable taking one line of progress text.
+        backup_steps: int. Training steps between backups (one is also made
+            at every epoch end).
 
     Returns:
         The metrics dict written to metrics.json.
     """
     run = RunDirectory(out)
+    check_writable(run.path)
     keras.utils.set_random_seed(config.training.seed)
     splits = read_splits(config.data, log)
     resuming = prepare_run_directory(run, config, overwrite)
@@ -176,7 +183,7 @@ def train(config, out, *, overwrite=False, log=print):
     config.model.vocabulary_size = tokenizer.vocabulary_size
     config.save(run.config_path)
 
-    model, fit_report = fit_model(config, run, tokenizer, splits, log)
+    model, fit_report = fit_model(config, run, tokenizer, splits, log, backup_steps)
     with atomic_path(run.model_path) as temporary:
         model.save(temporary)
     shutil.rmtree(run.backup_dir, ignore_errors=True)  # kept until the model is safe
@@ -188,7 +195,7 @@ def train(config, out, *, overwrite=False, log=print):
     return metrics
 
 
-def fit_model(config, run, tokenizer, splits, log):
+def fit_model(config, run, tokenizer, splits, log, backup_steps=DEFAULT_BACKUP_STEPS):
     """Builds, compiles and fits the model; returns it (best weights) and a speed report."""
     training = config.training
     dataset_arguments = dict(
@@ -204,6 +211,7 @@ def fit_model(config, run, tokenizer, splits, log):
     )
     valid_dataset = make_dataset(valid_pairs.documents, valid_pairs.summaries, **dataset_arguments)
     model = compile_summarizer(build_summarizer(config.model), training)
+    check_free_space(run.path, model.count_params())
     steps_per_epoch = math.ceil(len(train_pairs) / training.batch_size)
     schedule = WarmupCosineSchedule(
         peak=training.learning_rate,
@@ -219,7 +227,7 @@ def fit_model(config, run, tokenizer, splits, log):
     # validation loss has stopped improving.
     clock = StepClock()
     callbacks = [schedule, clock] + training_callbacks(
-        run, monitor="val_loss", mode="min", patience=training.patience
+        run, monitor="val_loss", mode="min", patience=training.patience, backup_steps=backup_steps
     )
     log(
         f"model: {model.count_params():,} parameters; {steps_per_epoch} steps per epoch, "
@@ -232,9 +240,10 @@ def fit_model(config, run, tokenizer, splits, log):
         callbacks=callbacks, verbose=1, shuffle=False,  # the dataset shuffles itself
     )
     seconds = time.perf_counter() - start
+    # Counted before loading the best weights, which bring back that epoch's optimizer state.
+    steps = int(model.optimizer.iterations)
     if os.path.exists(run.best_weights_path):
         model.load_weights(run.best_weights_path)  # also right after a resumed, finished fit
-    steps = int(model.optimizer.iterations)
     tokens_per_step = tokens_per_epoch(tokenizer, train_pairs, config.model) / steps_per_epoch
     fit_report = {
         "seconds": round(seconds, 1),  # all of `fit`: steps, validation, tracing

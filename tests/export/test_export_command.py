@@ -1,21 +1,27 @@
 """`python -m export`: exit codes, messages, atomic publishing and the model card."""
 
+import collections
 import functools
 import glob
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 
+import numpy as np
+import onnxruntime
 import pytest
+import tensorflow as tf
 
 import export.exporter
 from export import cli
+from export.layout import next_version
 from export.parity import run_parity
-from export.staging import remove_abandoned_staging
+from export.saved_model import load_saved_model
 
 from export_fixtures import MODEL_NAME
 
@@ -96,14 +102,19 @@ def test_error_mid_way_leaves_no_version_and_no_staging(classifier_run_dir, tmp_
     assert os.listdir(tmp_path / "m") == []
 
 
-def test_export_killed_mid_way_leaves_no_version(classifier_run_dir, tmp_path):
+def test_export_killed_mid_way_keeps_the_previous_version_and_the_next_export_succeeds(
+    classifier_run_dir, version_dir, tmp_path
+):
+    model_dir = tmp_path / "m"
+    shutil.copytree(version_dir, model_dir / "1")  # the previous version
+    before = tree_digest(model_dir / "1")
     process = subprocess.Popen(
-        [sys.executable, "-m", "export", classifier_run_dir, "--name", "m", "--out", str(tmp_path), "--version", "5"],
+        [sys.executable, "-m", "export", classifier_run_dir, "--name", "m", "--out", str(tmp_path)],
         cwd=REPOSITORY, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    try:
+    try:  # killed once the SavedModel of version 2 is being written
         deadline = time.monotonic() + 120
-        while not glob.glob(str(tmp_path / "m" / ".staging-5-pid*" / "saved_model.pb")):
+        while not glob.glob(str(model_dir / ".staging-2-pid*" / "saved_model.pb")):
             assert process.poll() is None, "export ended before it could be killed"
             assert time.monotonic() < deadline, "no staging folder appeared"
             time.sleep(0.05)
@@ -113,10 +124,27 @@ def test_export_killed_mid_way_leaves_no_version(classifier_run_dir, tmp_path):
         if process.poll() is None:
             process.kill()
             process.wait()
-    entries = os.listdir(tmp_path / "m")
-    assert "5" not in entries and len(entries) == 1 and entries[0].startswith(".staging-5-")
-    remove_abandoned_staging(str(tmp_path / "m"))  # what the next export does first
-    assert os.listdir(tmp_path / "m") == []
+    leftovers = [entry for entry in os.listdir(model_dir) if entry != "1"]
+    assert len(leftovers) == 1 and leftovers[0].startswith(".staging-2-pid")
+    assert next_version(str(model_dir)) == 2  # the leftover is not a version
+
+    # The previous version is intact and loads in both runtimes.
+    assert tree_digest(model_dir / "1") == before
+    saved_model = load_saved_model(str(model_dir / "1"))
+    answer = saved_model.signatures["serving_default"](texts=tf.constant(["a gorgeous movie"]))
+    assert answer["probabilities"].shape == (1, 2)
+    session = onnxruntime.InferenceSession(str(model_dir / "1" / "onnx" / "classifier.onnx"))
+    probabilities = session.run(None, {
+        "token_ids": np.array([[2, 3, 0]], np.int32), "attention_mask": np.array([[1, 1, 0]], np.int32)
+    })[0]
+    np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, atol=1e-5)
+
+    # The next export removes the dead process's staging folder and publishes version 2.
+    result = export.exporter.export_run(
+        classifier_run_dir, "m", out=str(tmp_path), parity_rows=8, log=lambda line: None
+    )
+    assert result.passed and result.path == str(model_dir / "2")
+    assert sorted(os.listdir(model_dir)) == ["1", "2"]
 
 
 def test_demo_shows_the_same_answer_from_each_runtime(classifier_run_dir, version_dir):
@@ -139,3 +167,24 @@ def test_summarization_run_is_refused_with_a_clear_message(tmp_path, capsys):
     assert cli.main([str(run_dir), "--name", "s", "--out", str(tmp_path / "out")]) == 2
     assert "summarization runs is not available yet" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_full_disk_is_refused_before_writing(classifier_run_dir, tmp_path, capsys, monkeypatch):
+    from pipelines.common import preflight
+
+    usage = collections.namedtuple("DiskUsage", "total used free")
+    monkeypatch.setattr(preflight.shutil, "disk_usage", lambda path: usage(2**30, 2**30 - 2**20, 2**20))
+    assert cli.main([classifier_run_dir, "--name", "m", "--out", str(tmp_path)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"error: {tmp_path / 'm'}: 1.0 MiB free, but a model of ")
+    assert "free some space or choose another --out" in error and len(error.splitlines()) == 1
+    assert os.listdir(tmp_path / "m") == []
+
+
+def test_output_under_a_regular_file_is_refused(classifier_run_dir, tmp_path, capsys):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a folder")
+    assert cli.main([classifier_run_dir, "--name", "m", "--out", str(blocker)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"error: {blocker / 'm'}: cannot write the output folder")
+    assert len(error.splitlines()) == 1

@@ -78,6 +78,22 @@ def test_staging_of_a_dead_process_is_removed(tmp_path):
     assert not abandoned.exists() and alive.exists()
 
 
+def dead_pid():
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    return int(finished.stdout)
+
+
+def test_version_of_an_overwrite_killed_between_renames_is_put_back(tmp_path):
+    pid = dead_pid()
+    write(str(tmp_path / f".replaced-1-pid{pid}" / "saved_model.pb"), "old")
+    write(str(tmp_path / f".replaced-2-pid{pid}" / "saved_model.pb"), "older")
+    write(str(tmp_path / "2" / "saved_model.pb"), "new")  # its replacement was published
+    remove_abandoned_staging(str(tmp_path))
+    assert sorted(os.listdir(tmp_path)) == ["1", "2"]
+    assert read(tmp_path / "1" / "saved_model.pb") == "old"
+    assert read(tmp_path / "2" / "saved_model.pb") == "new"
+
+
 def test_next_version_counts_only_numeric_folders(tmp_path):
     assert next_version(tmp_path / "absent") == 1
     for entry in ("1", "7", "rejected-9", ".staging-8-pid1"):

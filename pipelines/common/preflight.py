@@ -1,0 +1,73 @@
+"""Checks made before hours of work: the output folder can be written and has room.
+
+A training run or an export that fails on its first checkpoint, or on its last
+file, wastes everything before it. `check_writable` runs first (it creates the
+folder and writes, fsyncs and removes a probe file); `check_free_space` runs
+once the parameter count is known, before `fit` or before the export writes.
+"""
+
+import os
+import shutil
+import tempfile
+
+from pipelines.common.errors import UserInputError
+
+# Float32 copies of the weights a training run may hold on disk at once:
+# model.keras (1) + best weights (1) + the backup with AdamW's two moments (3)
+# + the backup's previous copy (3) + a temporary file while one is rewritten (3).
+TRAINING_WEIGHT_COPIES = 11
+# An export holds the SavedModel variables and the ONNX initializers, and
+# briefly a replaced version beside the new one.
+EXPORT_WEIGHT_COPIES = 4
+BYTES_PER_PARAMETER = 4
+# Logs, plots, tokenizer, history, graph definitions.
+MARGIN_BYTES = 64 * 2**20
+
+
+def check_writable(path):
+    """Creates `path` if needed and writes, fsyncs and removes a probe file in it.
+
+    Raises:
+        UserInputError: the folder cannot be created or written, naming the
+            path, the reason and the fix.
+    """
+    path = os.fspath(path)
+    try:
+        os.makedirs(path, exist_ok=True)
+        descriptor, probe = tempfile.mkstemp(dir=path, prefix=".write-probe-")
+        try:
+            os.write(descriptor, b"\0" * 4096)
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+            os.remove(probe)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise UserInputError(
+            f"{path}: cannot write the output folder ({reason}); choose another --out "
+            "or make it writable"
+        ) from None
+
+
+def required_bytes(parameters, weight_copies):
+    """Disk space for `weight_copies` float32 copies of `parameters` weights, plus a margin."""
+    return int(parameters) * BYTES_PER_PARAMETER * weight_copies + MARGIN_BYTES
+
+
+def check_free_space(path, parameters, weight_copies=TRAINING_WEIGHT_COPIES):
+    """Raises a user error unless the disk holding `path` has room for the run's files."""
+    needed = required_bytes(parameters, weight_copies)
+    free = shutil.disk_usage(os.fspath(path)).free
+    if free < needed:
+        raise UserInputError(
+            f"{os.fspath(path)}: {format_bytes(free)} free, but a model of {int(parameters):,} "
+            f"parameters needs about {format_bytes(needed)} for its files; free some space "
+            "or choose another --out"
+        )
+
+
+def format_bytes(count):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if count < 1024 or unit == "GiB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
