@@ -18,8 +18,8 @@ library alone. This module reproduces, step by step:
 - `pipelines.summarization.truecase.restore_case`, copied (its package
   imports TensorFlow).
 
-tests/export/test_export_summary_text.py proves all three equal the
-pipeline's on SAMSum test dialogues and on random token ids.
+tests/export/test_export_summarizer.py proves all three equal the
+pipeline's on all SAMSum test dialogues and on random token ids.
 """
 
 import collections
