@@ -1,6 +1,11 @@
-"""Inference speed of one exported classifier in Keras, the SavedModel and onnxruntime.
+"""Inference speed of one exported version in Keras, the SavedModel and onnxruntime.
 
     python benchmarks/inference.py saved_models/sst2/1 [--threads 2] [--rounds 5]
+    python benchmarks/inference.py saved_models/samsum/1 [--dialogues 16] [--rounds 3]
+
+The model card says which task the version is.
+
+Classifier:
 
 Same texts (SST-2 test sentences), one process, interleaved rounds (each
 round times every runtime once, so drift hits them alike); medians reported.
@@ -16,7 +21,18 @@ step); the SavedModel is its `serving_default` signature; onnxruntime is
 `--threads` intra-op threads and 1 inter-op thread; onnxruntime runs with 1
 intra-op thread (`OnnxClassifier`'s default) and with `--threads`, sequential
 execution, ORT_ENABLE_ALL graph optimization, no spinning. Ratios are against the SavedModel.
-Summarizer generation speed is not measured yet: there is no summarizer export.
+
+Summarizer: greedy generation at batch 1, in new tokens per second (tokens
+generated up to and including `[EOS]`, summed over the dialogues, divided by
+the time), over the first `--dialogues` test dialogues, interleaved rounds,
+medians. "ids in" times the search alone: the SavedModel's
+`generate_token_ids` (TensorFlow graph: `tf.while_loop`, cached decoder step,
+not XLA-compiled) against `OnnxSummarizer.generate_ids` (encoder + decoder
+step sessions, numpy search loop), with the pipeline's XLA-compiled
+`Generator` (what `summarize` runs) as a third reference. "texts in" adds
+tokenization, detokenization and truecasing: `serving_default` against
+`OnnxSummarizer.summarize`. Every runtime generates the same tokens on these
+dialogues or the script says how many differ.
 """
 
 import argparse
@@ -41,6 +57,7 @@ def parse_arguments():
     parser.add_argument("--texts", help="texts file (default: the run's test file)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--dialogues", type=int, default=16, help="summarizer: dialogues per round")
     parser.add_argument("--json", help="also write the figures to this JSON file")
     return parser.parse_args()
 
@@ -125,12 +142,108 @@ def format_table(title, figures):
     return "\n".join(lines)
 
 
+def summarizer_runtimes(arguments):
+    """The run and {name: (texts → None, token ids → summary ids)} at batch 1, greedy."""
+    import tensorflow as tf
+
+    from export.onnx_summarizer import OnnxSummarizer
+    from export.run_loader import load_run
+    from export.saved_model import load_saved_model
+
+    run = load_run(arguments.run_dir)
+    saved_model = load_saved_model(arguments.version_dir)
+    onnx_dir = os.path.join(arguments.version_dir, "onnx")
+    generator = run.summarizer.generator(run.search_options(1), batch_size=1)
+    serving = saved_model.signatures["serving_default"]
+    by_ids = saved_model.signatures["generate_token_ids"]
+    runtimes = {
+        "keras (pipeline, XLA)": (None, lambda ids: generator.generate_ids([ids])),
+        "savedmodel": (
+            lambda text: serving(texts=tf.constant([text]))["summary"].numpy(),
+            lambda ids: by_ids(token_ids=tf.constant([ids], tf.int32))["summary_ids"].numpy(),
+        ),
+    }
+    for threads in sorted({1, arguments.threads}):
+        summarizer = OnnxSummarizer.load(onnx_dir, intra_op_threads=threads)
+        runtimes[onnx_name(threads)] = (
+            lambda text, summarizer=summarizer: summarizer.summarize([text]),
+            lambda ids, summarizer=summarizer: summarizer.generate_ids([ids]),
+        )
+    return run, runtimes
+
+
+def new_tokens(summary_ids, end_id):
+    """Tokens generated per summary, `[EOS]` included."""
+    row = [int(token) for token in summary_ids[0]]
+    return row.index(end_id) + 1 if end_id in row else sum(1 for token in row if token)
+
+
+def measure_generation(runtimes, dialogues, token_ids, rounds, end_id):
+    """Median new tokens/s per runtime and mode, and how many outputs differ from the SavedModel."""
+    answers = {name: [functions[1](ids) for ids in token_ids] for name, functions in runtimes.items()}
+    for functions in runtimes.values():  # warm up text signatures too
+        if functions[0] is not None:
+            functions[0](dialogues[0])
+    tokens = sum(new_tokens(ids, end_id) for ids in answers["savedmodel"])
+    differ = {
+        name: sum(not (a == b).all() for a, b in zip(answer, answers["savedmodel"]))
+        for name, answer in answers.items()
+    }
+    samples = {(name, mode): [] for name in runtimes for mode in ("ids", "texts")}
+    for _ in range(rounds):
+        for name, functions in runtimes.items():
+            samples[name, "ids"].append(tokens / seconds(functions[1], token_ids))
+            if functions[0] is not None:
+                samples[name, "texts"].append(tokens / seconds(functions[0], dialogues))
+    figures = {key: statistics.median(values) for key, values in samples.items() if values}
+    return figures, tokens, differ
+
+
+def summarizer_main(arguments):
+    run, runtimes = summarizer_runtimes(arguments)
+    from pipelines.common.tables import read_table
+    from pipelines.summarization.tokenizer import END_ID
+
+    source = arguments.texts or run.config.data.test
+    dialogues = read_table(source, run.config.data.document_column).texts[: arguments.dialogues]
+    token_ids = run.tokenizer.tokenize(dialogues).to_list()
+    print(f"{len(dialogues)} dialogues from {source}; greedy, batch 1, max {run.config.generation.max_length} "
+          f"tokens; {arguments.threads} TensorFlow intra-op threads (1 inter-op), {arguments.rounds} "
+          f"interleaved rounds, medians; {os.cpu_count()} cores, load average "
+          f"{os.getloadavg()[0]:.1f} at start")
+    figures, tokens, differ = measure_generation(runtimes, dialogues, token_ids, arguments.rounds, END_ID)
+    print(f"{tokens} new tokens per round ([EOS] included)\n")
+    reference = {mode: figures["savedmodel", mode] for mode in ("ids", "texts")}
+    print(f"{'runtime':<26}{'ids in tok/s':>14}{'× SavedModel':>14}{'texts in tok/s':>16}{'× SavedModel':>14}"
+          f"{'  outputs ≠ SavedModel':>22}")
+    for name in runtimes:
+        ids_figure = figures[name, "ids"]
+        line = f"{name:<26}{ids_figure:>14.1f}{ids_figure / reference['ids']:>13.2f}×"
+        if (name, "texts") in figures:
+            texts_figure = figures[name, "texts"]
+            line += f"{texts_figure:>16.1f}{texts_figure / reference['texts']:>13.2f}×"
+        else:
+            line += f"{'—':>16}{'':>14}"
+        print(line + f"{differ[name]:>22}")
+    ratio = figures[onnx_name(1), "ids"] / reference["ids"]
+    print(f"\nonnxruntime (1 thread) vs SavedModel, greedy generation at batch 1: {ratio:.2f}× (target ≥ 1.5×)")
+    if arguments.json:
+        with open(arguments.json, "w", encoding="utf-8") as file:
+            json.dump({"threads": arguments.threads, "new_tokens": tokens, "differ": differ,
+                       "tokens_per_second": {f"{name} / {mode}": value for (name, mode), value in figures.items()}},
+                      file, indent=2)
+
+
 def main():
     arguments = parse_arguments()
     configure_tensorflow(arguments.threads)
+    with open(os.path.join(arguments.version_dir, "model_card.json"), encoding="utf-8") as file:
+        card = json.load(file)
     if arguments.run_dir is None:
-        with open(os.path.join(arguments.version_dir, "model_card.json"), encoding="utf-8") as file:
-            arguments.run_dir = json.load(file)["source_run"]
+        arguments.run_dir = card["source_run"]
+    if card["task"] == "summarization":
+        summarizer_main(arguments)
+        return
     run, runtimes = load_runtimes(arguments)
     from pipelines.common.tables import read_table
 
@@ -154,7 +267,6 @@ def main():
     ratio = texts_in["savedmodel"]["latency"] / texts_in[onnx_name(1)]["latency"]
     print(f"\nonnxruntime (default session, 1 thread) vs SavedModel at batch 1, texts in: "
           f"{ratio:.2f}× (target ≥ 1.5×)")
-    print("summarizer generation: not measured (no summarizer export yet)")
     if arguments.json:
         with open(arguments.json, "w", encoding="utf-8") as file:
             json.dump({"threads": arguments.threads, "results": results}, file, indent=2)

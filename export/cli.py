@@ -13,6 +13,7 @@ from pipelines.common.errors import UserInputError
 EXAMPLES = """examples:
   python -m export runs/sst2 --name sst2
   python -m export runs/sst2 --name sst2 --version 3 --overwrite --out /models
+  python -m export runs/samsum --name samsum --parity-rows 200
 """
 
 
@@ -25,6 +26,7 @@ def positive_int(text):
 
 def build_parser():
     from export.exporter import DEFAULT_PARITY_ROWS
+    from export.exporter import DEFAULT_SUMMARIZER_PARITY_ROWS
     from export.onnx_conversion import DEFAULT_OPSET
     from export.onnx_conversion import SUPPORTED_OPSETS
 
@@ -41,10 +43,11 @@ def build_parser():
     parser.add_argument("--out", default="saved_models", help="base path (default: saved_models)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing version")
     parser.add_argument("--parity-texts", help="texts for the parity gate (default: the run's test file)")
-    parser.add_argument("--text-column", help="their column (default: the run's text column)")
+    parser.add_argument("--text-column", help="their column (default: the run's text or document column)")
     parser.add_argument(
-        "--parity-rows", type=positive_int, default=DEFAULT_PARITY_ROWS,
-        help=f"use at most this many texts (default: {DEFAULT_PARITY_ROWS})",
+        "--parity-rows", type=positive_int,
+        help=f"use at most this many texts (default: {DEFAULT_PARITY_ROWS} for a classifier, "
+        f"{DEFAULT_SUMMARIZER_PARITY_ROWS} dialogues for a summarizer)",
     )
     parser.add_argument("--opset", type=int, choices=SUPPORTED_OPSETS, default=DEFAULT_OPSET)
     return parser

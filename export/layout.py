@@ -6,9 +6,11 @@
       assets/vocabulary.txt             the WordPiece vocabulary (for clients sending token ids)
       assets.extra/tf_serving_warmup_requests
                                         PredictionLog records TF Serving replays at load
-      onnx/classifier.onnx              token_ids + attention_mask → probabilities
+      onnx/classifier.onnx              classifier: token_ids + attention_mask → probabilities
+      onnx/encoder.onnx                 summarizer: encoder_ids → cross-attention keys/values
+      onnx/decoder_step.onnx            summarizer: one cached decoder step → logits
       onnx/tokenizer.json               Hugging Face `tokenizers` file, same ids as tensorflow-text
-      onnx/config.json                  task, labels, max_length, input/output names, opset
+      onnx/config.json                  task, labels or generation settings, input/output names, opset
       model_card.json, MODEL_CARD.md    task, labels, run metrics, vocabulary hash, versions
       parity.json                       the parity gate's report
 

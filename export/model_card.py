@@ -55,23 +55,73 @@ def classifier_card(run, model_name, version, opset, parity_passed):
     }
 
 
+def summarizer_card(run, model_name, version, opset, parity_passed):
+    """The model card dict of a summarizer export."""
+    from pipelines.summarization.summarizer import options_dict
+
+    return {
+        "name": model_name,
+        "version": version,
+        "task": run.task,
+        "source_run": os.path.abspath(run.path),
+        "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "metrics": run.metrics,
+        "tokenizer": {
+            "type": "wordpiece_lines",
+            "vocabulary_size": run.tokenizer.vocabulary_size,
+            "vocabulary_sha256": run.vocabulary_sha256(),
+            "max_length": run.max_document_length,
+            "lower_case": True,
+        },
+        "generation": {
+            "greedy": options_dict(run.search_options(1)),
+            "beam_search": options_dict(run.search_options(run.beams)),
+        },
+        "model": run.config.model.__dict__,
+        "onnx_opset": opset,
+        "parity_passed": parity_passed,
+        "versions": library_versions(),
+    }
+
+
 def card_markdown(card):
     """A short human-readable card."""
     test = card["metrics"].get("test") or {}
+    if card["task"] == "summarization":
+        task_lines = [
+            f"- task: {card['task']}; greedy (`serving_default`) and beam search "
+            f"(`beam_search`, {card['generation']['beam_search']['beams']} beams)",
+            f"- test ROUGE-1/2/Lsum: {test.get('rouge1', 'n/a')} / {test.get('rouge2', 'n/a')} / "
+            f"{test.get('rougeLsum', 'n/a')}",
+        ]
+        inputs = [
+            "Inputs are raw UTF-8 dialogues (SavedModel `serving_default`, `beam_search`) or token",
+            "ids (`generate_token_ids`, ONNX). See README, section Export and serving.",
+        ]
+        truncated = "dialogues cut to"
+    else:
+        task_lines = [
+            f"- task: {card['task']}; labels: {', '.join(card['labels'])}",
+            f"- test accuracy: {test.get('accuracy', 'n/a')}; macro-F1: {test.get('macro_f1', 'n/a')}",
+        ]
+        inputs = [
+            "Inputs are raw UTF-8 texts (SavedModel `serving_default`) or token ids",
+            "(`predict_token_ids`, ONNX). See README, section Export and serving.",
+        ]
+        truncated = "texts truncated to"
     lines = [
         f"# {card['name']} version {card['version']}",
         "",
-        f"- task: {card['task']}; labels: {', '.join(card['labels'])}",
+        task_lines[0],
         f"- trained run: `{card['source_run']}`",
-        f"- test accuracy: {test.get('accuracy', 'n/a')}; macro-F1: {test.get('macro_f1', 'n/a')}",
+        *task_lines[1:],
         f"- vocabulary: {card['tokenizer']['vocabulary_size']} WordPiece tokens, "
-        f"sha256 `{card['tokenizer']['vocabulary_sha256']}`; texts truncated to "
+        f"sha256 `{card['tokenizer']['vocabulary_sha256']}`; {truncated} "
         f"{card['tokenizer']['max_length']} tokens",
         f"- ONNX opset {card['onnx_opset']}; parity gate passed: {card['parity_passed']}",
         "- built with " + ", ".join(f"{name} {version}" for name, version in card["versions"].items()),
         "",
-        "Inputs are raw UTF-8 texts (SavedModel `serving_default`) or token ids",
-        "(`predict_token_ids`, ONNX). See README, section Export and serving.",
+        *inputs,
         "",
     ]
     return "\n".join(lines)

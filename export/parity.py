@@ -168,6 +168,10 @@ def format_difference(value):
 
 def format_parity_table(report):
     """The parity report as a fixed-width table for the terminal."""
+    if report.get("task") == "summarization":
+        from export.summarizer_parity import format_summarizer_parity_table
+
+        return format_summarizer_parity_table(report)
     header = ("case", "rows", "Δ SavedModel", "Δ ONNX", "labels", "token ids", "NaN", "result")
     lines = []
     for result in report["cases"]:

@@ -1,8 +1,9 @@
 """Reading a trained run directory: which task it is, and everything export needs from it.
 
 Export only reads the run directory, through the pipelines' public loaders
-(`TrainedClassifier.load`, `RunDirectory`), so the model, tokenizer and labels
-are exactly the ones `predict` and `evaluate` use.
+(`TrainedClassifier.load`, `Summarizer.load`, `RunDirectory`), so the model,
+tokenizer, labels and generation settings are exactly the ones `predict`,
+`summarize` and `evaluate` use.
 """
 
 import dataclasses
@@ -16,6 +17,7 @@ from pipelines.common.tokenizer import VOCABULARY_FILE
 
 CLASSIFICATION = "classification"
 SUMMARIZATION = "summarization"
+DEFAULT_BEAMS = 4
 
 
 @dataclasses.dataclass
@@ -69,6 +71,60 @@ class ClassifierRun:
             return hashlib.sha256(file.read()).hexdigest()
 
 
+@dataclasses.dataclass
+class SummarizerRun:
+    """A finished summarization run, loaded.
+
+    Attributes:
+        path: str. The run directory.
+        summarizer: the pipeline's `Summarizer` (model, tokenizer, config);
+            its generators are the Keras reference of the parity gate.
+        metrics: dict. The run's `metrics.json` ({} if absent).
+    """
+
+    path: str
+    summarizer: object
+    metrics: dict
+    task: str = SUMMARIZATION
+
+    @property
+    def config(self):
+        return self.summarizer.config
+
+    @property
+    def model(self):
+        return self.summarizer.model
+
+    @property
+    def tokenizer(self):
+        return self.summarizer.tokenizer
+
+    @property
+    def directory(self):
+        return RunDirectory(self.path)
+
+    @property
+    def vocabulary_path(self):
+        return os.path.join(self.directory.tokenizer_dir, VOCABULARY_FILE)
+
+    @property
+    def max_document_length(self):
+        return self.config.model.max_document_length
+
+    @property
+    def beams(self):
+        """Beam width of the beam-search signature: the run's, or 4 if it decodes greedily."""
+        return self.config.generation.beams if self.config.generation.beams > 1 else DEFAULT_BEAMS
+
+    def search_options(self, beams):
+        """The run's generation settings with `beams` (what `summarize --beams` uses)."""
+        return self.summarizer.search_options(beams=beams)
+
+    def vocabulary_sha256(self):
+        with open(self.vocabulary_path, "rb") as file:
+            return hashlib.sha256(file.read()).hexdigest()
+
+
 def detect_task(config):
     """`classification` or `summarization` from a run's config.json contents."""
     task = config.get("task")
@@ -79,7 +135,8 @@ def detect_task(config):
     if task not in (CLASSIFICATION, SUMMARIZATION):
         raise UserInputError(
             f"cannot tell the task of this run (config.json task={task!r}); "
-            "export a run directory written by `python -m pipelines.classification train`"
+            "export a run directory written by `python -m pipelines.classification train` "
+            "or `python -m pipelines.summarization train`"
         )
     return task
 
@@ -91,12 +148,8 @@ def load_run(run_dir):
     config = directory.read_json(directory.config_path)
     if config is None:
         raise UserInputError(f"{directory.config_path} not found; is {run_dir} a run directory?")
-    task = detect_task(config)
-    if task == SUMMARIZATION:
-        raise UserInputError(
-            "exporting summarization runs is not available yet (tf2onnx cannot convert the "
-            "decoder's key/value cache update); export a classification run"
-        )
+    if detect_task(config) == SUMMARIZATION:
+        return load_summarizer_run(directory)
     return load_classifier_run(directory)
 
 
@@ -112,4 +165,14 @@ def load_classifier_run(directory):
         model=classifier.model,
         labels=[str(name) for name in classifier.class_names],
         metrics=metrics,
+    )
+
+
+def load_summarizer_run(directory):
+    from pipelines.summarization.summarizer import Summarizer
+
+    return SummarizerRun(
+        path=directory.path,
+        summarizer=Summarizer.load(directory.path),
+        metrics=directory.read_json(directory.metrics_path, default={}),
     )

@@ -105,7 +105,9 @@ def beam_search(
     )
     loop_vars = (
         tf.constant(0, tf.int32),
-        tf.reshape(start_sequences(rows, max_length, start_id, pad_id), [batch_size, beams, -1]),
+        tf.reshape(
+            start_sequences(rows, max_length, start_id, pad_id), [batch_size, beams, buffer_length]
+        ),
         first_beam_only,  # the beams start identical: expand one of them
         tf.fill([batch_size, beams, buffer_length], pad_id),
         tf.fill([batch_size, beams], FORBIDDEN),

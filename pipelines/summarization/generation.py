@@ -91,11 +91,18 @@ class Generator:
         self.max_document_length = max_document_length
         self.batch_size = batch_size
         self.use_cache = use_cache
-        self.generate_batch = tf.function(self._generate_batch, jit_compile=jit_compile)
+        self.generate_batch = tf.function(self.search, jit_compile=jit_compile)
 
-    def _generate_batch(self, encoder_ids):
+    def search(self, encoder_ids):
+        """Summary ids `(batch, max_length)` of padded encoder ids `(batch, length)`.
+
+        Plain TensorFlow: `generate_batch` compiles it at fixed shapes; an
+        exported SavedModel traces it with a dynamic batch and length.
+        """
         options = self.options
         batch_size = encoder_ids.shape[0]
+        if batch_size is None:
+            batch_size = tf.shape(encoder_ids)[0]
         encoder_outputs, padding_mask = self.inference.encode(encoder_ids)
         beams = options.beams if options.uses_beam_search else 1
         if beams > 1:

@@ -5,6 +5,7 @@ in well under a minute on 2 cores, in exactly the layout `train` writes. The
 test file is the whole SST-2 test set, so the parity gate sees real texts.
 """
 
+import csv
 import os
 
 from pipelines.classification.training import default_config
@@ -58,4 +59,58 @@ def make_classifier_run(path, max_length=MAX_LENGTH, architecture=None, epochs=1
     config.model.max_length = max_length
     run_dir = os.path.join(path, "run")
     train_classifier(config, run_dir, verbose=0, log=lambda line: None)
+    return run_dir
+
+
+SUMMARIZER_TRAIN_ROWS = 160
+SUMMARIZER_VALID_ROWS = 4
+SUMMARIZER_TEST_ROWS = 12
+TINY_SUMMARIZER = {
+    "max_document_length": 96, "max_summary_length": 16, "hidden_dim": 16, "intermediate_dim": 32,
+    "num_heads": 2, "encoder_layers": 1, "decoder_layers": 2, "dropout": 0.0,
+}
+# Short generation keeps every runtime's search quick; beams 4 as the export's beam signature;
+# batches of 16 hold every parity dialogue, so the pipeline compiles one shape per search.
+TINY_GENERATION = {"beams": 4, "max_length": 12, "min_length": 2, "no_repeat_ngram_size": 2, "batch_size": 16}
+
+
+def samsum_path(split):
+    return os.path.join(SAMSUM_DIR, f"{split}.csv")
+
+
+def head_of_csv(source, destination, rows):
+    """Copies the header and the first `rows` records of a CSV file (records span lines)."""
+    with open(source, newline="", encoding="utf-8") as file:
+        reader = csv.reader(file)
+        records = [next(reader) for _ in range(rows + 1)]
+    with open(destination, "w", newline="", encoding="utf-8") as file:
+        csv.writer(file).writerows(records)
+    return destination
+
+
+def make_summarizer_run(path):
+    """Trains a tiny summarizer on SAMSum rows into `path/run` with the pipeline's `train`.
+
+    The run names no test file (its ROUGE evaluation would cost time); the
+    first SAMSum test rows are written to `path/test.csv` for the parity gate.
+    """
+    from pipelines.summarization.config import SummarizerConfig
+    from pipelines.summarization.training import train
+
+    os.makedirs(path, exist_ok=True)
+    config = SummarizerConfig.from_dict({
+        "tokenizer": {"vocabulary_size": 500},
+        "model": dict(TINY_SUMMARIZER),
+        "training": {"epochs": 1, "batch_size": 16, "warmup_steps": 2, "learning_rate": 0.003},
+        "generation": dict(TINY_GENERATION),
+        "data": {
+            "train": head_of_csv(samsum_path("train"), os.path.join(path, "train.csv"), SUMMARIZER_TRAIN_ROWS),
+            "valid": head_of_csv(samsum_path("validation"), os.path.join(path, "valid.csv"), SUMMARIZER_VALID_ROWS),
+            "document_column": "dialogue",
+            "summary_column": "summary",
+        },
+    })
+    head_of_csv(samsum_path("test"), os.path.join(path, "test.csv"), SUMMARIZER_TEST_ROWS)
+    run_dir = os.path.join(path, "run")
+    train(config, run_dir, log=lambda line: None)
     return run_dir

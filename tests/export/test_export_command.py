@@ -159,16 +159,6 @@ def test_demo_shows_the_same_answer_from_each_runtime(classifier_run_dir, versio
         assert max(abs(a - b) for a, b in zip(probabilities, first)) <= 1e-5
 
 
-def test_summarization_run_is_refused_with_a_clear_message(tmp_path, capsys):
-    run_dir = tmp_path / "summarizer"
-    os.makedirs(run_dir)
-    (run_dir / "model.keras").write_bytes(b"")
-    (run_dir / "config.json").write_text(json.dumps({"model": {}, "generation": {"beams": 4}}))
-    assert cli.main([str(run_dir), "--name", "s", "--out", str(tmp_path / "out")]) == 2
-    assert "summarization runs is not available yet" in capsys.readouterr().err
-    assert not (tmp_path / "out").exists()
-
-
 def test_full_disk_is_refused_before_writing(classifier_run_dir, tmp_path, capsys, monkeypatch):
     from pipelines.common import preflight
 

@@ -1,0 +1,119 @@
+"""`restore_case` (pipelines/summarization/truecase.py) as TensorFlow string ops.
+
+The SavedModel returns the text `summarize` prints, so the truecasing runs
+inside the graph: RE2 (`tf.strings.regex_*`) in place of Python's `re`, ICU
+case mapping (`tf.strings.lower/upper(encoding="utf-8")`) in place of
+`str.lower/upper`. Python's Unicode classes are spelled out because RE2's
+`\\w`, `\\s` and `\\d` are ASCII-only:
+
+- `\\w` (`str.isalnum()` or `_`) → `[\\pL\\pN_]`; `[^\\W\\d_]` → `[\\pL\\p{Nl}\\p{No}]`;
+- `\\s` (`str.isspace()`) → `[\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f\\x85\\p{Z}]`;
+- `str.splitlines()` breaks → `[\\n\\r\\x0b\\x0c\\x1c-\\x1e\\x85\\x{2028}\\x{2029}]`;
+- `c.isupper()` for a word's first letter → `[\\p{Lu}\\x{2160}-\\x{216F}]`
+  (upper-case letters and Roman numerals); `word.islower()` → a lower-case
+  letter and no upper- or title-case one.
+
+Matches are found the way `finditer` finds them (leftmost, non-overlapping)
+by wrapping every match of a pattern in the byte 0xFF, which never occurs in
+UTF-8 text, and splitting on it: the pieces alternate between text outside
+and inside matches. tests/export/test_export_summarizer.py checks the result
+against the pipeline on SAMSum test dialogues.
+"""
+
+import tensorflow as tf
+
+_SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f\x{85}\p{Z}"
+_LINE_BREAK = r"\n\r\x0b\x0c\x1c-\x1e\x{85}\x{2028}\x{2029}"
+_LETTER = r"\pL\p{Nl}\p{No}"
+_WORD_CHARACTER = r"\pL\pN_"
+WORD = f"[{_LETTER}][{_WORD_CHARACTER}'’-]*"
+SPEAKER = f"(?m)^[{_SPACE}]*[{_LETTER}][{_WORD_CHARACTER}'’ -]*?:"
+SENTENCE_START = f"(^|[.!?…][{_SPACE}]+|\\n[{_SPACE}]*)[{_LETTER}]"
+_UPPER_INITIAL = r"[\p{Lu}\x{2160}-\x{216F}].*"
+_LOWER_WORD = r"[^\p{Lu}\p{Lt}]*\p{Ll}[^\p{Lu}\p{Lt}]*"
+_MARK = b"\xff"
+
+
+def split_matches(text, pattern):
+    """1-D pieces of a scalar string: outside, match, outside, ..., outside."""
+    marked = tf.strings.regex_replace(text, pattern, _MARK + b"\\0" + _MARK)
+    return tf.strings.split(marked, _MARK)
+
+
+def outside_and_matches(text, pattern):
+    pieces = split_matches(text, pattern)
+    return pieces[0::2], pieces[1::2]
+
+
+def lower(texts):
+    return tf.strings.lower(texts, encoding="utf-8")
+
+
+def sentence_initial(gaps):
+    """Whether each word is the first of its line or follows one of `.!?…:` there.
+
+    `gaps[i]` is the text before word i since the previous word (or the
+    document start): Python's `line[:start].rstrip()` is empty or ends with
+    one of those characters.
+    """
+    after_break = tf.strings.regex_replace(gaps, f"(?s)^.*[{_LINE_BREAK}]", "")
+    has_break = tf.strings.regex_full_match(gaps, f"(?s).*[{_LINE_BREAK}].*")
+    before = tf.strings.regex_replace(after_break, f"[{_SPACE}]+$", "")
+    first_word = tf.equal(tf.range(tf.size(gaps)), 0)
+    ends_sentence = tf.strings.regex_full_match(before, "(?s).*[.!?…:]")
+    return tf.where(tf.equal(before, ""), has_break | first_word, ends_sentence)
+
+
+def document_casing(document):
+    """`(keys, forms)`: the lower-case words the document only capitalizes, and their form."""
+    gaps, words = outside_and_matches(document, WORD)
+    capital = tf.strings.regex_full_match(words, f"(?s){_UPPER_INITIAL}")
+    line_forms = tf.boolean_mask(words, capital & ~sentence_initial(gaps[:-1]))
+    lower_words = tf.boolean_mask(words, ~capital & tf.strings.regex_full_match(words, _LOWER_WORD))
+    _, speakers = outside_and_matches(document, SPEAKER)
+    speakers = tf.strings.regex_replace(speakers, f"^[{_SPACE}]*", "")
+    # The speakers joined by a space have the same words, one call instead of many.
+    _, speaker_words = outside_and_matches(tf.strings.reduce_join(speakers, separator=" "), WORD)
+    speaker_forms = tf.boolean_mask(
+        speaker_words, tf.strings.regex_full_match(speaker_words, f"(?s){_UPPER_INITIAL}")
+    )
+    # Counter.most_common(1) per lower-cased word: the most frequent form, the
+    # first seen on a tie (line words come before speaker words).
+    forms, form_index = tf.unique(tf.concat([line_forms, speaker_forms], axis=0))
+    counts = tf.math.unsorted_segment_sum(tf.ones_like(form_index), form_index, tf.size(forms))
+    keys, key_index = tf.unique(lower(forms))
+    order = tf.range(tf.size(forms))
+    rank = counts * (tf.size(forms) + 1) - order  # higher count first, then earlier
+    best = tf.math.unsorted_segment_max(rank, key_index, tf.size(keys))
+    chosen = tf.equal(rank, tf.gather(best, key_index))
+    keys, forms = tf.boolean_mask(lower(forms), chosen), tf.boolean_mask(forms, chosen)
+    always_capitalized = ~tf.reduce_any(tf.equal(keys[:, None], lower_words[None, :]), axis=1)
+    return tf.boolean_mask(keys, always_capitalized), tf.boolean_mask(forms, always_capitalized)
+
+
+def restore_case(summary, document):
+    """`pipelines.summarization.truecase.restore_case` of two scalar strings."""
+    keys, forms = document_casing(document)
+    # A key that matches no word keeps the lookup non-empty.
+    keys = tf.concat([keys, [_MARK]], axis=0)
+    forms = tf.concat([forms, [""]], axis=0)
+    gaps, words = outside_and_matches(summary, WORD)
+    matches = tf.equal(words[:, None], keys[None, :])
+    found = tf.gather(forms, tf.argmax(tf.cast(matches, tf.int32), axis=1))
+    recased = tf.where(tf.reduce_any(matches, axis=1), found, words)
+    words = tf.where(tf.equal(words, "i"), "I", recased)
+    text = gaps[0] + tf.strings.reduce_join(words + gaps[1:])
+    pieces = split_matches(text, SENTENCE_START)
+    # Upper-casing the whole match changes only its letter (the rest is punctuation or space).
+    is_match = tf.equal(tf.range(tf.size(pieces)) % 2, 1)
+    pieces = tf.where(is_match, tf.strings.upper(pieces, encoding="utf-8"), pieces)
+    return tf.strings.reduce_join(pieces)
+
+
+def restore_case_batch(summaries, documents):
+    """`restore_case` over 1-D string tensors of equal length."""
+    return tf.map_fn(
+        lambda pair: restore_case(pair[0], pair[1]),
+        (summaries, documents),
+        fn_output_signature=tf.TensorSpec([], tf.string),
+    )

@@ -1,0 +1,160 @@
+"""Dialogue tokenization, summary detokenization and truecasing without TensorFlow.
+
+The onnxruntime side of the summarizer must go from raw dialogues to the
+pipeline's exact summary text with `tokenizers`, numpy and the standard
+library alone. This module reproduces, step by step:
+
+- `SummarizationTokenizer.tokenize`: whitespace around line breaks collapsed
+  to one `\\n`, stripping, lower-casing, one WordPiece pass per line (the run's
+  vocabulary in a Hugging Face `tokenizers` WordPiece; see text_tokenizer.py)
+  and the lines joined by `[NL]`.
+- `SummarizationTokenizer.detokenize`: reading stops at `[EOS]`, `[PAD]` and
+  `[BOS]` are dropped, tokens joined as tensorflow-text's
+  `FastWordpieceTokenizer.detokenize` joins them (a `##` piece continues the
+  previous token; one with nothing before it keeps its `##`), `[NL]` becomes
+  a newline and the pipeline's punctuation-spacing rewrites follow. Those are
+  RE2 patterns there; RE2's `\\s` and `\\w` are ASCII, hence the explicit
+  classes and `re.ASCII` here.
+- `pipelines.summarization.truecase.restore_case`, copied (its package
+  imports TensorFlow).
+
+tests/export/test_export_summarizer.py proves all three equal the
+pipeline's on all SAMSum test dialogues and on random token ids.
+"""
+
+import collections
+import re
+
+from export.text_tokenizer import build_text_tokenizer
+from export.text_tokenizer import load_text_tokenizer
+
+PAD_ID, UNKNOWN_ID, START_ID, END_ID, NEWLINE_ID = range(5)
+NEWLINE_TOKEN = "[NL]"
+SUFFIX_INDICATOR = "##"
+# No truncation: documents are cut to the model's length after tokenization.
+_UNTRUNCATED = 1 << 30
+
+# `tf.strings.regex_replace(texts, r"\s*[\r\n]\s*", "\n")` and `tf.strings.strip` (ASCII).
+_LINE_BREAK_SPACE = re.compile(r"[\t\n\f\r ]*[\r\n][\t\n\f\r ]*")
+_ASCII_SPACE = "\t\n\v\f\r "
+_NEWLINE_SPACING = re.compile(r" ?\[NL\] ?")
+_PUNCTUATION_SPACING = tuple(
+    (re.compile(pattern, re.ASCII), replacement)
+    for pattern, replacement in (
+        (r"(^|[\t\n\f\r ])##", r"\1"),
+        (r" +([.,!?;:%)\]}])", r"\1"),
+        (r"([(\[{$#]) +", r"\1"),
+        (r"(\w) ' (\w)", r"\1'\2"),
+        (r"(\w) - (\w)", r"\1-\2"),
+    )
+)
+
+
+class DialogueTokenizer:
+    """The summarization run's tokenizer on `tokenizers`: texts ↔ token ids.
+
+    Args:
+        tokenizer: `tokenizers.Tokenizer` from `build_dialogue_tokenizer` (or
+            the exported `tokenizer.json`).
+    """
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        vocabulary = tokenizer.get_vocab()
+        self.vocabulary = [None] * len(vocabulary)
+        for token, index in vocabulary.items():
+            self.vocabulary[index] = token
+
+    @classmethod
+    def load(cls, path):
+        return cls(load_text_tokenizer(path))
+
+    def tokenize(self, texts):
+        """One list of int ids per text, as `SummarizationTokenizer.tokenize` gives."""
+        documents = []
+        for text in texts:
+            # Lower-casing happens in the tokenizer's normalizer (text_tokenizer.py).
+            text = _LINE_BREAK_SPACE.sub("\n", text).strip(_ASCII_SPACE)
+            # tensorflow-text reads each line up to a NUL.
+            lines = [line.split("\0", 1)[0] for line in text.split("\n")]
+            encodings = self.tokenizer.encode_batch(lines, add_special_tokens=False)
+            ids = []
+            for index, encoding in enumerate(encodings):
+                if index:
+                    ids.append(NEWLINE_ID)
+                ids.extend(encoding.ids)
+            documents.append(ids)
+        return documents
+
+    def detokenize(self, token_ids):
+        """The text of one summary's ids, as `SummarizationTokenizer.detokenize` gives."""
+        tokens = []
+        for token_id in token_ids:
+            token_id = int(token_id)
+            if token_id == END_ID:
+                break
+            if token_id not in (PAD_ID, START_ID):
+                tokens.append(self.vocabulary[token_id])
+        pieces = []
+        for token in tokens:
+            if pieces and token.startswith(SUFFIX_INDICATOR) and len(token) > len(SUFFIX_INDICATOR):
+                pieces[-1] += token[len(SUFFIX_INDICATOR) :]
+            else:
+                pieces.append(token)
+        text = _NEWLINE_SPACING.sub("\n", " ".join(pieces))
+        for pattern, replacement in _PUNCTUATION_SPACING:
+            text = pattern.sub(replacement, text)
+        return text
+
+
+def build_dialogue_tokenizer(vocabulary):
+    """A `tokenizers.Tokenizer` with the run's vocabulary (lower-case WordPiece, no truncation)."""
+    tokenizer = build_text_tokenizer(vocabulary, _UNTRUNCATED)
+    tokenizer.no_truncation()
+    return tokenizer
+
+
+# --- truecasing: pipelines/summarization/truecase.py, unchanged ---
+
+_WORD = re.compile(r"[^\W\d_][\w'’-]*")
+_SENTENCE_START = re.compile(r"(^|[.!?…]\s+|\n\s*)([^\W\d_])")
+_SPEAKER = re.compile(r"^\s*([^\W\d_][\w'’ -]*?):", re.MULTILINE)
+
+
+def document_casing(document):
+    """`{lower-case word: the capitalized form}` for words the document only capitalizes."""
+    capitalized = collections.defaultdict(collections.Counter)
+    lower = set()
+    for line in document.splitlines():
+        for match in _WORD.finditer(line):
+            word = match.group()
+            before = line[: match.start()].rstrip()
+            sentence_initial = not before or before[-1] in ".!?…:"
+            if word[0].isupper():
+                if not sentence_initial:
+                    capitalized[word.lower()][word] += 1
+            elif word.islower():
+                lower.add(word)
+    for speaker in _SPEAKER.findall(document):
+        for word in _WORD.findall(speaker):
+            if word[0].isupper():
+                capitalized[word.lower()][word] += 1
+    return {
+        word: forms.most_common(1)[0][0]
+        for word, forms in capitalized.items()
+        if word not in lower
+    }
+
+
+def restore_case(summary, document):
+    """`summary` with the document's capitalization of names and sentence starts."""
+    casing = document_casing(document)
+
+    def recase(match):
+        word = match.group()
+        if word == "i":
+            return "I"
+        return casing.get(word, word)
+
+    text = _WORD.sub(recase, summary)
+    return _SENTENCE_START.sub(lambda match: match.group(1) + match.group(2).upper(), text)

@@ -1,0 +1,270 @@
+"""Exporting a summarization run: SavedModel signatures, ONNX generation, parity gate, command.
+
+One tiny summarizer is trained on SAMSum rows and exported once for the module
+(the decoder step's tf2onnx conversion is the slow part); the same loaded run
+serves the export and the tests, so its compiled generators are reused.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import export.exporter
+import export.onnx_summarizer
+from export import cli
+from export import rest
+from export.graph_truecase import restore_case_batch
+from export.onnx_summarizer import OnnxSummarizer
+from export.run_loader import load_run
+from export.saved_model import load_saved_model
+from export.summary_text import DialogueTokenizer
+from export.summary_text import build_dialogue_tokenizer
+from export.warmup import read_warmup_file
+from export.warmup import replay
+from pipelines.common.tables import read_table
+from pipelines.summarization.summarizer import generate
+from pipelines.summarization.truecase import restore_case
+
+from export_fixtures import SUMMARIZER_TEST_ROWS
+from export_fixtures import TINY_GENERATION
+from export_fixtures import make_summarizer_run
+from export_fixtures import samsum_path
+
+REPOSITORY = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+NAME = "tiny-summarizer"
+SIGNATURES = ("serving_default", "beam_search", "generate_token_ids", "beam_search_token_ids", "tokenize")
+
+
+@pytest.fixture(scope="module")
+def summarizer_run(tmp_path_factory):
+    return load_run(make_summarizer_run(str(tmp_path_factory.mktemp("summarizer"))))
+
+
+@pytest.fixture(scope="module")
+def parity_file(summarizer_run):
+    return os.path.join(os.path.dirname(summarizer_run.path), "test.csv")
+
+
+@pytest.fixture(scope="module")
+def published(summarizer_run, parity_file, tmp_path_factory):
+    """The `ExportResult` of version 1, exported from the already loaded run."""
+    base = str(tmp_path_factory.mktemp("saved_models"))
+    patch = pytest.MonkeyPatch()
+    patch.setattr(export.exporter, "load_run", lambda run_dir: summarizer_run)
+    try:
+        result = export.exporter.export_run(
+            summarizer_run.path, NAME, version=1, out=base, parity_texts=parity_file,
+            log=lambda line: None,
+        )
+    finally:
+        patch.undo()
+    assert result.passed, result.parity
+    return result
+
+
+@pytest.fixture(scope="module")
+def saved_model(published):
+    return load_saved_model(published.path)
+
+
+@pytest.fixture(scope="module")
+def onnx_summarizer(published):
+    return OnnxSummarizer.load(os.path.join(published.path, "onnx"))
+
+
+@pytest.fixture(scope="module")
+def dialogues(parity_file):
+    return read_table(parity_file, "dialogue").texts
+
+
+@pytest.fixture(scope="module")
+def pipeline_answers(summarizer_run, dialogues):
+    """`{search: (summary ids, summarize's texts)}` from the pipeline."""
+    summarizer = summarizer_run.summarizer
+    answers = {}
+    for search, beams in (("greedy", 1), ("beam", TINY_GENERATION["beams"])):
+        generator = summarizer.generator(summarizer.search_options(beams=beams))
+        ids = generator.generate_ids(summarizer.tokenizer.tokenize(dialogues).to_list())
+        answers[search] = (ids, generate(summarizer, dialogues, beams=beams))
+    return answers
+
+
+def test_signatures_take_strings_or_ids_and_name_their_outputs(saved_model):
+    assert set(saved_model.signatures) == set(SIGNATURES)
+    for name in ("serving_default", "beam_search"):
+        signature = saved_model.signatures[name]
+        (spec,) = signature.structured_input_signature[1].values()
+        assert spec.dtype == tf.string and spec.shape.as_list() == [None]
+        outputs = signature.structured_outputs
+        assert outputs["summary"].dtype == tf.string and outputs["summary"].shape.as_list() == [None]
+        assert outputs["summary_ids"].dtype == tf.int32
+        assert outputs["summary_ids"].shape.as_list() == [None, TINY_GENERATION["max_length"]]
+    for name in ("generate_token_ids", "beam_search_token_ids"):
+        (spec,) = saved_model.signatures[name].structured_input_signature[1].values()
+        assert spec.dtype == tf.int32 and spec.shape.as_list() == [None, None]
+
+
+def test_saved_model_summaries_equal_the_pipeline_summarize_text(saved_model, dialogues, pipeline_answers):
+    for search, signature in (("greedy", "serving_default"), ("beam", "beam_search")):
+        outputs = saved_model.signatures[signature](texts=tf.constant(dialogues))
+        expected_ids, expected_texts = pipeline_answers[search]
+        assert [text.decode() for text in outputs["summary"].numpy()] == expected_texts
+        np.testing.assert_array_equal(outputs["summary_ids"].numpy(), expected_ids)
+    assert any(text != text.lower() for text in pipeline_answers["greedy"][1])  # truecasing did something
+
+
+def test_token_id_signatures_answer_as_the_text_ones(saved_model, summarizer_run, dialogues, pipeline_answers):
+    token_ids = saved_model.signatures["tokenize"](texts=tf.constant(dialogues))["token_ids"]
+    expected = summarizer_run.tokenizer.tokenize(dialogues).to_tensor().numpy()
+    np.testing.assert_array_equal(token_ids.numpy(), expected)
+    for search, signature in (("greedy", "generate_token_ids"), ("beam", "beam_search_token_ids")):
+        outputs = saved_model.signatures[signature](token_ids=token_ids)
+        expected_ids, expected_texts = pipeline_answers[search]
+        np.testing.assert_array_equal(outputs["summary_ids"].numpy(), expected_ids)
+        lower_case = [text.decode() for text in outputs["summary"].numpy()]
+        assert [restore_case(text, d) for text, d in zip(lower_case, dialogues)] == expected_texts
+
+
+def test_onnx_tokens_and_texts_equal_the_pipeline(onnx_summarizer, dialogues, pipeline_answers):
+    for search, beams in (("greedy", 1), ("beam", TINY_GENERATION["beams"])):
+        expected_ids, expected_texts = pipeline_answers[search]
+        ids = onnx_summarizer.generate_ids(onnx_summarizer.tokenize(dialogues), beams=beams)
+        np.testing.assert_array_equal(ids, expected_ids)
+        assert onnx_summarizer.summarize(dialogues, beams=beams) == expected_texts
+
+
+def test_onnx_summarizer_imports_no_tensorflow(published, dialogues, pipeline_answers):
+    script = (
+        "import json, sys\n"
+        "from export.onnx_summarizer import OnnxSummarizer\n"
+        f"summarizer = OnnxSummarizer.load({os.path.join(published.path, 'onnx')!r})\n"
+        f"summaries = summarizer.summarize({dialogues!r}, beams=4)\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tensorflow_text', 'tf2onnx'))\n"
+        "print(json.dumps([summaries, heavy]))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPOSITORY, capture_output=True, text=True, check=True
+    )
+    summaries, heavy = json.loads(completed.stdout)
+    assert heavy == []
+    assert summaries == pipeline_answers["beam"][1]
+
+
+def test_parity_report_lists_every_case(published):
+    with open(os.path.join(published.path, "parity.json"), encoding="utf-8") as file:
+        report = json.load(file)
+    assert report == published.parity
+    assert report["passed"] is True and report["task"] == "summarization"
+    assert report["thresholds"] == {"greedy": 0.99, "beam 4": 0.95}
+    searches = [case["search"] for case in report["cases"]]
+    assert searches.count("greedy") >= 3 and searches.count("beam") >= 2
+    assert report["cases"][0]["rows"] == SUMMARIZER_TEST_ROWS
+    for case in report["cases"]:
+        assert case["identical_sequences"] == {"savedmodel": case["rows"], "onnx": case["rows"]}
+        assert case["token_ids_identical"] and case["texts_identical_where_tokens_are"]
+        assert case["mismatches"] == []
+
+
+def test_onnx_files_config_model_card_and_warmup(published, saved_model, summarizer_run):
+    onnx_dir = os.path.join(published.path, "onnx")
+    assert sorted(os.listdir(onnx_dir)) == ["config.json", "decoder_step.onnx", "encoder.onnx", "tokenizer.json"]
+    with open(os.path.join(onnx_dir, "config.json")) as file:
+        config = json.load(file)
+    assert config["generation"] == {
+        "beams": 4, "max_length": 12, "min_length": 2, "length_penalty": 1.0, "no_repeat_ngram_size": 2,
+    }
+    with open(os.path.join(published.path, "model_card.json")) as file:
+        card = json.load(file)
+    assert card["task"] == "summarization" and card["parity_passed"] is True
+    assert card["tokenizer"]["vocabulary_sha256"] == summarizer_run.vocabulary_sha256()
+    assert card["generation"]["beam_search"]["beams"] == 4
+    logs = read_warmup_file(published.path)
+    assert sorted(log.predict_log.request.model_spec.signature_name for log in logs) == sorted(SIGNATURES)
+    for log in logs:
+        assert log.predict_log.request.model_spec.name == NAME
+        outputs = replay(saved_model, log)
+        assert all(value.shape[0] == 1 for value in outputs.values())
+
+
+def test_rest_bodies_give_the_documented_responses(saved_model, dialogues, pipeline_answers):
+    response = rest.predict(saved_model, {"signature_name": "beam_search", "instances": dialogues[:2]})
+    assert set(response["predictions"][0]) == {"summary", "summary_ids"}
+    assert [row["summary"] for row in response["predictions"]] == pipeline_answers["beam"][1][:2]
+    response = rest.predict(saved_model, {"inputs": {"texts": dialogues[:1]}})
+    assert response["outputs"]["summary"] == pipeline_answers["greedy"][1][:1]
+    assert len(response["outputs"]["summary_ids"][0]) == TINY_GENERATION["max_length"]
+
+
+def test_text_tools_equal_the_pipeline_on_samsum_test(summarizer_run):
+    """Tokenization, detokenization and truecasing: TF-free and in-graph equal the pipeline."""
+    tokenizer = summarizer_run.tokenizer
+    table = read_table(samsum_path("test"), "dialogue")
+    documents = table.texts + ["", "  Bob:  hi\r\n\n Ann: a\u2028b\x00c", "ß İ ǅ Ⅻ"]
+    dialogue_tokenizer = DialogueTokenizer(build_dialogue_tokenizer(tokenizer.vocabulary))
+    assert dialogue_tokenizer.tokenize(documents) == tokenizer.tokenize(documents).to_list()
+
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, tokenizer.vocabulary_size, (500, 14)).astype(np.int32)
+    ids[rng.random(ids.shape) < 0.15] = 4  # [NL]
+    expected = [text.decode() for text in tokenizer.detokenize(ids).numpy()]
+    assert [dialogue_tokenizer.detokenize(row) for row in ids] == expected
+
+    summaries = [summary.lower() for summary in read_table(samsum_path("test"), "summary").texts]
+    summaries += ["", "bob and i. ann… ok\nb", "i"]
+    expected = [restore_case(summary, document) for summary, document in zip(summaries, documents)]
+    graph = tf.function(restore_case_batch)(tf.constant(summaries), tf.constant(documents)).numpy()
+    assert [text.decode() for text in graph] == expected
+    assert [export.onnx_summarizer.restore_case(s, d) for s, d in zip(summaries, documents)] == expected
+    assert sum(text != summary for text, summary in zip(expected, summaries)) > 500
+
+
+def test_broken_onnx_search_fails_the_gate_and_keeps_it_rejected(
+    summarizer_run, parity_file, published, capsys, monkeypatch
+):
+    base = os.path.dirname(os.path.dirname(published.path))
+    model_dir = os.path.join(base, NAME)
+
+    # Writing the SavedModel and converting to ONNX are slow and give the same files again.
+    def copy_saved_model(run, directory):
+        for name in ("saved_model.pb", "fingerprint.pb", "variables", "assets"):
+            source = os.path.join(published.path, name)
+            copy = shutil.copytree if os.path.isdir(source) else shutil.copy
+            copy(source, os.path.join(directory, name))
+
+    def copy_onnx(model, directory, max_length, opset):
+        for name in ("encoder.onnx", "decoder_step.onnx"):
+            shutil.copy(os.path.join(published.path, "onnx", name), directory)
+
+    def off_by_one_greedy(*args):
+        ids = original_greedy(*args)
+        ids[:, 0] = (ids[:, 0] + 1) % 100 + 5
+        return ids
+
+    original_greedy = export.onnx_summarizer.greedy_search
+    monkeypatch.setattr(export.exporter, "load_run", lambda run_dir: summarizer_run)
+    monkeypatch.setattr(export.exporter, "write_summarizer_saved_model", copy_saved_model)
+    monkeypatch.setattr(export.exporter, "convert_summarizer", copy_onnx)
+    monkeypatch.setattr(export.onnx_summarizer, "greedy_search", off_by_one_greedy)
+    status = cli.main([summarizer_run.path, "--name", NAME, "--out", base, "--version", "2",
+                       "--parity-texts", parity_file])
+    captured = capsys.readouterr()
+    assert status == 1
+    assert "parity vs Keras: identical generated token sequences, FAILED" in captured.out
+    assert "parity failed, nothing published" in captured.err
+    assert sorted(os.listdir(model_dir)) == ["1", "rejected-2"]
+    with open(os.path.join(model_dir, "rejected-2", "parity.json")) as file:
+        report = json.load(file)
+    assert report["passed"] is False
+    greedy = report["cases"][0]
+    assert greedy["identical_sequences"] == {"savedmodel": SUMMARIZER_TEST_ROWS, "onnx": 0}
+    assert [mismatch["row"] for mismatch in greedy["mismatches"]] == list(range(SUMMARIZER_TEST_ROWS))
+    first = greedy["mismatches"][0]
+    assert first["onnx"]["summary_ids"] != first["keras"]["summary_ids"] == first["savedmodel"]["summary_ids"]
+    beam = report["cases"][2]
+    assert beam["search"] == "beam" and beam["passed"] is True
