@@ -10,6 +10,7 @@ import sys
 
 from pipelines.classification.config import POSITION_ENCODINGS
 from pipelines.classification.config import ClassifierConfig
+from pipelines.common.distribution import DISTRIBUTIONS
 from pipelines.common.errors import UserInputError
 
 EXAMPLES = """examples:
@@ -121,6 +122,13 @@ def add_train_parser(commands):
         help="XLA-compile the train step (default: only when a GPU is present)",
     )
     settings.add_argument(
+        "--distribute",
+        choices=DISTRIBUTIONS,
+        default=defaults.training.distribute,
+        help="data parallelism: mirrored = all local GPUs; multiworker = the cluster in "
+        "TF_CONFIG. --batch-size is the global batch",
+    )
+    settings.add_argument(
         "--verbose", type=int, choices=(0, 1, 2), default=1, help="0 silent, 1 progress bar, 2 one line per epoch"
     )
 
@@ -180,6 +188,7 @@ def config_from_arguments(arguments):
     config.model.max_length = config.tokenizer.max_length
     config.training.mixed_precision = arguments.mixed_precision
     config.training.jit_compile = "auto" if arguments.jit_compile is None else arguments.jit_compile
+    config.training.distribute = arguments.distribute
     return config
 
 
