@@ -108,6 +108,8 @@ class WarmupCosineSchedule(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if self.timed_from is None:
             self.timed_from = (time.monotonic(), optimizer_step(self.model.optimizer))
-        if self.progress(optimizer_step(self.model.optimizer)) >= 1.0:
-            self.stopped_on_budget = self.max_seconds is not None
+        step = optimizer_step(self.model.optimizer)
+        if self.progress(step) >= 1.0:
+            # Reaching `total_steps` is the planned end, not the budget's.
+            self.stopped_on_budget = self.max_seconds is not None and step < self.total_steps
             self.model.stop_training = True
