@@ -134,16 +134,13 @@ def pad_rows(split, multiple):
     if not missing:
         return split
 
-    def padded(array):
+    def padded(array, first_token=0):
         extra = np.zeros((missing,) + array.shape[1:], array.dtype)
-        if array.dtype.kind == "i":
-            extra[:, 0] = 1
+        extra[:, 0] = first_token
         return np.concatenate([array, extra])
 
-    inputs = {key: padded(value) for key, value in inputs.items()}
-    return inputs, np.concatenate([labels, np.zeros((missing,) + labels.shape[1:], labels.dtype)]), (
-        np.concatenate([weights, np.zeros((missing,) + weights.shape[1:], weights.dtype)])
-    )
+    inputs = {key: padded(value, first_token=1) for key, value in inputs.items()}
+    return inputs, padded(labels), padded(weights)
 
 
 def record_reference_outputs(model, valid, path):
@@ -226,8 +223,12 @@ def train_from_bundle(bundle, out, *, training=None, distribute="none", overwrit
     callbacks = [
         schedule,
         clock,
-        keras.callbacks.BackupAndRestore(folder.backup_dir, double_checkpoint=True, delete_checkpoint=False),
-        BestWeightsCheckpoint(folder.best_weights_path, monitor, mode, best[monitor] if best else None),
+        keras.callbacks.BackupAndRestore(
+            folder.backup_dir, double_checkpoint=True, delete_checkpoint=False
+        ),
+        BestWeightsCheckpoint(
+            folder.best_weights_path, monitor, mode, best[monitor] if best else None
+        ),
         keras.callbacks.EarlyStopping(
             monitor=monitor, mode=mode, patience=training_config.patience, restore_best_weights=True
         ),
@@ -285,7 +286,9 @@ def main(argv=None):
         # import it to seed it (`set_random_seed`). Make it unimportable instead.
         sys.modules.setdefault("tensorflow", None)
     args = build_parser().parse_args(argv)
-    training = {"epochs": args.epochs, "batch_size": args.batch_size, "max_minutes": args.max_minutes}
+    training = {
+        "epochs": args.epochs, "batch_size": args.batch_size, "max_minutes": args.max_minutes,
+    }
     try:
         train_from_bundle(
             args.bundle, args.out, training=training, distribute=args.distribute,

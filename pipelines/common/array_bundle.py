@@ -99,11 +99,15 @@ def read_arrays(directory, split):
     """`{name: array}` of one split ("train", "valid")."""
     prefix = split + "_"
     with np.load(os.path.join(directory, ARRAYS_FILE)) as arrays:
-        return {name[len(prefix):]: arrays[name] for name in arrays.files if name.startswith(prefix)}
+        return {
+            name[len(prefix):]: arrays[name] for name in arrays.files if name.startswith(prefix)
+        }
 
 
 def read_json(path):
     if not os.path.exists(path):
-        raise UserInputError(f"{path} not found; point at a folder written by `pipelines.jax_training`")
+        raise UserInputError(
+            f"{path} not found; point at a folder written by `pipelines.jax_training`"
+        )
     with open(path, encoding="utf-8") as file:
         return json.load(file)

@@ -103,7 +103,8 @@ def load_trained_model(bundle, weights):
     weights_path = os.path.join(weights, array_bundle.WEIGHTS_FILE)
     if not os.path.exists(weights_path):
         raise UserInputError(
-            f"{weights_path} not found; point at the --out of a finished `pipelines.jax_training` run"
+            f"{weights_path} not found; point at the --out of a finished "
+            "`pipelines.jax_training` run"
         )
     try:
         model.load_weights(weights_path)
@@ -142,7 +143,10 @@ def import_weights(bundle, weights, out, *, overwrite=False, log=print):
     array_bundle.read_manifest(bundle, PIPELINE)
     training_report = array_bundle.read_json(os.path.join(weights, array_bundle.TRAINING_FILE))
     model, parity = load_trained_model(bundle, weights)
-    log(f"weights reproduce the training machine's logits: max |Δ| {parity['max_abs_logit_difference']:.1e}")
+    log(
+        "weights reproduce the training machine's logits: max |Δ| "
+        f"{parity['max_abs_logit_difference']:.1e}"
+    )
     config = SummarizerConfig.load(os.path.join(bundle, array_bundle.CONFIG_FILE))
     for key, value in training_report["settings"].items():
         setattr(config.training, key, value)  # what the weights were trained with
