@@ -192,9 +192,6 @@ def train_from_bundle(bundle, out, *, training=None, distribute="none", overwrit
     for key in ("epochs", "batch_size"):
         if getattr(config.training, key) < 1:
             raise UserInputError(f"--{key.replace('_', '-')} must be a positive integer")
-    folder = WeightsFolder(out)
-    resuming = folder.prepare(overwrite)
-    make_strategy(distribute)
     devices = keras.distribution.list_devices()
     batch_size = config.training.batch_size
     if distribute == "mirrored":
@@ -204,6 +201,9 @@ def train_from_bundle(bundle, out, *, training=None, distribute="none", overwrit
                 f"use a multiple of {len(devices)}"
             )
         train, valid = pad_rows(train, len(devices)), pad_rows(valid, len(devices))
+    folder = WeightsFolder(out)
+    resuming = folder.prepare(overwrite)
+    make_strategy(distribute)
     keras.utils.set_random_seed(config.training.seed)
     model = build()
     examples = manifest["examples"]["train"]
