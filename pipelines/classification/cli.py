@@ -15,6 +15,7 @@ from pipelines.common.argument_types import non_negative_float
 from pipelines.common.argument_types import one_of
 from pipelines.common.argument_types import positive_float
 from pipelines.common.argument_types import positive_int
+from pipelines.common.distribution import DISTRIBUTIONS
 from pipelines.common.errors import UserInputError
 from pipelines.common.run_directory import DEFAULT_BACKUP_STEPS
 
@@ -107,6 +108,13 @@ def add_train_parser(commands):
         "at every epoch end); a killed run resumes from the last one",
     )
     settings.add_argument(
+        "--distribute",
+        choices=DISTRIBUTIONS,
+        default=defaults.training.distribute,
+        help="data parallelism: mirrored = all local GPUs; multiworker = the cluster in "
+        "TF_CONFIG. --batch-size is the global batch",
+    )
+    settings.add_argument(
         "--verbose", type=int, choices=(0, 1, 2), default=1, help="0 silent, 1 progress bar, 2 one line per epoch"
     )
 
@@ -166,6 +174,7 @@ def config_from_arguments(arguments):
     config.model.max_length = config.tokenizer.max_length
     config.training.mixed_precision = arguments.mixed_precision
     config.training.jit_compile = "auto" if arguments.jit_compile is None else arguments.jit_compile
+    config.training.distribute = arguments.distribute
     return config
 
 

@@ -54,6 +54,7 @@ class TrainingConfig:
     seed: int = 1337
     mixed_precision: bool = False
     jit_compile: object = "auto"  # True, False or "auto" (XLA on accelerators only)
+    distribute: str = "none"  # none, mirrored or multiworker (pipelines.common.distribution)
 
 
 @dataclasses.dataclass

@@ -4,6 +4,10 @@ Read the tables (bad rows counted) → learn the WordPiece vocabulary on the
 training texts → build and compile the model → `model.fit` with validation each
 epoch → keep the best weights → write model, metrics, history and plots.
 
+Under `training.distribute` the model is built and compiled in the strategy's
+scope and the batch size is the global batch; only the chief writes the run
+directory (see `pipelines.common.distribution`).
+
 A run killed part-way leaves `config.json`, the tokenizer and a `backup/`
 folder (rewritten every `backup_steps` steps and at every epoch end); running
 the same command again resumes from the last backup.
@@ -27,10 +31,20 @@ from pipelines.common.atomic import atomic_path
 from pipelines.common.callbacks import best_record
 from pipelines.common.callbacks import read_history
 from pipelines.common.callbacks import training_callbacks
+from pipelines.common.distribution import is_multiworker
+from pipelines.common.distribution import make_strategy
+from pipelines.common.distribution import prepare_model
+from pipelines.common.distribution import replicas
+from pipelines.common.distribution import shard_by_data
+from pipelines.common.distribution import strategy_scope
+from pipelines.common.distribution import unreplicated
+from pipelines.common.distribution import worker_run_path
+from pipelines.common.distribution import writes_run_directory
 from pipelines.common.errors import UserInputError
 from pipelines.common.hardware import describe_devices
 from pipelines.common.hardware import set_precision
 from pipelines.common.optimizers import adamw
+from pipelines.common.optimizers import optimizer_step
 from pipelines.common.preflight import check_free_space
 from pipelines.common.preflight import check_writable
 from pipelines.common.run_directory import DEFAULT_BACKUP_STEPS
@@ -88,9 +102,12 @@ def train_classifier(
             at every epoch end). Defaults to `DEFAULT_BACKUP_STEPS`.
 
     Returns:
-        The metrics dict also written to `metrics.json`.
+        The metrics dict also written to `metrics.json` (empty on a
+        multi-worker run's non-chief workers, which write no run directory).
     """
-    run = RunDirectory(out)
+    distribute = config.training.distribute
+    strategy = make_strategy(distribute)  # a bad name or a missing TF_CONFIG fails here
+    run = RunDirectory(worker_run_path(out, distribute))
     check_writable(run.path)
     config, resuming = prepare_run_directory(run, config, overwrite, log)
     tables = read_tables(config.data, log)
@@ -114,15 +131,21 @@ def train_classifier(
     previous_policy = keras.mixed_precision.global_policy()
     try:
         policy = set_precision(config.training.mixed_precision)
-        log(f"{describe_devices()}; dtype policy {policy}")
+        log(f"{describe_devices()}; {replicas(strategy)} replica(s); dtype policy {policy}")
         keras.utils.set_random_seed(config.training.seed)
         model, fit_seconds, optimizer_steps = fit_classifier(
-            run, config, tokenizer, splits, callbacks, verbose, backup_steps
+            run, config, tokenizer, splits, callbacks, verbose, backup_steps, strategy
         )
+        if not writes_run_directory(distribute):
+            shutil.rmtree(run.path, ignore_errors=True)
+            log(f"worker done; the chief writes {out}")
+            return {}
         classifier = TrainedClassifier(config, tokenizer, model)
         metrics = evaluation_metrics(classifier, splits)
         metrics["bad_rows"] = {name: table.bad_rows.to_dict() for name, table in tables.items()}
-        metrics["training"] = training_summary(run, splits, fit_seconds, optimizer_steps, policy)
+        metrics["training"] = training_summary(
+            run, config, splits, fit_seconds, optimizer_steps, policy, strategy
+        )
         finish_run(run, config, model, metrics)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
@@ -147,6 +170,7 @@ def prepare_run_directory(run, config, overwrite, log):
         saved = ClassifierConfig.load(run.config_path)
         check_same_settings(run, saved, config)
         saved.training.epochs = config.training.epochs
+        saved.training.distribute = config.training.distribute
         log(f"resuming the interrupted run in {run.path}")
         return saved, True
     if run.has_files():
@@ -160,11 +184,13 @@ def prepare_run_directory(run, config, overwrite, log):
 def check_same_settings(run, saved, requested):
     """An interrupted run resumes only with the settings it started with."""
     requested = ClassifierConfig.from_dict(requested.to_dict())
-    # Fields filled in from the data, and the epoch count (which may be raised).
+    # Fields filled in from the data, the epoch count (which may be raised) and
+    # the distribution (a backup resumes on any number of devices).
     requested.data.class_names = saved.data.class_names
     for field in ("vocabulary_size", "num_classes", "max_length"):
         setattr(requested.model, field, getattr(saved.model, field))
     requested.training.epochs = saved.training.epochs
+    requested.training.distribute = saved.training.distribute
     differences = [
         f"{section}.{key}: {value!r} → {getattr(getattr(requested, section), key)!r}"
         for section, values in saved.to_dict().items()
@@ -212,8 +238,13 @@ def prepare_tokenizer(run, config, train_texts, resuming, log):
     return tokenizer
 
 
-def fit_classifier(run, config, tokenizer, splits, callbacks, verbose, backup_steps=DEFAULT_BACKUP_STEPS):
+def fit_classifier(
+    run, config, tokenizer, splits, callbacks, verbose, backup_steps=DEFAULT_BACKUP_STEPS, strategy=None
+):
     """Builds, compiles and fits.
+
+    With a `tf.distribute` strategy the model is built and compiled in its
+    scope, and the returned model is an undistributed copy.
 
     Returns:
         (model with the best weights, seconds in `fit`, optimizer steps taken
@@ -236,10 +267,15 @@ def fit_classifier(run, config, tokenizer, splits, callbacks, verbose, backup_st
         num_classes=num_classes,
         batch_size=EVALUATION_BATCH_SIZE,
     )
-    model = build_classifier(config.model)
-    check_free_space(run.path, model.count_params())
     steps_per_epoch = int(train_dataset.cardinality())
-    compile_classifier(model, config.training, steps_per_epoch)
+    with strategy_scope(strategy):
+        model = build_classifier(config.model)
+        compile_classifier(model, config.training, steps_per_epoch)
+    check_free_space(run.path, model.count_params())
+    train_dataset = shard_by_data(train_dataset, strategy)
+    valid_dataset = shard_by_data(valid_dataset, strategy)
+    if is_multiworker(strategy):
+        prepare_model(model, strategy, next(iter(train_dataset)))
     start = time.perf_counter()
     model.fit(
         train_dataset,
@@ -254,9 +290,11 @@ def fit_classifier(run, config, tokenizer, splits, callbacks, verbose, backup_st
     )
     fit_seconds = time.perf_counter() - start
     # Before loading the best weights, which bring back that epoch's optimizer state.
-    optimizer_steps = int(model.optimizer.iterations)
+    optimizer_steps = optimizer_step(model.optimizer)
     if os.path.exists(run.best_weights_path):
         model.load_weights(run.best_weights_path)
+    if strategy is not None:
+        model = unreplicated(model, lambda: build_classifier(config.model))
     return model, fit_seconds, optimizer_steps
 
 
@@ -268,7 +306,7 @@ def evaluation_metrics(classifier, splits):
     return metrics
 
 
-def training_summary(run, splits, fit_seconds, optimizer_steps, policy):
+def training_summary(run, config, splits, fit_seconds, optimizer_steps, policy, strategy=None):
     records = read_history(run.history_path)
     best = best_record(records, MONITOR) or {}
     return {
@@ -280,6 +318,8 @@ def training_summary(run, splits, fit_seconds, optimizer_steps, policy):
         "train_examples": len(splits["train"][0]),
         "dtype_policy": policy,
         "devices": describe_devices(),
+        "distribute": config.training.distribute,
+        "replicas": replicas(strategy),
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
     }

@@ -4,6 +4,9 @@
 (a killed run resumes from its last backup, optimizer state included), a
 best-weights checkpoint that also survives interruptions, early stopping,
 TensorBoard and a history file written after every epoch.
+
+TensorFlow is imported only by the TensorBoard stand-in, so the other
+callbacks also serve training on the JAX backend (`pipelines.jax_training`).
 """
 
 import importlib.util
@@ -12,8 +15,6 @@ import os
 
 import keras
 import numpy as np
-import tensorflow as tf
-from tensorflow.core.framework import summary_pb2
 
 from pipelines.common.atomic import atomic_path
 from pipelines.common.atomic import write_json_atomic
@@ -92,10 +93,13 @@ class BestWeightsCheckpoint(keras.callbacks.Callback):
             self.model.save_weights(temporary)
 
 
-# What tf.summary.scalar attaches: TensorBoard shows the value under "Scalars".
-SCALAR_METADATA = summary_pb2.SummaryMetadata(
-    plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
-)
+def scalar_metadata():
+    """What tf.summary.scalar attaches: TensorBoard shows the value under "Scalars"."""
+    from tensorflow.core.framework import summary_pb2
+
+    return summary_pb2.SummaryMetadata(
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
+    )
 
 
 class EpochScalarSummaries(keras.callbacks.Callback):
@@ -113,12 +117,16 @@ class EpochScalarSummaries(keras.callbacks.Callback):
         self._writers = {}
 
     def writer(self, split):
+        import tensorflow as tf
+
         if split not in self._writers:
             path = os.path.join(self.log_dir, split)
             self._writers[split] = tf.summary.create_file_writer(path)
         return self._writers[split]
 
     def on_epoch_end(self, epoch, logs=None):
+        import tensorflow as tf
+
         values = dict(logs or {})
         values["learning_rate"] = current_learning_rate(self.model.optimizer)
         for key, value in values.items():
@@ -128,7 +136,7 @@ class EpochScalarSummaries(keras.callbacks.Callback):
                     "epoch_" + name,
                     tf.constant(float(value), tf.float32),
                     step=epoch,
-                    metadata=SCALAR_METADATA,
+                    metadata=scalar_metadata(),
                 )
         for writer in self._writers.values():
             writer.flush()

@@ -2,11 +2,17 @@
 distribution API, chosen by name so the pipelines need no code changes.
 
   none         the default device (a GPU when TensorFlow sees one)
-  mirrored     tf.distribute.MirroredStrategy over all local GPUs (or CPUs)
+  mirrored     tf.distribute.MirroredStrategy over all local GPUs (or all
+               logical CPUs when there is no GPU)
   multiworker  tf.distribute.MultiWorkerMirroredStrategy; the cluster comes
                from the TF_CONFIG environment variable
 On the JAX backend, `mirrored` uses keras.distribution.DataParallel over all
 local devices; `multiworker` needs jax.distributed set up by the launcher.
+
+The batch size a pipeline is given is the global batch: each step splits it
+across the replicas. Only the chief writes the run directory; the other
+workers of a multi-worker run keep their resumable state in a folder of their
+own (`worker_run_path`), as Keras's multi-worker guide recommends.
 """
 
 import contextlib
@@ -70,14 +76,32 @@ def make_strategy(name):
         return None
     if backend != "tensorflow":
         raise UserInputError(f"--distribute is supported on tensorflow and jax, not {backend}")
+    if name not in _STRATEGIES:
+        _STRATEGIES[name] = _new_strategy(name)
+    return _STRATEGIES[name]
+
+
+# One strategy per kind and process: two MirroredStrategy objects over the same
+# devices number their collectives alike, and the second one's all-reduces meet
+# the first one's ("Shape mismatch in the collective instance").
+_STRATEGIES = {}
+
+
+def _new_strategy(name):
     import tensorflow as tf
 
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        if tf.config.list_logical_devices("GPU"):
+            return tf.distribute.MirroredStrategy()
+        # Without GPUs MirroredStrategy would take one CPU; logical CPUs
+        # (tf.config.set_logical_device_configuration) are what there is to mirror.
+        return tf.distribute.MirroredStrategy(
+            [device.name for device in tf.config.list_logical_devices("CPU")]
+        )
     if not _tf_config().get("cluster"):
         raise UserInputError(
-            "--distribute multiworker needs TF_CONFIG with a cluster; see README "
-            "'Training on several machines'"
+            "--distribute multiworker needs the TF_CONFIG variable with a cluster; see the README, "
+            "'Training on several devices and machines'"
         )
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     _patch_keras_multiworker_reduce()
@@ -131,6 +155,55 @@ def prepare_model(model, strategy, sample_batch):
             model._symbolic_build(data_batch=sample_batch)
 
     model._maybe_symbolic_build = symbolic_build
+
+
+def writes_run_directory(name):
+    """Whether this process writes the run directory under distribution `name`."""
+    return name != "multiworker" or is_chief()
+
+
+def worker_run_path(out, name):
+    """Where this process keeps its run files: `out`, or for a non-chief worker of a
+    multi-worker run a folder beside it named after its task (removed when it ends)."""
+    if writes_run_directory(name):
+        return out
+    task = _tf_config()["task"]
+    return f"{os.path.normpath(out)}.workertemp_{task.get('type')}_{task.get('index', 0)}"
+
+
+def is_multiworker(strategy):
+    if strategy is None:
+        return False
+    import tensorflow as tf
+
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def shard_by_data(dataset, strategy):
+    """Each worker of a multi-worker run reads its share of every global batch.
+
+    The pipelines' datasets come from in-memory tensors, not files, so they are
+    sharded by element (what AUTO falls back to, with a warning).
+    """
+    if not is_multiworker(strategy):
+        return dataset
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
+
+
+def unreplicated(model, build_model):
+    """A copy of `model` outside any strategy, built by `build_model()`.
+
+    Evaluation, generation and saving after `fit` run on the chief alone; a
+    model whose variables live under a multi-worker strategy would wait there
+    for the other workers' collectives.
+    """
+    copy = build_model()
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def strategy_scope(strategy):

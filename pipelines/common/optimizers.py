@@ -2,6 +2,12 @@
 
 import keras
 
+
+def optimizer_step(optimizer):
+    """The optimizer's step count as an int (under a strategy its variable is mirrored)."""
+    return int(keras.ops.convert_to_numpy(optimizer.iterations))
+
+
 # Normalization scales/offsets and biases are not decayed (as in BERT).
 NOT_DECAYED = ["bias", "gamma", "beta"]
 

@@ -13,48 +13,46 @@
 
 `train(config, out)` does all of it into a run directory, which `Summarizer.load`
 reads back; `python -m pipelines.summarization` is the command line.
+
+Names are imported on first use, so the Keras-only modules (`model`,
+`fitting`, `config`) load without TensorFlow, as the JAX training route needs.
 """
 
-from pipelines.summarization.config import GenerationConfig
-from pipelines.summarization.config import ModelConfig
-from pipelines.summarization.config import SummarizerConfig
-from pipelines.summarization.config import TrainingConfig
-from pipelines.summarization.data import Pairs
-from pipelines.summarization.data import read_pairs
-from pipelines.summarization.datasets import make_dataset
-from pipelines.summarization.evaluation import evaluate_pairs
-from pipelines.summarization.generation import Generator
-from pipelines.summarization.generation import SearchOptions
-from pipelines.summarization.inference import InferenceModel
-from pipelines.summarization.learning_rate import WarmupCosineSchedule
-from pipelines.summarization.model import build_summarizer
-from pipelines.summarization.rouge import corpus_rouge
-from pipelines.summarization.summarizer import Summarizer
-from pipelines.summarization.summarizer import generate
-from pipelines.summarization.tokenizer import SummarizationTokenizer
-from pipelines.summarization.tokenizer import learn_vocabulary
-from pipelines.summarization.training import compile_summarizer
-from pipelines.summarization.training import train
+import importlib
 
-__all__ = [
-    "GenerationConfig",
-    "Generator",
-    "InferenceModel",
-    "ModelConfig",
-    "Pairs",
-    "SearchOptions",
-    "Summarizer",
-    "SummarizerConfig",
-    "SummarizationTokenizer",
-    "TrainingConfig",
-    "WarmupCosineSchedule",
-    "build_summarizer",
-    "compile_summarizer",
-    "corpus_rouge",
-    "evaluate_pairs",
-    "generate",
-    "learn_vocabulary",
-    "make_dataset",
-    "read_pairs",
-    "train",
-]
+_EXPORTS = {
+    "build_summarizer": "pipelines.summarization.model",
+    "compile_summarizer": "pipelines.summarization.fitting",
+    "corpus_rouge": "pipelines.summarization.rouge",
+    "evaluate_pairs": "pipelines.summarization.evaluation",
+    "generate": "pipelines.summarization.summarizer",
+    "GenerationConfig": "pipelines.summarization.config",
+    "Generator": "pipelines.summarization.generation",
+    "InferenceModel": "pipelines.summarization.inference",
+    "learn_vocabulary": "pipelines.summarization.tokenizer",
+    "make_dataset": "pipelines.summarization.datasets",
+    "ModelConfig": "pipelines.summarization.config",
+    "Pairs": "pipelines.summarization.data",
+    "read_pairs": "pipelines.summarization.data",
+    "SearchOptions": "pipelines.summarization.generation",
+    "SummarizationTokenizer": "pipelines.summarization.tokenizer",
+    "Summarizer": "pipelines.summarization.summarizer",
+    "SummarizerConfig": "pipelines.summarization.config",
+    "train": "pipelines.summarization.training",
+    "TrainingConfig": "pipelines.summarization.config",
+    "WarmupCosineSchedule": "pipelines.summarization.learning_rate",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -1,4 +1,6 @@
-"""Command line: `python -m pipelines.summarization train | evaluate | summarize`.
+"""Command line: `python -m pipelines.summarization train | evaluate | summarize`,
+and `prepare-arrays` / `import-weights` around training on a machine with JAX
+but no TensorFlow (`pipelines.jax_training`).
 
 A thin layer over the Python API: it parses options into a `SummarizerConfig`
 or search options, calls `train`, `evaluate_pairs` or `generate`, and prints.
@@ -16,10 +18,16 @@ from pipelines.common.argument_types import non_negative_float
 from pipelines.common.argument_types import non_negative_int
 from pipelines.common.argument_types import positive_float
 from pipelines.common.argument_types import positive_int
+from pipelines.common.distribution import DISTRIBUTIONS
 from pipelines.common.errors import UserInputError
 from pipelines.common.run_directory import DEFAULT_BACKUP_STEPS
 
 DEFAULTS_NOTE = "defaults are the SAMSum settings (see README)"
+JAX_ROUTE = """training where only JAX is installed (no TensorFlow):
+  python -m pipelines.summarization prepare-arrays --train ... --valid ... --out BUNDLE
+  KERAS_BACKEND=jax python -m pipelines.jax_training BUNDLE --out WEIGHTS
+  python -m pipelines.summarization import-weights BUNDLE WEIGHTS --out RUN_DIR
+"""
 
 
 def add_search_options(parser):
@@ -46,20 +54,9 @@ def search_overrides(args):
     }
 
 
-def build_parser():
-    from pipelines.summarization.config import SummarizerConfig
-
-    defaults = SummarizerConfig()
-    parser = argparse.ArgumentParser(
-        prog="python -m pipelines.summarization",
-        description="Abstractive summarization with an encoder-decoder Transformer.",
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    train = commands.add_parser(
-        "train", help="train a summarizer into a run directory", description=DEFAULTS_NOTE
-    )
-    data = train.add_argument_group(
+def add_run_options(parser, defaults, trains_here=True):
+    """The data, training and model options of `train` (and `prepare-arrays`)."""
+    data = parser.add_argument_group(
         "data (CSV, TSV, JSON Lines, tfds:NAME:SPLIT, hf:NAME[,CONFIG]:SPLIT)"
     )
     data.add_argument("--train", required=True, help="training pairs")
@@ -68,10 +65,8 @@ def build_parser():
     data.add_argument("--document-column", required=True, help="column holding the documents")
     data.add_argument("--summary-column", required=True, help="column holding the summaries")
     data.add_argument("--max-train-rows", type=positive_int, help="use only the first N training rows")
-    train.add_argument("--out", required=True, help="the run directory to write")
-    train.add_argument("--overwrite", action="store_true", help="replace what --out holds")
 
-    training = train.add_argument_group("training")
+    training = parser.add_argument_group("training")
     training.add_argument("--epochs", type=positive_int, default=defaults.training.epochs)
     training.add_argument(
         "--max-minutes", type=non_negative_float, default=defaults.training.max_minutes,
@@ -84,13 +79,19 @@ def build_parser():
     training.add_argument("--label-smoothing", type=fraction, default=defaults.training.label_smoothing)
     training.add_argument("--seed", type=int, default=defaults.training.seed)
     training.add_argument("--jit-compile", action="store_true", help="XLA-compile the training step")
-    training.add_argument(
-        "--backup-steps", type=positive_int, default=DEFAULT_BACKUP_STEPS,
-        help="training steps between backups of the resumable state (one is also made at "
-        "every epoch end); a killed run resumes from the last one (default: %(default)s)",
-    )
+    if trains_here:  # options of `train` itself, not of `prepare-arrays`
+        training.add_argument(
+            "--backup-steps", type=positive_int, default=DEFAULT_BACKUP_STEPS,
+            help="training steps between backups of the resumable state (one is also made at "
+            "every epoch end); a killed run resumes from the last one (default: %(default)s)",
+        )
+        training.add_argument(
+            "--distribute", choices=DISTRIBUTIONS, default=defaults.training.distribute,
+            help="data parallelism: mirrored = all local GPUs; multiworker = the cluster in "
+            "TF_CONFIG (needs --max-minutes 0). --batch-size is the global batch",
+        )
 
-    model = train.add_argument_group("model")
+    model = parser.add_argument_group("model")
     model.add_argument("--vocabulary-size", type=positive_int, default=defaults.tokenizer.vocabulary_size)
     model.add_argument("--hidden-dim", type=positive_int, default=defaults.model.hidden_dim)
     model.add_argument("--intermediate-dim", type=positive_int, default=defaults.model.intermediate_dim)
@@ -104,10 +105,52 @@ def build_parser():
     model.add_argument(
         "--max-summary-length", type=positive_int, default=defaults.model.max_summary_length
     )
-    train.add_argument(
+    parser.add_argument(
         "--beams", type=positive_int, default=defaults.generation.beams,
         help="beam width saved as the run's default and used for --test",
     )
+
+
+def build_parser():
+    from pipelines.summarization.config import SummarizerConfig
+
+    defaults = SummarizerConfig()
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines.summarization",
+        description="Abstractive summarization with an encoder-decoder Transformer.",
+        epilog=JAX_ROUTE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser(
+        "train", help="train a summarizer into a run directory", description=DEFAULTS_NOTE
+    )
+    add_run_options(train, defaults)
+    train.add_argument("--out", required=True, help="the run directory to write")
+    train.add_argument("--overwrite", action="store_true", help="replace what --out holds")
+
+    prepare = commands.add_parser(
+        "prepare-arrays",
+        help="tokenize train/valid into arrays for training without TensorFlow",
+        description="Learn the vocabulary and write the teacher-forcing arrays, tokenizer and "
+        "settings to a bundle folder for `python -m pipelines.jax_training`. " + DEFAULTS_NOTE,
+    )
+    add_run_options(prepare, defaults, trains_here=False)
+    prepare.add_argument("--out", required=True, help="the bundle folder to write")
+    prepare.add_argument("--overwrite", action="store_true", help="replace what --out holds")
+
+    import_weights = commands.add_parser(
+        "import-weights",
+        help="build a run directory from a bundle and the weights trained from it",
+        description="Load the weights written by `python -m pipelines.jax_training`, check that "
+        "they reproduce the recorded outputs, then write a run directory as `train` does "
+        "(validation figures, sample predictions, test ROUGE when the bundle names --test).",
+    )
+    import_weights.add_argument("bundle", metavar="BUNDLE", help="folder written by prepare-arrays")
+    import_weights.add_argument("weights", metavar="WEIGHTS", help="folder written by jax_training")
+    import_weights.add_argument("--out", required=True, help="the run directory to write")
+    import_weights.add_argument("--overwrite", action="store_true", help="replace what --out holds")
 
     evaluate = commands.add_parser("evaluate", help="ROUGE of a trained run on a data file")
     evaluate.add_argument("run_dir", metavar="RUN_DIR")
@@ -141,6 +184,7 @@ def config_from_args(args):
     for name in ("epochs", "max_minutes", "batch_size", "learning_rate", "warmup_steps",
                  "label_smoothing", "seed", "jit_compile"):
         setattr(config.training, name, getattr(args, name))
+    config.training.distribute = getattr(args, "distribute", config.training.distribute)
     model = config.model
     model.hidden_dim, model.intermediate_dim = args.hidden_dim, args.intermediate_dim
     model.num_heads, model.dropout = args.heads, args.dropout
@@ -163,6 +207,23 @@ def run_train(args):
         config_from_args(args), args.out, overwrite=args.overwrite, log=print,
         backup_steps=args.backup_steps,
     )
+    if not metrics:  # a multi-worker run's other workers write nothing
+        return
+    print(f"run directory: {args.out}")
+    print(json.dumps({key: metrics[key] for key in ("validation", "training")}, indent=2))
+
+
+def run_prepare_arrays(args):
+    from pipelines.summarization.arrays import prepare_arrays
+
+    prepare_arrays(config_from_args(args), args.out, overwrite=args.overwrite, log=print)
+    print(f"next: KERAS_BACKEND=jax python -m pipelines.jax_training {args.out} --out WEIGHTS")
+
+
+def run_import_weights(args):
+    from pipelines.summarization.arrays import import_weights
+
+    metrics = import_weights(args.bundle, args.weights, args.out, overwrite=args.overwrite, log=print)
     print(f"run directory: {args.out}")
     print(json.dumps({key: metrics[key] for key in ("validation", "training")}, indent=2))
 
@@ -216,7 +277,13 @@ def run_summarize(args):
     print("\n\n".join(summaries))
 
 
-COMMANDS = {"train": run_train, "evaluate": run_evaluate, "summarize": run_summarize}
+COMMANDS = {
+    "train": run_train,
+    "prepare-arrays": run_prepare_arrays,
+    "import-weights": run_import_weights,
+    "evaluate": run_evaluate,
+    "summarize": run_summarize,
+}
 
 
 def main(argv=None):

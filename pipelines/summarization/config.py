@@ -51,6 +51,7 @@ class TrainingConfig:
     patience: int = 3
     seed: int = 1337
     jit_compile: bool = False
+    distribute: str = "none"  # none, mirrored or multiworker (pipelines.common.distribution)
 
 
 @dataclasses.dataclass

@@ -22,11 +22,11 @@ import math
 
 import tensorflow as tf
 
+from pipelines.summarization.model import DECODER_IDS
+from pipelines.summarization.model import ENCODER_IDS
 from pipelines.summarization.tokenizer import END_ID
 from pipelines.summarization.tokenizer import START_ID
 
-ENCODER_IDS = "encoder_ids"
-DECODER_IDS = "decoder_ids"
 _WINDOW_BATCHES = 32  # batches per length-sorted window
 _TOKENIZE_CHUNK = 256  # texts tokenized per call (vectorized)
 

@@ -5,6 +5,8 @@ import time
 
 import keras
 
+from pipelines.common.optimizers import optimizer_step
+
 
 def warmup_cosine(step, decay_fraction, *, peak, warmup_steps, min_ratio):
     """Linear warmup to `peak` over `warmup_steps`, then cosine decay.
@@ -87,7 +89,7 @@ class WarmupCosineSchedule(keras.callbacks.Callback):
         return step_seconds * self.validation_steps / 3
 
     def on_train_batch_begin(self, batch, logs=None):
-        step = int(self.model.optimizer.iterations)
+        step = optimizer_step(self.model.optimizer)
         progress = self.progress(step)
         if step >= self.warmup_steps and self.warmup_end_progress is None:
             self.warmup_end_progress = min(progress, 0.99)
@@ -102,7 +104,9 @@ class WarmupCosineSchedule(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         if self.timed_from is None:
-            self.timed_from = (time.monotonic(), int(self.model.optimizer.iterations))
-        if self.progress(int(self.model.optimizer.iterations)) >= 1.0:
-            self.stopped_on_budget = self.max_seconds is not None
+            self.timed_from = (time.monotonic(), optimizer_step(self.model.optimizer))
+        step = optimizer_step(self.model.optimizer)
+        if self.progress(step) >= 1.0:
+            # Reaching `total_steps` is the planned end, not the budget's.
+            self.stopped_on_budget = self.max_seconds is not None and step < self.total_steps
             self.model.stop_training = True

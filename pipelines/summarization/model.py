@@ -14,15 +14,19 @@ The training model is one functional Keras model over
 with `safe_mode=True`. Generation and export reuse its layers by name
 (`InferenceModel` in `inference.py`): an encoder pass, then one cached decoder
 step per token.
+
+This module needs Keras alone (no TensorFlow), so the same model trains on the
+JAX backend (`pipelines.jax_training`).
 """
 
 import keras
 
 import keras_attention
-from pipelines.summarization.datasets import DECODER_IDS
-from pipelines.summarization.datasets import ENCODER_IDS
 from pipelines.summarization.tied_embedding import TiedEmbedding
 
+# The model's input names (also the keys of the datasets' input dicts).
+ENCODER_IDS = "encoder_ids"
+DECODER_IDS = "decoder_ids"
 EMBEDDING = "token_embedding"
 ENCODER_NORM = "encoder_norm"
 DECODER_NORM = "decoder_norm"

@@ -15,7 +15,9 @@
 
 Rerunning the same `train` command on an unfinished run directory resumes it
 from its last backup (made every `backup_steps` training steps and at every
-epoch end).
+epoch end). Under `training.distribute` the model is built and compiled in the
+strategy's scope, the batch size is the global batch, and only the chief
+writes the run directory (see `pipelines.common.distribution`).
 """
 
 import math
@@ -29,8 +31,16 @@ import numpy as np
 from pipelines.common.atomic import atomic_path
 from pipelines.common.callbacks import read_history
 from pipelines.common.callbacks import training_callbacks
+from pipelines.common.distribution import is_multiworker
+from pipelines.common.distribution import make_strategy
+from pipelines.common.distribution import prepare_model
+from pipelines.common.distribution import replicas
+from pipelines.common.distribution import shard_by_data
+from pipelines.common.distribution import strategy_scope
+from pipelines.common.distribution import unreplicated
+from pipelines.common.distribution import worker_run_path
+from pipelines.common.distribution import writes_run_directory
 from pipelines.common.errors import UserInputError
-from pipelines.common.optimizers import NOT_DECAYED
 from pipelines.common.plots import plot_training_curves
 from pipelines.common.preflight import check_free_space
 from pipelines.common.preflight import check_writable
@@ -43,8 +53,10 @@ from pipelines.summarization.evaluation import SAMPLE_PREDICTIONS_FILE
 from pipelines.summarization.evaluation import evaluate_pairs
 from pipelines.summarization.evaluation import write_evaluation
 from pipelines.summarization.evaluation import write_predictions
+from pipelines.summarization.fitting import StepClock
+from pipelines.summarization.fitting import compile_summarizer
 from pipelines.summarization.learning_rate import WarmupCosineSchedule
-from pipelines.summarization.losses import SmoothedSparseCrossEntropy
+from pipelines.summarization.learning_rate import optimizer_step
 from pipelines.summarization.model import build_summarizer
 from pipelines.summarization.summarizer import Summarizer
 from pipelines.summarization.summarizer import generate
@@ -52,48 +64,6 @@ from pipelines.summarization.tokenizer import SummarizationTokenizer
 from pipelines.summarization.tokenizer import learn_vocabulary
 
 SAMPLE_COUNT = 20
-
-
-def compile_summarizer(model, training):
-    """Compiles for `fit`: AdamW, label-smoothed loss and token accuracy over real tokens.
-
-    The learning rate is set every batch by `WarmupCosineSchedule`; norms and
-    biases get no weight decay.
-    """
-    optimizer = keras.optimizers.AdamW(
-        learning_rate=training.learning_rate,
-        weight_decay=training.weight_decay,
-        beta_2=0.98,
-        global_clipnorm=training.gradient_clip_norm,
-    )
-    optimizer.exclude_from_weight_decay(var_names=NOT_DECAYED)
-    model.compile(
-        optimizer=optimizer,
-        loss=SmoothedSparseCrossEntropy(label_smoothing=training.label_smoothing),
-        # Weighted by the datasets' sample_weight: padding counts for nothing.
-        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-        jit_compile=training.jit_compile,
-    )
-    return model
-
-
-class StepClock(keras.callbacks.Callback):
-    """Seconds spent in training steps after the first (which also traces the graph)."""
-
-    def __init__(self):
-        super().__init__()
-        self.seconds = 0.0
-        self.steps = 0
-        self._traced = False
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self._traced:
-            self.seconds += time.perf_counter() - self._start
-            self.steps += 1
-        self._traced = True
 
 
 def prepare_run_directory(run, config, overwrite):
@@ -109,6 +79,8 @@ def prepare_run_directory(run, config, overwrite):
         saved = SummarizerConfig.load(run.config_path).to_dict()
         wanted = config.to_dict()
         saved["model"]["vocabulary_size"] = wanted["model"]["vocabulary_size"]
+        # A backup resumes on any number of devices.
+        saved["training"]["distribute"] = wanted["training"]["distribute"]
         if saved != wanted:
             raise UserInputError(
                 f"{run.path} holds an unfinished run with other settings; rerun its own "
@@ -163,9 +135,18 @@ def train(config, out, *, overwrite=False, log=print, backup_steps=DEFAULT_BACKU
             at every epoch end).
 
     Returns:
-        The metrics dict written to metrics.json.
+        The metrics dict written to metrics.json (empty on a multi-worker
+        run's non-chief workers, which write no run directory).
     """
-    run = RunDirectory(out)
+    distribute = config.training.distribute
+    if distribute == "multiworker" and config.training.max_minutes:
+        # Each worker would end the run and set the learning rate by its own clock.
+        raise UserInputError(
+            "a time budget cannot be kept in step across workers; pass --max-minutes 0 "
+            "with --distribute multiworker (and set --epochs)"
+        )
+    strategy = make_strategy(distribute)  # a bad name or a missing TF_CONFIG fails here
+    run = RunDirectory(worker_run_path(out, distribute))
     check_writable(run.path)
     keras.utils.set_random_seed(config.training.seed)
     splits = read_splits(config.data, log)
@@ -183,7 +164,11 @@ def train(config, out, *, overwrite=False, log=print, backup_steps=DEFAULT_BACKU
     config.model.vocabulary_size = tokenizer.vocabulary_size
     config.save(run.config_path)
 
-    model, fit_report = fit_model(config, run, tokenizer, splits, log, backup_steps)
+    model, fit_report = fit_model(config, run, tokenizer, splits, log, backup_steps, strategy)
+    if not writes_run_directory(distribute):
+        shutil.rmtree(run.path, ignore_errors=True)
+        log(f"worker done; the chief writes {out}")
+        return {}
     with atomic_path(run.model_path) as temporary:
         model.save(temporary)
     shutil.rmtree(run.backup_dir, ignore_errors=True)  # kept until the model is safe
@@ -195,8 +180,12 @@ def train(config, out, *, overwrite=False, log=print, backup_steps=DEFAULT_BACKU
     return metrics
 
 
-def fit_model(config, run, tokenizer, splits, log, backup_steps=DEFAULT_BACKUP_STEPS):
-    """Builds, compiles and fits the model; returns it (best weights) and a speed report."""
+def fit_model(config, run, tokenizer, splits, log, backup_steps=DEFAULT_BACKUP_STEPS, strategy=None):
+    """Builds, compiles and fits the model; returns it (best weights) and a speed report.
+
+    With a `tf.distribute` strategy the model is built and compiled in its
+    scope, and the returned model is an undistributed copy.
+    """
     training = config.training
     dataset_arguments = dict(
         tokenizer=tokenizer,
@@ -210,8 +199,13 @@ def fit_model(config, run, tokenizer, splits, log, backup_steps=DEFAULT_BACKUP_S
         **dataset_arguments,
     )
     valid_dataset = make_dataset(valid_pairs.documents, valid_pairs.summaries, **dataset_arguments)
-    model = compile_summarizer(build_summarizer(config.model), training)
+    with strategy_scope(strategy):
+        model = compile_summarizer(build_summarizer(config.model), training)
     check_free_space(run.path, model.count_params())
+    train_dataset = shard_by_data(train_dataset, strategy)
+    valid_dataset = shard_by_data(valid_dataset, strategy)
+    if is_multiworker(strategy):
+        prepare_model(model, strategy, next(iter(train_dataset)))
     steps_per_epoch = math.ceil(len(train_pairs) / training.batch_size)
     schedule = WarmupCosineSchedule(
         peak=training.learning_rate,
@@ -230,7 +224,8 @@ def fit_model(config, run, tokenizer, splits, log, backup_steps=DEFAULT_BACKUP_S
         run, monitor="val_loss", mode="min", patience=training.patience, backup_steps=backup_steps
     )
     log(
-        f"model: {model.count_params():,} parameters; {steps_per_epoch} steps per epoch, "
+        f"model: {model.count_params():,} parameters; {replicas(strategy)} replica(s); "
+        f"{steps_per_epoch} steps per epoch, "
         f"at most {training.epochs} epochs"
         + (f" or {training.max_minutes:g} minutes" if training.max_minutes else "")
     )
@@ -241,9 +236,13 @@ def fit_model(config, run, tokenizer, splits, log, backup_steps=DEFAULT_BACKUP_S
     )
     seconds = time.perf_counter() - start
     # Counted before loading the best weights, which bring back that epoch's optimizer state.
-    steps = int(model.optimizer.iterations)
+    steps = optimizer_step(model.optimizer)
     if os.path.exists(run.best_weights_path):
         model.load_weights(run.best_weights_path)  # also right after a resumed, finished fit
+    if strategy is not None:
+        model = unreplicated(
+            model, lambda: compile_summarizer(build_summarizer(config.model), training)
+        )
     tokens_per_step = tokens_per_epoch(tokenizer, train_pairs, config.model) / steps_per_epoch
     fit_report = {
         "seconds": round(seconds, 1),  # all of `fit`: steps, validation, tracing
@@ -253,6 +252,8 @@ def fit_model(config, run, tokenizer, splits, log, backup_steps=DEFAULT_BACKUP_S
         # Real encoder + decoder tokens per second of training steps (after the first).
         "tokens_per_second": round(tokens_per_step * clock.steps / max(clock.seconds, 1e-9), 1),
         "parameters": model.count_params(),
+        "distribute": training.distribute,
+        "replicas": replicas(strategy),
     }
     log(
         f"trained {fit_report['epochs']} epochs ({steps} steps) in {seconds / 60:.1f} min, "

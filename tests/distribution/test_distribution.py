@@ -1,5 +1,6 @@
 """Data-parallel training: MirroredStrategy over two logical CPUs, two
-MultiWorkerMirroredStrategy workers on 127.0.0.1, BackupAndRestore under both."""
+MultiWorkerMirroredStrategy workers on 127.0.0.1, BackupAndRestore under both,
+and the pipelines' `train --distribute`."""
 
 import json
 import os
@@ -16,11 +17,20 @@ from pipelines.common.distribution import make_strategy
 from pipelines.common.errors import UserInputError
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "train_tiny.py")
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TF_ONLY = keras.backend.backend() == "tensorflow"
 
 
+def script_env(**variables):
+    """The environment of a script run: TensorFlow backend, this checkout's packages."""
+    path = os.pathsep.join(filter(None, [REPOSITORY, os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=path)
+    env.update(variables)
+    return env
+
+
 def run_script(out_dir, *args, env=None, check=True):
-    full_env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="2")
+    full_env = script_env()
     full_env.pop("TF_CONFIG", None)
     full_env.update(env or {})
     result = subprocess.run(
@@ -72,12 +82,27 @@ def test_chief_is_worker_zero_without_a_chief_task(monkeypatch):
     assert is_chief()
 
 
-def test_mirrored_two_cpus_matches_one_device(tmp_path):
-    single, mirrored = tmp_path / "single", tmp_path / "mirrored"
+def write_reviews(path, count, seed):
+    """A tiny labelled TSV for the classification command line."""
+    rng = np.random.default_rng(seed)
+    words = {"pos": ["great", "witty", "warm", "moving"], "neg": ["dull", "flat", "tired", "bland"]}
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("sentence\tlabel\n")
+        for _ in range(count):
+            label = rng.choice(["pos", "neg"])
+            handle.write(f"a {' and '.join(rng.choice(words[label], 2))} film\t{label}\n")
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def mirrored_runs(tmp_path_factory):
+    """One tiny model trained on one device and under MirroredStrategy from the
+    same initial weights; the mirrored process then trains a classifier with
+    `train --distribute mirrored` on the same two logical CPUs."""
+    root = tmp_path_factory.mktemp("mirrored")
+    single, mirrored = root / "single", root / "mirrored"
     single.mkdir(), mirrored.mkdir()
-    run_script(single, "--epochs", "3", "--logical-cpus", "2")
-    # Start the mirrored run from exactly the single run's initial weights.
-    initial = tmp_path / "initial.weights.h5"
+    initial = root / "initial.weights.h5"
     sys.path.insert(0, os.path.dirname(__file__))
     try:
         import train_tiny
@@ -85,15 +110,87 @@ def test_mirrored_two_cpus_matches_one_device(tmp_path):
         sys.path.pop(0)
     keras.utils.set_random_seed(0)
     train_tiny.build_model().save_weights(initial)
+    classifier_run = root / "classifier"
+    train = [
+        "train", "--train", write_reviews(root / "train.tsv", 96, seed=1),
+        "--valid", write_reviews(root / "valid.tsv", 32, seed=2),
+        "--text-column", "sentence", "--label-column", "label", "--out", str(classifier_run),
+        "--distribute", "mirrored", "--epochs", "2", "--batch-size", "16", "--verbose", "0",
+        "--embedding-dim", "16", "--num-blocks", "1", "--num-heads", "2",
+        "--intermediate-dim", "32", "--vocabulary-size", "100", "--max-length", "16",
+    ]
+    commands = root / "commands.json"
+    commands.write_text(json.dumps([["classification", train]]))
     run_script(single, "--epochs", "3", "--initial-weights", str(initial))
     run_script(
         mirrored, "--epochs", "3", "--distribute", "mirrored", "--logical-cpus", "2",
-        "--initial-weights", str(initial),
+        "--initial-weights", str(initial), "--then-cli", str(commands),
     )
-    single_report, mirrored_report = read_report(single), read_report(mirrored)
+    return {
+        "single": read_report(single), "mirrored": read_report(mirrored),
+        "classifier_run": str(classifier_run),
+    }
+
+
+def test_mirrored_two_cpus_matches_one_device(mirrored_runs):
+    single_report, mirrored_report = mirrored_runs["single"], mirrored_runs["mirrored"]
     assert mirrored_report["replicas"] == 2
     # Same global batch and weights: only the order of the gradient sums differs.
     np.testing.assert_allclose(mirrored_report["loss"], single_report["loss"], rtol=1e-5)
+
+
+def test_train_distribute_mirrored_writes_a_run_that_predicts(mirrored_runs):
+    from pipelines.classification.trained import TrainedClassifier
+    from pipelines.common.run_directory import RunDirectory
+
+    assert mirrored_runs["mirrored"]["cli_exit_codes"] == [0]
+    run = RunDirectory(mirrored_runs["classifier_run"])
+    metrics = run.read_json(run.metrics_path)
+    assert metrics["training"]["replicas"] == 2
+    assert metrics["training"]["epochs_run"] == 2
+    assert run.read_json(run.config_path)["training"]["distribute"] == "mirrored"
+    assert not os.path.exists(run.backup_dir)
+    # Loaded here, on one device, without the strategy.
+    classifier = TrainedClassifier.load(run.path)
+    predictions = classifier.predict(["a great and witty film", "a dull and flat film"])
+    assert [set(p["probabilities"]) for p in predictions] == [{"neg", "pos"}] * 2
+    assert all(abs(sum(p["probabilities"].values()) - 1.0) < 1e-4 for p in predictions)
+    report = classifier.evaluate(["a warm film"], np.array([classifier.class_names.index("pos")]))
+    assert report["examples"] == 1
+
+
+@pytest.mark.parametrize("pipeline", ["classification", "summarization"])
+def test_train_multiworker_without_tf_config_is_one_line(pipeline, tmp_path, monkeypatch, capsys):
+    import importlib
+
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    main = importlib.import_module(f"pipelines.{pipeline}.cli").main
+    columns = (
+        ["--text-column", "t", "--label-column", "l"] if pipeline == "classification"
+        else ["--document-column", "d", "--summary-column", "s", "--max-minutes", "0"]
+    )
+    out = tmp_path / "run"
+    status = main([
+        "train", "--train", "absent.csv", "--valid", "absent.csv", *columns,
+        "--out", str(out), "--distribute", "multiworker",
+    ])
+    error = capsys.readouterr().err.strip()
+    assert status == 2
+    assert error.count("\n") == 0
+    expected = "TF_CONFIG" if TF_ONLY else "jax.distributed"
+    assert error.startswith("error: ") and expected in error, error
+    assert not out.exists()  # refused before anything was written
+
+
+def test_summarizer_refuses_a_time_budget_across_workers(tmp_path, capsys):
+    from pipelines.summarization.cli import main
+
+    status = main([
+        "train", "--train", "a.csv", "--valid", "a.csv", "--document-column", "d",
+        "--summary-column", "s", "--out", str(tmp_path / "run"), "--distribute", "multiworker",
+    ])
+    assert status == 2
+    assert "--max-minutes 0" in capsys.readouterr().err
 
 
 def test_backup_and_restore_resumes_under_mirrored(tmp_path):
@@ -112,8 +209,7 @@ def test_two_workers_on_localhost_train_and_only_chief_writes(tmp_path):
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
 
     def launch(index, *extra):
-        env = dict(
-            os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="2",
+        env = script_env(
             TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
         )
         out_dir = tmp_path / f"worker{index}"

@@ -5,6 +5,11 @@ TF_CONFIG must be set before TensorFlow starts.
 
     python train_tiny.py OUT_DIR --distribute NAME [--logical-cpus N]
         [--epochs N] [--interrupt-at-epoch N] [--initial-weights FILE]
+        [--then-cli COMMANDS.json]
+
+`--then-cli` runs pipeline commands (`[["classification", ["train", ...]], ...]`)
+through their command lines afterwards, in this process and so on the same
+logical devices; their exit statuses go into the report.
 """
 
 import argparse
@@ -23,6 +28,7 @@ def parse_args():
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--interrupt-at-epoch", type=int, default=-1)
     parser.add_argument("--initial-weights", default=None)
+    parser.add_argument("--then-cli", default=None)
     return parser.parse_args()
 
 
@@ -64,6 +70,17 @@ class InterruptAt:
         return _Interrupt()
 
 
+def run_commands(path):
+    import importlib
+
+    with open(path) as handle:
+        commands = json.load(handle)
+    return [
+        importlib.import_module(f"pipelines.{pipeline}.cli").main(argv)
+        for pipeline, argv in commands
+    ]
+
+
 def main():
     args = parse_args()
     import tensorflow as tf
@@ -82,11 +99,7 @@ def main():
     from pipelines.common.distribution import strategy_scope
 
     keras.utils.set_random_seed(0)
-    strategy = make_strategy(args.distribute)
-    if args.distribute == "mirrored" and args.logical_cpus:
-        strategy = tf.distribute.MirroredStrategy(
-            [f"/cpu:{i}" for i in range(args.logical_cpus)]
-        )
+    strategy = make_strategy(args.distribute)  # mirrored: over the logical CPUs
     with strategy_scope(strategy):
         model = build_model()
         if args.initial_weights:
@@ -125,6 +138,8 @@ def main():
     }
     if is_chief():
         model.save(os.path.join(args.out_dir, "model.keras"))
+    if args.then_cli:
+        report["cli_exit_codes"] = run_commands(args.then_cli)
     with open(os.path.join(args.out_dir, f"report-{worker_tag}.json"), "w") as handle:
         json.dump(report, handle)
     return 0
