@@ -25,7 +25,7 @@ import numpy as np
 
 from export.onnx_runtime import create_session
 from export.summary_text import DialogueTokenizer
-from export.summary_text import restore_case
+from pipelines.summarization.truecase import restore_case
 
 
 class OnnxSummarizer:
