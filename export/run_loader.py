@@ -12,16 +12,33 @@ import os
 
 from pipelines.common.errors import UserInputError
 from pipelines.common.run_directory import RunDirectory
+from pipelines.common.sectioned_config import CLASSIFICATION
+from pipelines.common.sectioned_config import SUMMARIZATION
+from pipelines.common.sectioned_config import config_task
 from pipelines.common.tokenizer import SETTINGS_FILE
 from pipelines.common.tokenizer import VOCABULARY_FILE
 
-CLASSIFICATION = "classification"
-SUMMARIZATION = "summarization"
 DEFAULT_BEAMS = 4
 
 
+class RunFiles:
+    """What both kinds of run share: the run directory and its vocabulary file."""
+
+    @property
+    def directory(self):
+        return RunDirectory(self.path)
+
+    @property
+    def vocabulary_path(self):
+        return os.path.join(self.directory.tokenizer_dir, VOCABULARY_FILE)
+
+    def vocabulary_sha256(self):
+        with open(self.vocabulary_path, "rb") as file:
+            return hashlib.sha256(file.read()).hexdigest()
+
+
 @dataclasses.dataclass
-class ClassifierRun:
+class ClassifierRun(RunFiles):
     """A finished classification run, loaded.
 
     Attributes:
@@ -43,14 +60,6 @@ class ClassifierRun:
     task: str = CLASSIFICATION
 
     @property
-    def directory(self):
-        return RunDirectory(self.path)
-
-    @property
-    def vocabulary_path(self):
-        return os.path.join(self.directory.tokenizer_dir, VOCABULARY_FILE)
-
-    @property
     def tokenizer_settings_path(self):
         return os.path.join(self.directory.tokenizer_dir, SETTINGS_FILE)
 
@@ -66,13 +75,9 @@ class ClassifierRun:
             return self.config.model.max_length
         return None
 
-    def vocabulary_sha256(self):
-        with open(self.vocabulary_path, "rb") as file:
-            return hashlib.sha256(file.read()).hexdigest()
-
 
 @dataclasses.dataclass
-class SummarizerRun:
+class SummarizerRun(RunFiles):
     """A finished summarization run, loaded.
 
     Attributes:
@@ -100,14 +105,6 @@ class SummarizerRun:
         return self.summarizer.tokenizer
 
     @property
-    def directory(self):
-        return RunDirectory(self.path)
-
-    @property
-    def vocabulary_path(self):
-        return os.path.join(self.directory.tokenizer_dir, VOCABULARY_FILE)
-
-    @property
     def max_document_length(self):
         return self.config.model.max_document_length
 
@@ -120,21 +117,13 @@ class SummarizerRun:
         """The run's generation settings with `beams` (what `summarize --beams` uses)."""
         return self.summarizer.search_options(beams=beams)
 
-    def vocabulary_sha256(self):
-        with open(self.vocabulary_path, "rb") as file:
-            return hashlib.sha256(file.read()).hexdigest()
-
 
 def detect_task(config):
     """`classification` or `summarization` from a run's config.json contents."""
-    task = config.get("task")
-    if task is None and config.get("data", {}).get("class_names") is not None:
-        task = CLASSIFICATION
-    if task is None and "generation" in config:  # SummarizerConfig's section
-        task = SUMMARIZATION
-    if task not in (CLASSIFICATION, SUMMARIZATION):
+    task = config_task(config)
+    if task is None:
         raise UserInputError(
-            f"cannot tell the task of this run (config.json task={task!r}); "
+            "cannot tell the task of this run from its config.json; "
             "export a run directory written by `python -m pipelines.classification train` "
             "or `python -m pipelines.summarization train`"
         )
