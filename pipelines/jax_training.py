@@ -28,12 +28,11 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from pipelines.common import array_bundle  # noqa: E402
+from pipelines.common.argument_types import non_negative_float  # noqa: E402
+from pipelines.common.argument_types import positive_int  # noqa: E402
 from pipelines.common.atomic import atomic_path  # noqa: E402
 from pipelines.common.atomic import write_json_atomic  # noqa: E402
-from pipelines.common.callbacks import BestWeightsCheckpoint  # noqa: E402
-from pipelines.common.callbacks import HistoryRecorder  # noqa: E402
-from pipelines.common.callbacks import best_record  # noqa: E402
-from pipelines.common.callbacks import read_history  # noqa: E402
+from pipelines.common.callbacks import training_callbacks  # noqa: E402
 from pipelines.common.errors import UserInputError  # noqa: E402
 
 REFERENCE_EXAMPLES = 4  # validation examples whose outputs are recorded for the import check
@@ -48,10 +47,10 @@ def build_parser():
     parser.add_argument("bundle", metavar="BUNDLE", help="folder written by prepare-arrays")
     parser.add_argument("--out", required=True, help="weights folder to write")
     parser.add_argument("--overwrite", action="store_true", help="replace what --out holds")
-    parser.add_argument("--epochs", type=int, help="default: the bundle's config")
-    parser.add_argument("--batch-size", type=int, help="global batch; default: the bundle's config")
+    parser.add_argument("--epochs", type=positive_int, help="default: the bundle's config")
+    parser.add_argument("--batch-size", type=positive_int, help="global batch; default: the bundle's config")
     parser.add_argument(
-        "--max-minutes", type=float, help="time budget; 0: none; default: the bundle's config"
+        "--max-minutes", type=non_negative_float, help="time budget; 0: none; default: the bundle's config"
     )
     parser.add_argument(
         "--distribute", choices=("none", "mirrored"), default="none",
@@ -218,22 +217,10 @@ def train_from_bundle(bundle, out, *, training=None, distribute="none", overwrit
         validation_steps=math.ceil(len(valid[1]) / batch_size),
     )
     clock = StepClock()
-    best = best_record(read_history(folder.history_path), monitor, mode)
     os.makedirs(os.path.dirname(folder.best_weights_path), exist_ok=True)
-    callbacks = [
-        schedule,
-        clock,
-        keras.callbacks.BackupAndRestore(
-            folder.backup_dir, double_checkpoint=True, delete_checkpoint=False
-        ),
-        BestWeightsCheckpoint(
-            folder.best_weights_path, monitor, mode, best[monitor] if best else None
-        ),
-        keras.callbacks.EarlyStopping(
-            monitor=monitor, mode=mode, patience=training_config.patience, restore_best_weights=True
-        ),
-        HistoryRecorder(folder.history_path),
-    ]
+    callbacks = [schedule, clock] + training_callbacks(
+        folder, monitor, mode, patience=training_config.patience, tensorboard=False
+    )
     log(
         f"{'resuming: ' if resuming else ''}{model.count_params():,} parameters on "
         f"{keras.backend.backend()} ({len(devices)} device(s): {', '.join(devices)}); "
@@ -247,9 +234,10 @@ def train_from_bundle(bundle, out, *, training=None, distribute="none", overwrit
         shuffle=True, verbose=2,
     )
     seconds = time.perf_counter() - start
+    # Counted before loading the best weights, which bring back that epoch's optimizer state.
+    steps = optimizer_step(model.optimizer)
     if os.path.exists(folder.best_weights_path):
         model.load_weights(folder.best_weights_path)
-    steps = optimizer_step(model.optimizer)
     tokens_per_step = manifest["tokens_per_epoch"] / math.ceil(examples / batch_size)
     report = {
         "settings": {key: getattr(training_config, key) for key in TRAINED_SETTINGS},

@@ -190,9 +190,18 @@ class StepBackupAndRestore(keras.callbacks.BackupAndRestore):
 
 
 def training_callbacks(
-    run_directory, monitor="val_accuracy", mode="max", patience=3, backup_steps=DEFAULT_BACKUP_STEPS
+    run_directory,
+    monitor="val_accuracy",
+    mode="max",
+    patience=3,
+    backup_steps=DEFAULT_BACKUP_STEPS,
+    tensorboard=True,
 ):
     """Best-weights checkpoint, early stopping, TensorBoard, history, and the backup.
+
+    `run_directory` needs `history_path`, `best_weights_path`, `backup_dir`
+    and, with `tensorboard`, `logs_dir`. TensorBoard logs need TensorFlow, so
+    training on a machine without it passes `tensorboard=False`.
 
     The backup comes last, so an epoch's history record and best weights are
     on disk before a backup says the epoch is done. It is kept when training
@@ -201,7 +210,7 @@ def training_callbacks(
     instead of starting over.
     """
     best = best_record(read_history(run_directory.history_path), monitor, mode)
-    return [
+    callbacks = [
         BestWeightsCheckpoint(
             run_directory.best_weights_path,
             monitor,
@@ -211,7 +220,10 @@ def training_callbacks(
         keras.callbacks.EarlyStopping(
             monitor=monitor, mode=mode, patience=patience, restore_best_weights=True
         ),
-        tensorboard_callback(run_directory.logs_dir),
+    ]
+    if tensorboard:
+        callbacks.append(tensorboard_callback(run_directory.logs_dir))
+    return callbacks + [
         HistoryRecorder(run_directory.history_path),
         StepBackupAndRestore(
             run_directory.backup_dir, save_freq=backup_steps, delete_checkpoint=False
