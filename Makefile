@@ -24,7 +24,7 @@ test-tf: $(INSTALLED)
 	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest $(PYTEST_FLAGS) tests
 
 test-jax: $(INSTALLED)
-	KERAS_BACKEND=jax $(BIN)/python -m pytest $(PYTEST_FLAGS) tests/layers
+	KERAS_BACKEND=jax $(BIN)/python -m pytest $(PYTEST_FLAGS) tests/layers tests/reliability/test_bad_input_layers.py
 
 # Train the default SST-2 classifier into runs/demo, then export it with the parity gate.
 demo: $(INSTALLED)
