@@ -34,6 +34,7 @@ from pipelines.common.atomic import atomic_path  # noqa: E402
 from pipelines.common.atomic import write_json_atomic  # noqa: E402
 from pipelines.common.callbacks import training_callbacks  # noqa: E402
 from pipelines.common.errors import UserInputError  # noqa: E402
+from pipelines.common.errors import run_command  # noqa: E402
 
 REFERENCE_EXAMPLES = 4  # validation examples whose outputs are recorded for the import check
 TRAINED_SETTINGS = ("epochs", "batch_size", "max_minutes", "distribute")
@@ -277,15 +278,13 @@ def main(argv=None):
     training = {
         "epochs": args.epochs, "batch_size": args.batch_size, "max_minutes": args.max_minutes,
     }
-    try:
-        train_from_bundle(
+    return run_command(
+        lambda args: train_from_bundle(
             args.bundle, args.out, training=training, distribute=args.distribute,
             overwrite=args.overwrite,
-        )
-    except UserInputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
+        ),
+        args,
+    )
 
 
 if __name__ == "__main__":

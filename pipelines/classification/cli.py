@@ -17,6 +17,7 @@ from pipelines.common.argument_types import positive_float
 from pipelines.common.argument_types import positive_int
 from pipelines.common.distribution import DISTRIBUTIONS
 from pipelines.common.errors import UserInputError
+from pipelines.common.errors import run_command
 from pipelines.common.run_directory import DEFAULT_BACKUP_STEPS
 
 EXAMPLES = """examples:
@@ -271,12 +272,4 @@ COMMANDS = {
 def main(argv=None):
     """Runs one command; returns the exit status."""
     arguments = build_parser().parse_args(argv)
-    try:
-        COMMANDS[arguments.command](arguments)
-    except UserInputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted; rerun the same command to resume", file=sys.stderr)
-        return 130
-    return 0
+    return run_command(COMMANDS[arguments.command], arguments)

@@ -10,7 +10,6 @@ one line, `error: what is wrong; how to fix it`, and exit with status 2.
 
 import argparse
 import json
-import sys
 
 from pipelines.common.argument_types import finite_float
 from pipelines.common.argument_types import fraction
@@ -20,6 +19,7 @@ from pipelines.common.argument_types import positive_float
 from pipelines.common.argument_types import positive_int
 from pipelines.common.distribution import DISTRIBUTIONS
 from pipelines.common.errors import UserInputError
+from pipelines.common.errors import run_command
 from pipelines.common.run_directory import DEFAULT_BACKUP_STEPS
 
 DEFAULTS_NOTE = "defaults are the SAMSum settings (see README)"
@@ -287,10 +287,6 @@ COMMANDS = {
 
 
 def main(argv=None):
+    """Runs one command; returns the exit status."""
     args = build_parser().parse_args(argv)
-    try:
-        COMMANDS[args.command](args)
-    except UserInputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return run_command(COMMANDS[args.command], args)
