@@ -43,6 +43,18 @@ def test_files_have_named_inputs_and_outputs_and_no_xla_ops(converted):
     assert "ScatterND" in {node.op_type for node in graph.node}
 
 
+def test_attention_products_stay_single_einsum_nodes(converted):
+    # tf2onnx would otherwise decompose each einsum into ~20 shape-computing nodes.
+    from tf2onnx import optimizer as tf2onnx_optimizer
+
+    _, directory, _, _ = converted
+    graph = onnx.load(str(directory / "decoder_step.onnx")).graph
+    op_types = [node.op_type for node in graph.node]
+    # Two products (scores, weighted values) per attention, self and cross, per decoder layer.
+    assert op_types.count("Einsum") == 2 * 2 * 2
+    assert "einsum_optimizer" in tf2onnx_optimizer._optimizers  # restored after the conversion
+
+
 def test_greedy_steps_match_tensorflow_on_a_longer_padded_batch(converted):
     model, _, encoder, step = converted
     inference_model = InferenceModel(model)
