@@ -159,7 +159,7 @@ def padded_batches(summarizer, document_ids, batch_size):
     from pipelines.summarization.generation import pad_batch
 
     max_length = summarizer.config.model.max_document_length
-    ordered = sorted(document_ids, key=len)
+    ordered = sorted((ids[:max_length] for ids in document_ids), key=len)
     return [
         tf.constant(pad_batch(ordered[start : start + batch_size], batch_size, max_length))
         for start in range(0, len(ordered), batch_size)
@@ -171,7 +171,8 @@ def generation_runners(summarizer, batches, new_tokens, batch_size):
     import tensorflow as tf
 
     def over_batches(function):
-        return lambda: np.concatenate([np.asarray(function(ids)) for ids in batches])
+        # One array per batch: batches are padded to different bucket lengths.
+        return lambda: [np.asarray(function(ids)) for ids in batches]
 
     runners = {}
     for beams in (1, 4):
@@ -241,7 +242,7 @@ def generation_section(summarizer, documents, new_tokens, batch_size, repeats):
     print(f"\nencoder alone: {best[('greedy, XLA', ENCODER_ONLY)]:.2f} s (XLA), "
           f"{best[('greedy, graph mode', ENCODER_ONLY)]:.2f} s (graph mode)")
     same = all(
-        np.array_equal(outputs[(search, CACHED)], output)
+        all(map(np.array_equal, outputs[(search, CACHED)], output))
         for (search, decoding), output in outputs.items()
         if decoding not in (CACHED, ENCODER_ONLY)
     )
