@@ -28,4 +28,5 @@ model = build_classifier(ModelConfig(vocabulary_size=tokenizer.vocabulary_size,
                                      num_classes=labels.num_classes))
 model.compile(optimizer=keras.optimizers.AdamW(learning_rate=1e-3),
               loss="categorical_crossentropy", metrics=["accuracy"])
-model.fit(train_data, validation_data=valid_data, epochs=3)
+# train_data reshuffles itself every epoch; shuffle=False stops Keras warning about it.
+model.fit(train_data, validation_data=valid_data, epochs=3, shuffle=False)

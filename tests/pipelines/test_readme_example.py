@@ -31,3 +31,11 @@ def test_example_trains_a_classifier_on_tiny_data(tmp_path, monkeypatch):
     assert accuracy >= 0.9
     probabilities = model.predict(valid_data, verbose=0)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_readme_shows_the_example_verbatim():
+    with open(EXAMPLE, encoding="utf-8") as file:
+        code = file.read().split('"""', 2)[2].lstrip("\n")  # the code after the docstring
+    with open(os.path.join(os.path.dirname(os.path.dirname(EXAMPLE)), "README.md"), encoding="utf-8") as file:
+        readme = file.read()
+    assert f"```python\n{code}```" in readme
