@@ -212,9 +212,9 @@ class MultiHeadAttention(keras.layers.Layer):
                 [ops.reshape(b, (-1,)) for b in biases], axis=-1
             )
         qk_size = self.num_heads * self.key_dim
-        query = projected[..., :qk_size]
-        key = projected[..., qk_size : 2 * qk_size]
-        value = projected[..., 2 * qk_size :]
+        # One split, not three slices: its gradient is one concatenation, where
+        # each slice's gradient would be a zero-padded tensor of the full width.
+        query, key, value = ops.split(projected, [qk_size, 2 * qk_size], axis=-1)
         return (
             self._split_heads(query, self.key_dim),
             self._split_heads(key, self.key_dim),
