@@ -10,6 +10,10 @@ A 10%-padded key mask is applied to both sides. Prints examples/s, tokens/s and
 the ratio ours / Keras (above 1.0 means ours is faster).
 
     KERAS_BACKEND=tensorflow python benchmarks/layers.py [--repeats 5] [--steps 5]
+
+`--explicit-attention` times our MultiHeadAttention with
+`use_fused_attention=False` (the explicit einsum-softmax-einsum path) in the
+attention rows; the encoder block keeps its default.
 """
 
 import argparse
@@ -48,9 +52,11 @@ class KerasEncoderBlock(keras.layers.Layer):
         return self.feed_forward_norm(x + self.output_dense(hidden))
 
 
-def make_layers(kind):
+def make_layers(kind, fused_attention=True):
     if kind == "attention":
-        ours = keras_attention.MultiHeadAttention(HEADS, WIDTH // HEADS)
+        ours = keras_attention.MultiHeadAttention(
+            HEADS, WIDTH // HEADS, use_fused_attention=fused_attention
+        )
         theirs = keras.layers.MultiHeadAttention(HEADS, WIDTH // HEADS)
 
         def run_ours(x, mask):
@@ -87,12 +93,12 @@ def time_steps(step, x, mask, steps):
     return (time.perf_counter() - start) / steps
 
 
-def measure(kind, seq_len, jit_compile, repeats, steps):
+def measure(kind, seq_len, jit_compile, repeats, steps, fused_attention=True):
     rng = np.random.default_rng(0)
     x = tf.constant(rng.standard_normal((BATCH, seq_len, WIDTH)), tf.float32)
     lengths = rng.integers(int(seq_len * 0.8), seq_len + 1, size=BATCH)
     mask = tf.constant(np.arange(seq_len)[None, :] < lengths[:, None])
-    (ours, run_ours), (theirs, run_theirs) = make_layers(kind)
+    (ours, run_ours), (theirs, run_theirs) = make_layers(kind, fused_attention)
     run_ours(x, mask), run_theirs(x, mask)  # build
     step_ours = make_step(ours, run_ours, jit_compile)
     step_theirs = make_step(theirs, run_theirs, jit_compile)
@@ -110,9 +116,13 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--seq-lens", type=int, nargs="+", default=[64, 128, 256, 512])
+    parser.add_argument("--explicit-attention", action="store_true",
+                        help="attention rows: our explicit path instead of the fused one")
     args = parser.parse_args()
+    path = "explicit" if args.explicit_attention else "fused"
     print(
         f"batch {BATCH}, width {WIDTH}, {HEADS} heads, forward+backward, "
+        f"our attention rows on the {path} path, "
         f"median of {args.repeats} x {args.steps} steps; "
         f"TensorFlow {tf.__version__}, Keras {keras.__version__}, "
         f"{os.cpu_count()} CPU cores"
@@ -123,7 +133,10 @@ def main():
     for kind in ("attention", "encoder"):
         for jit_compile in (False, True):
             for seq_len in args.seq_lens:
-                ours, theirs = measure(kind, seq_len, jit_compile, args.repeats, args.steps)
+                ours, theirs = measure(
+                    kind, seq_len, jit_compile, args.repeats, args.steps,
+                    fused_attention=not args.explicit_attention,
+                )
                 tokens_per_s = BATCH * seq_len / ours
                 print(
                     f"{kind:<10} {str(jit_compile):<5} {seq_len:>5} {ours * 1e3:>9.1f} "
