@@ -4,9 +4,9 @@ At batch 1 a decoder step or a short classification is a few hundred small
 kernels, and onnxruntime's time goes to the number of nodes more than to the
 arithmetic. tf2onnx's einsum optimizer decomposes every ONNX `Einsum` into
 Reshape / Transpose / MatMul chains with run-time shape arithmetic for each
-dynamic axis (about 20 nodes an einsum, 264 of the default summarizer's 964
-decoder-step nodes); onnxruntime's own `Einsum` kernel does the same
-contraction in one node. `keep_einsum()` turns that optimizer off.
+dynamic axis (about 20 nodes an einsum, over a quarter of the default
+summarizer's decoder-step nodes); onnxruntime's own `Einsum` kernel does the
+same contraction in one node. `keep_einsum()` turns that optimizer off.
 
 The files stay behind the same gates: onnxruntime loads and runs them during
 export, and the parity gate compares them with Keras.
