@@ -16,12 +16,11 @@ import onnx
 import tensorflow as tf
 import tf2onnx
 
-from export.onnx_graph_passes import keep_einsum
 from export.onnx_runtime import ATTENTION_MASK_INPUT
 from export.onnx_runtime import PROBABILITIES_OUTPUT
 from export.onnx_runtime import TOKEN_IDS_INPUT
 from export.onnx_runtime import create_session
-from export.tf2onnx_fixes import safe_reshape_merging
+from export.tf2onnx_fixes import tf2onnx_settings
 
 DEFAULT_OPSET = 18
 SUPPORTED_OPSETS = (17, 18)
@@ -54,7 +53,7 @@ def convert_classifier(model, path, opset=DEFAULT_OPSET):
     if opset not in SUPPORTED_OPSETS:
         raise ValueError(f"`opset` must be one of {SUPPORTED_OPSETS}. Received: opset={opset}")
     function = classifier_function(model)
-    with safe_reshape_merging(), keep_einsum():
+    with tf2onnx_settings():
         model_proto, _ = tf2onnx.convert.from_function(
             function, input_signature=function.input_signature, opset=opset
         )

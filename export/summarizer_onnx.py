@@ -26,9 +26,8 @@ import tensorflow as tf
 import tf2onnx
 
 from export.onnx_conversion import OnnxExportError
-from export.onnx_graph_passes import keep_einsum
 from export.onnx_runtime import create_session
-from export.tf2onnx_fixes import safe_reshape_merging
+from export.tf2onnx_fixes import tf2onnx_settings
 from export.xla_dynamic_update_slice import CUSTOM_OP_HANDLERS
 
 ENCODER_FILE = "encoder.onnx"
@@ -89,7 +88,7 @@ def decoder_step_function(inference_model, max_length):
 
 
 def convert(function, path, opset):
-    with safe_reshape_merging(), keep_einsum():
+    with tf2onnx_settings():
         tf2onnx.convert.from_function(
             function,
             input_signature=function.input_signature,
