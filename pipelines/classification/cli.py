@@ -176,7 +176,17 @@ def config_from_arguments(arguments):
     config.training.mixed_precision = arguments.mixed_precision
     config.training.jit_compile = "auto" if arguments.jit_compile is None else arguments.jit_compile
     config.training.distribute = arguments.distribute
+    check_heads_divide_width(config.model)
     return config
+
+
+def check_heads_divide_width(model):
+    for flag, heads in (("--num-heads", model.num_heads), ("--pooling-heads", model.pooling_heads)):
+        if model.embedding_dim % heads:
+            raise UserInputError(
+                f"--embedding-dim {model.embedding_dim} is not divisible by {flag} {heads}; "
+                "make the width a multiple of both head counts"
+            )
 
 
 def field_name(flag):

@@ -183,6 +183,22 @@ def test_training_on_one_class_exits_2_before_training(tmp_path, capsys):
     assert not RunDirectory(tmp_path / "run").is_finished()
 
 
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--embedding-dim", "20"], "--embedding-dim 20 is not divisible by --pooling-heads 8"),
+        (["--embedding-dim", "24", "--num-heads", "5"], "--embedding-dim 24 is not divisible by --num-heads 5"),
+    ],
+)
+def test_a_width_the_head_counts_do_not_divide_exits_2_before_reading_data(tmp_path, capsys, flags, message):
+    missing = str(tmp_path / "not-read.tsv")
+    command = ["train", "--train", missing, "--valid", missing, "--text-column", "sentence",
+               "--label-column", "label", "--out", str(tmp_path / "run")] + flags
+    assert classification_main(command) == 2
+    assert message in one_line_error(capsys.readouterr())
+    assert not (tmp_path / "run").exists()
+
+
 # -- broken or foreign run directories -------------------------------------------------
 
 
