@@ -1,7 +1,8 @@
 """The classifier's settings: everything needed to rebuild a run, saved as config.json.
 
-The defaults were chosen on dev.tsv accuracy only (never on test.tsv); see the
-README for what they reach on SST-2.
+The defaults were chosen without test.tsv, on whole SST-2 sentences held out
+from the training data (`benchmarks/classification_heldout.py`); see the README
+for what they reach on SST-2.
 """
 
 import dataclasses
@@ -37,14 +38,14 @@ class ModelConfig:
     attention_dropout: float = 0.1
     position_encoding: str = "sinusoidal"
     normalize_first: bool = False
-    pooling_heads: int = 1
+    pooling_heads: int = 8
 
 
 @dataclasses.dataclass
 class TrainingConfig:
     """Optimization settings for `model.fit`."""
 
-    epochs: int = 6
+    epochs: int = 3
     batch_size: int = 64
     learning_rate: float = 1e-3
     weight_decay: float = 0.01
