@@ -10,7 +10,7 @@ new sentence at test time.
 
 Use it to choose settings without looking at the test file:
 
->>> train_rows, heldout_rows = sentence_holdout(texts, count=1000)
+>>> train_indices, heldout_indices = sentence_holdout(texts, count=1000)
 """
 
 import random
@@ -36,9 +36,10 @@ def sentence_holdout(texts, count=1000, min_words=MIN_SENTENCE_WORDS, seed=0):
         ValueError: fewer than `count` sentences qualify.
     """
     words = [" ".join(text.split()) for text in texts]
-    unique = sorted(set(words), key=lambda text: (-len(text), text))
+    # Most words first: a row can only lie inside a row of more words.
+    unique = sorted(set(words), key=lambda text: (-len(text.split()), text))
     sentences = []
-    seen_text = ""  # every longer row, space-padded, in one string for fast search
+    seen_text = ""  # every row of more words, space-padded, in one string for fast search
     for text in unique:
         if len(text.split()) < min_words:
             break

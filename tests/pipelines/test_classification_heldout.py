@@ -53,6 +53,13 @@ def test_only_rows_no_other_row_contains_are_held_out():
         assert heldout[0] in (FIRST, SECOND)
 
 
+def test_a_sentence_of_short_words_counts_whatever_the_character_lengths():
+    # Fewer characters than the long-worded phrase, but enough words.
+    rows = ["extraordinarily magnificent performances throughout", "it is a b c d e f ."]
+    _, heldout = sentence_holdout(rows, count=1, min_words=8)
+    assert [rows[index] for index in heldout] == ["it is a b c d e f ."]
+
+
 def test_a_repeated_sentence_is_held_out_once():
     for seed in range(10):
         _, heldout = split(ROWS, seed=seed)
