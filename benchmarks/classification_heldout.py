@@ -33,11 +33,13 @@ REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPOSITORY)
 
 from pipelines.classification.config import ClassifierConfig  # noqa: E402
+from pipelines.classification.data import make_dataset  # noqa: E402
 from pipelines.classification.heldout import sentence_holdout  # noqa: E402
 from pipelines.classification.labels import LabelEncoder  # noqa: E402
 from pipelines.classification.trained import TrainedClassifier  # noqa: E402
 from pipelines.classification.training import train_classifier  # noqa: E402
 from pipelines.common.tables import read_table  # noqa: E402
+from pipelines.common.tokenizer import WordPieceTokenizer  # noqa: E402
 
 DEFAULT_DATA = os.environ.get("KERAS_ATTENTION_DATA", os.path.join(REPOSITORY, "..", "shared", "data"))
 
@@ -93,9 +95,6 @@ class HeldOutAccuracy(keras.callbacks.Callback):
         self.curve = []
 
     def on_epoch_end(self, epoch, logs=None):
-        from pipelines.classification.data import make_dataset
-        from pipelines.common.tokenizer import WordPieceTokenizer
-
         tokenizer = WordPieceTokenizer.load(os.path.join(self.run_dir, "tokenizer"))
         probabilities = self.model.predict(make_dataset(self.texts, tokenizer=tokenizer, batch_size=256), verbose=0)
         self.curve.append(float((probabilities.argmax(-1) == self.labels).mean()))
@@ -136,13 +135,16 @@ def train_tfidf_baseline(paths, seed, max_tokens=50000, epochs=20):
     vectorizer = keras.layers.TextVectorization(max_tokens=max_tokens, ngrams=2, output_mode="tf_idf")
     vectorizer.adapt(tf.constant(tables["train"].texts))
 
+    def vectorize(texts, labels):
+        return vectorizer(texts), labels
+
     def batches(name, shuffle=False):
         labels = np.asarray([int(label) for label in tables[name].labels])
         dataset = tf.data.Dataset.from_tensor_slices((tables[name].texts, labels))
         if shuffle:
             dataset = dataset.shuffle(len(labels), seed=seed)
         # Vectorized per batch: the whole split as dense TF-IDF rows would not fit in memory.
-        return dataset.batch(64).map(lambda texts, y: (vectorizer(texts), y)).prefetch(tf.data.AUTOTUNE), labels
+        return dataset.batch(64).map(vectorize).prefetch(tf.data.AUTOTUNE), labels
 
     (train_data, _), (dev_data, _), (held_data, held_y) = batches("train", True), batches("dev"), batches("heldout")
     model = keras.Sequential([keras.Input((vectorizer.vocabulary_size(),)), keras.layers.Dense(2, activation="softmax")])
