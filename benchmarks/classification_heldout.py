@@ -93,19 +93,28 @@ class HeldOutAccuracy(keras.callbacks.Callback):
         super().__init__()
         self.run_dir, self.texts, self.labels = run_dir, texts, np.asarray(labels)
         self.curve = []
+        self.dataset = None
 
     def on_epoch_end(self, epoch, logs=None):
-        tokenizer = WordPieceTokenizer.load(os.path.join(self.run_dir, "tokenizer"))
-        probabilities = self.model.predict(make_dataset(self.texts, tokenizer=tokenizer, batch_size=256), verbose=0)
+        if self.dataset is None:  # the run writes its tokenizer before fitting
+            tokenizer = WordPieceTokenizer.load(os.path.join(self.run_dir, "tokenizer"))
+            self.dataset = make_dataset(self.texts, tokenizer=tokenizer, batch_size=256)
+        probabilities = self.model.predict(self.dataset, verbose=0)
         self.curve.append(float((probabilities.argmax(-1) == self.labels).mean()))
 
 
-def train_ours(paths, settings, seed, directory):
+def config_with(settings):
+    """The default `ClassifierConfig` with `--set` overrides applied."""
     config = ClassifierConfig()
     for section, field, value in settings:
         if not hasattr(getattr(config, section, None), field):
             raise SystemExit(f"error: no setting {section}.{field}; see pipelines/classification/config.py")
         setattr(getattr(config, section), field, value)
+    return config
+
+
+def train_ours(paths, settings, seed, directory):
+    config = config_with(settings)
     config.training.seed = seed
     config.data.train, config.data.valid = paths["train"], paths["dev"]
     config.data.text_column, config.data.label_column = "sentence", "label"
@@ -179,6 +188,7 @@ def main():
     )
     parser.add_argument("--no-baseline", action="store_true", help="skip the TF-IDF baseline")
     args = parser.parse_args()
+    config_with(args.settings)  # a misspelt setting fails before the split is built
 
     with tempfile.TemporaryDirectory() as directory:
         paths, sizes = make_split(args.data, args.sentences, args.split_seed, directory)
