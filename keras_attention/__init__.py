@@ -3,6 +3,7 @@ attention with a key/value cache, attention pooling and Transformer blocks."""
 
 from keras_attention import ops
 from keras_attention.attention_pooling import AttentionPooling
+from keras_attention.bert_embedding import BertEmbedding
 from keras_attention.feed_forward import FeedForward
 from keras_attention.multi_head_attention import MultiHeadAttention
 from keras_attention.positional_encoding import LearnedPositionalEncoding
@@ -15,6 +16,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AttentionPooling",
+    "BertEmbedding",
     "FeedForward",
     "LearnedPositionalEncoding",
     "MultiHeadAttention",

@@ -7,17 +7,23 @@ from keras_attention.validation import check_rate
 
 
 def get_activation(name):
-    """Resolves an activation; "gelu" is the tanh approximation.
+    """Resolves an activation; "gelu" is the tanh approximation, "gelu_exact" the erf form.
 
-    Exact GELU lowers to `Erfc`, which tf2onnx cannot convert (the ONNX file is
-    written but onnxruntime rejects it), so the exportable approximation is the
-    default. Use "gelu_exact" to opt into the erf form.
+    "gelu_exact" is what BERT-family checkpoints use. It is written with `erf`
+    rather than `ops.gelu(approximate=False)`: TensorFlow lowers the latter to
+    `Erfc`, which tf2onnx cannot convert (the ONNX file is written but
+    onnxruntime rejects it), while ONNX has `Erf`.
     """
     if name == "gelu":
         return lambda x: ops.gelu(x, approximate=True)
     if name == "gelu_exact":
-        return lambda x: ops.gelu(x, approximate=False)
+        return exact_gelu
     return keras.activations.get(name)
+
+
+def exact_gelu(x):
+    """x·Φ(x) = 0.5·x·(1 + erf(x/√2)), with ops that export to ONNX."""
+    return 0.5 * x * (1.0 + ops.erf(x * ops.cast(0.7071067811865476, x.dtype)))
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
