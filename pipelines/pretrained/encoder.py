@@ -1,0 +1,138 @@
+"""A BERT-family encoder built from keras_attention layers, and its checkpoint weights.
+
+token ids (0 = padding) → BertEmbedding (token + type + learned positions, LayerNorm;
+emits the padding mask) → N × TransformerEncoderBlock (post-norm, the checkpoint's
+activation and LayerNorm epsilon) → hidden states `(batch, length, width)` carrying
+the padding mask.
+
+Weights are placed by layer name (`embedding`, `encoder_block_{i}`), so the same
+loader serves the encoder on its own and every model that applies it
+(`apply_pretrained_encoder`) inside its own graph.
+"""
+
+import keras
+import numpy as np
+
+import keras_attention
+
+TOKEN_IDS_INPUT = "token_ids"
+HIDDEN_STATES_OUTPUT = "hidden_states"
+PADDING_MASK_OUTPUT = "padding_mask"
+EMBEDDING_LAYER = "embedding"
+
+
+def encoder_block_name(index):
+    return f"encoder_block_{index}"
+
+
+def apply_pretrained_encoder(token_ids, settings, name_prefix=""):
+    """Applies a fresh encoder of `settings` (an `EncoderSettings`) to a Keras tensor.
+
+    Returns the hidden states, which carry the padding mask (`token_ids != 0`).
+    """
+    hidden = keras_attention.BertEmbedding(
+        vocabulary_size=settings.vocabulary_size,
+        embedding_dim=settings.hidden_dim,
+        max_length=settings.max_positions,
+        type_vocabulary_size=settings.type_vocabulary_size,
+        layer_norm_epsilon=settings.layer_norm_epsilon,
+        dropout=settings.dropout,
+        name=name_prefix + EMBEDDING_LAYER,
+    )(token_ids)
+    for index in range(settings.num_layers):
+        hidden = keras_attention.TransformerEncoderBlock(
+            intermediate_dim=settings.intermediate_dim,
+            num_heads=settings.num_heads,
+            dropout=settings.dropout,
+            attention_dropout=settings.attention_dropout,
+            activation=settings.activation,
+            layer_norm_epsilon=settings.layer_norm_epsilon,
+            normalize_first=False,
+            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+            name=name_prefix + encoder_block_name(index),
+        )(hidden)
+    return hidden
+
+
+def build_pretrained_encoder(settings, name="pretrained_encoder"):
+    """A Keras model: int32 token ids `(batch, length)`, 0 = padding →
+    `{"hidden_states": (batch, length, width), "padding_mask": (batch, length) bool}`.
+
+    The hidden states also carry the padding mask as their Keras mask, so masking
+    layers applied to them (`AttentionPooling`, encoder blocks) skip padding. Its
+    weights are random until `load_encoder_weights(model, checkpoint)` fills them;
+    it saves and loads (`safe_mode=True`) like any Keras model.
+
+    Example:
+
+    >>> checkpoint = read_checkpoint("minilm")
+    >>> encoder = build_pretrained_encoder(checkpoint.settings)
+    >>> load_encoder_weights(encoder, checkpoint)
+    >>> tokenizer = CheckpointTokenizer.from_checkpoint(checkpoint.path, max_length=128)
+    >>> outputs = encoder(tokenizer.tokenize(["a gorgeous, witty film"]))
+    >>> outputs["hidden_states"].shape
+    TensorShape([1, 9, 384])
+    """
+    token_ids = keras.Input(shape=(None,), dtype="int32", name=TOKEN_IDS_INPUT)
+    hidden = apply_pretrained_encoder(token_ids, settings)
+    outputs = {HIDDEN_STATES_OUTPUT: hidden, PADDING_MASK_OUTPUT: keras.ops.not_equal(token_ids, 0)}
+    return keras.Model(token_ids, outputs, name=name)
+
+
+def load_encoder_weights(model, checkpoint, name_prefix=""):
+    """Copies a checkpoint's encoder tensors into the encoder layers of `model`.
+
+    `model` holds layers named as `apply_pretrained_encoder` names them; the
+    checkpoint's tensors have Hugging Face names and layouts (dense kernels
+    stored `(out, in)`). Every tensor is checked for shape before any is set.
+    """
+    assignments = encoder_weight_assignments(model, checkpoint.weights, checkpoint.settings, name_prefix)
+    for variable, value in assignments:
+        if tuple(variable.shape) != value.shape:
+            raise ValueError(
+                f"checkpoint tensor for {variable.path} has shape {value.shape}; "
+                f"the layer expects {tuple(variable.shape)}"
+            )
+    for variable, value in assignments:
+        variable.assign(value.astype(variable.dtype))
+
+
+def encoder_weight_assignments(model, weights, settings, name_prefix=""):
+    """(variable, array) pairs: every encoder variable of `model` and its checkpoint value."""
+    width, heads = settings.hidden_dim, settings.num_heads
+    head_dim = width // heads
+    embedding = model.get_layer(name_prefix + EMBEDDING_LAYER)
+    pairs = [
+        (embedding.token_embedding.embeddings, weights["embeddings.word_embeddings.weight"]),
+        (embedding.token_type_embedding.embeddings, weights["embeddings.token_type_embeddings.weight"]),
+        (embedding.position_embedding.position_embeddings, weights["embeddings.position_embeddings.weight"]),
+        (embedding.norm.gamma, weights["embeddings.LayerNorm.weight"]),
+        (embedding.norm.beta, weights["embeddings.LayerNorm.bias"]),
+    ]
+    for index in range(settings.num_layers):
+        block = model.get_layer(name_prefix + encoder_block_name(index))
+        prefix = f"encoder.layer.{index}."
+        attention = block.self_attention
+
+        def tensor(name, prefix=prefix):
+            return weights[prefix + name]
+
+        for projection in ("query", "key", "value"):
+            kernel = tensor(f"attention.self.{projection}.weight").T  # (in, out)
+            pairs.append((getattr(attention, f"{projection}_kernel"), kernel.reshape(width, heads, head_dim)))
+            bias = tensor(f"attention.self.{projection}.bias")
+            pairs.append((getattr(attention, f"{projection}_bias"), bias.reshape(heads, head_dim)))
+        output_kernel = tensor("attention.output.dense.weight").T
+        pairs += [
+            (attention.output_kernel, output_kernel.reshape(heads, head_dim, width)),
+            (attention.output_bias, tensor("attention.output.dense.bias")),
+            (block.attention_norm.gamma, tensor("attention.output.LayerNorm.weight")),
+            (block.attention_norm.beta, tensor("attention.output.LayerNorm.bias")),
+            (block.feed_forward.intermediate_dense.kernel, tensor("intermediate.dense.weight").T),
+            (block.feed_forward.intermediate_dense.bias, tensor("intermediate.dense.bias")),
+            (block.feed_forward.output_dense.kernel, tensor("output.dense.weight").T),
+            (block.feed_forward.output_dense.bias, tensor("output.dense.bias")),
+            (block.feed_forward_norm.gamma, tensor("output.LayerNorm.weight")),
+            (block.feed_forward_norm.beta, tensor("output.LayerNorm.bias")),
+        ]
+    return [(variable, np.ascontiguousarray(value)) for variable, value in pairs]
