@@ -12,6 +12,11 @@ have no ONNX mapping. The vocabulary learner therefore runs on text lower-cased
 by that same op, with its own case folding switched off.
 
 Token id 0 is always `[PAD]`, the padding id the models mask out.
+
+`load_tokenizer(directory)` reads back either tokenizer a run may hold: this
+module's `WordPieceTokenizer` (`"type": "wordpiece"`) or a pretrained checkpoint's
+`CheckpointTokenizer` (`"type": "checkpoint_wordpiece"`,
+pipelines/pretrained/tokenizer.py).
 """
 
 import os
@@ -95,6 +100,8 @@ class WordPieceTokenizer(tf.Module):
     array([[2, 3], [3, 0]], dtype=int32)
     """
 
+    TYPE = "wordpiece"  # the settings file's "type"
+
     def __init__(self, vocabulary, max_length, lower_case=True, name=None):
         super().__init__(name=name)
         vocabulary = list(vocabulary)
@@ -159,7 +166,7 @@ class WordPieceTokenizer(tf.Module):
         write_json_atomic(
             os.path.join(directory, SETTINGS_FILE),
             {
-                "type": "wordpiece",
+                "type": self.TYPE,
                 "vocabulary_file": VOCABULARY_FILE,
                 "max_length": self.max_length,
                 "lower_case": self.lower_case,
@@ -175,6 +182,24 @@ class WordPieceTokenizer(tf.Module):
         settings = read_json_file(settings_path)
         vocabulary = read_vocabulary(os.path.join(directory, settings["vocabulary_file"]))
         return cls(vocabulary, settings["max_length"], lower_case=settings["lower_case"])
+
+
+def load_tokenizer(directory):
+    """The tokenizer a run saved in `directory`, whichever kind its settings name."""
+    settings_path = os.path.join(directory, SETTINGS_FILE)
+    settings = read_json_file(settings_path)
+    kind = settings.get("type") if isinstance(settings, dict) else None
+    if kind == "wordpiece":
+        return WordPieceTokenizer.load(directory)
+    if kind == "checkpoint_wordpiece":
+        # Imported here: pipelines.pretrained.tokenizer imports this module.
+        from pipelines.pretrained.tokenizer import CheckpointTokenizer
+
+        return CheckpointTokenizer.load(directory)
+    raise UserInputError(
+        f"{settings_path}: unknown tokenizer type {kind!r} (expected 'wordpiece' or "
+        "'checkpoint_wordpiece'); restore the run's tokenizer files or train again"
+    )
 
 
 def dense_to_width(dense, width):

@@ -95,7 +95,8 @@ def random_bert_weights(config, seed=0, include_pooler=True):
 def tiny_vocabulary(size):
     """`size` WordPiece tokens: the specials, lower-case words, letters, `##` letters,
     then BERT-style `[unusedN]` fillers."""
-    tokens = SPECIAL_TOKENS + WORDS + LETTERS + ["##" + letter for letter in LETTERS]
+    # "a" is both a word and a letter: keep its first place only (ids are unique).
+    tokens = list(dict.fromkeys(SPECIAL_TOKENS + WORDS + LETTERS + ["##" + letter for letter in LETTERS]))
     tokens += [f"[unused{index}]" for index in range(max(0, size - len(tokens)))]
     return tokens[:size]
 
