@@ -42,13 +42,15 @@ def classifier_card(run, model_name, version, opset, parity_passed):
         "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "metrics": run.metrics,
         "tokenizer": {
-            "type": "wordpiece",
+            "type": getattr(run.tokenizer, "TYPE", "wordpiece"),
             "vocabulary_size": run.tokenizer.vocabulary_size,
             "vocabulary_sha256": run.vocabulary_sha256(),
             "max_length": run.max_length,
             "lower_case": run.tokenizer.lower_case,
         },
         "model": run.config.model.__dict__,
+        # Where the encoder's starting weights came from (path, sha256, licence), or None.
+        "pretrained_from": getattr(run.config.model, "checkpoint", None),
         "onnx_opset": opset,
         "parity_passed": parity_passed,
         "versions": library_versions(),
@@ -118,6 +120,7 @@ def card_markdown(card):
         f"- vocabulary: {card['tokenizer']['vocabulary_size']} WordPiece tokens, "
         f"sha256 `{card['tokenizer']['vocabulary_sha256']}`; {truncated} "
         f"{card['tokenizer']['max_length']} tokens",
+        *pretrained_lines(card.get("pretrained_from")),
         f"- ONNX opset {card['onnx_opset']}; parity gate passed: {card['parity_passed']}",
         "- built with " + ", ".join(f"{name} {version}" for name, version in card["versions"].items()),
         "",
@@ -125,6 +128,17 @@ def card_markdown(card):
         "",
     ]
     return "\n".join(lines)
+
+
+def pretrained_lines(checkpoint):
+    """The card's line on the pretrained checkpoint the encoder started from (none without)."""
+    if not checkpoint:
+        return []
+    licence = checkpoint.get("licence") or "not stated in the checkpoint; check it before shipping"
+    return [
+        f"- encoder fine-tuned from the pretrained checkpoint {checkpoint.get('name')} "
+        f"(`model.safetensors` sha256 `{checkpoint.get('sha256')}`); its licence: {licence}"
+    ]
 
 
 def write_model_card(version_dir, card):

@@ -18,9 +18,11 @@ SEED = 1234
 
 
 def one_token_text(tokenizer):
-    """A vocabulary word that the tokenizer turns into exactly one token."""
+    """A vocabulary word that the tokenizer turns into exactly one word piece (plus the
+    `[CLS]`/`[SEP]` a checkpoint's tokenizer puts around every text)."""
+    added = len(tokenizer.tokenize_ragged([""]).to_list()[0])
     for token in tokenizer.vocabulary:
-        if token.isalpha() and len(tokenizer.tokenize_ragged([token]).to_list()[0]) == 1:
+        if token.isalpha() and len(tokenizer.tokenize_ragged([token]).to_list()[0]) == added + 1:
             return token
     raise ValueError("no vocabulary token tokenizes to a single id")
 

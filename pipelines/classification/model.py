@@ -4,6 +4,9 @@ token ids → TokenAndPositionEmbedding (emits the padding mask, ids != 0)
           → N × TransformerEncoderBlock (the mask keeps padding out of attention)
           → AttentionPooling (masked softmax over tokens; padding gets weight 0)
           → dropout → softmax classifier.
+
+With a pretrained checkpoint (`ModelConfig.encoder`), the first two steps are the
+checkpoint's encoder (`pipelines.pretrained.encoder`) and the head is the same.
 """
 
 import math
@@ -12,6 +15,8 @@ import keras
 
 import keras_attention
 from pipelines.classification.config import POSITION_ENCODINGS
+from pipelines.pretrained.checkpoint import EncoderSettings
+from pipelines.pretrained.encoder import apply_pretrained_encoder
 
 ATTENTION_POOLING_LAYER = "attention_pooling"
 TOKEN_IDS_INPUT = "token_ids"
@@ -22,8 +27,12 @@ def build_classifier(config):
 
     The input is int32 token ids `(batch, length)` with 0 as padding; the
     output is float32 class probabilities `(batch, num_classes)`, also under
-    mixed precision.
+    mixed precision. With `config.encoder` set (a pretrained checkpoint's
+    `EncoderSettings`), the encoder is that architecture, with random weights
+    until `load_encoder_weights` fills them.
     """
+    if config.encoder is not None:
+        return build_pretrained_classifier(config)
     token_ids = keras.Input(shape=(None,), dtype="int32", name=TOKEN_IDS_INPUT)
     use_rope = config.position_encoding == "rope"
     x = token_embedding(config)(token_ids)
@@ -41,14 +50,25 @@ def build_classifier(config):
         )(x)
     if config.normalize_first:
         x = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")(x)
+    return keras.Model(token_ids, classification_head(x, config), name="attention_classifier")
+
+
+def build_pretrained_classifier(config):
+    """The pretrained encoder (`pipelines.pretrained.encoder`) under the same head."""
+    token_ids = keras.Input(shape=(None,), dtype="int32", name=TOKEN_IDS_INPUT)
+    hidden = apply_pretrained_encoder(token_ids, EncoderSettings.from_dict(config.encoder))
+    return keras.Model(token_ids, classification_head(hidden, config), name="pretrained_classifier")
+
+
+def classification_head(hidden, config):
+    """Attention pooling over the (masked) hidden states → dropout → softmax."""
     pooled, _ = keras_attention.AttentionPooling(
         num_heads=config.pooling_heads, name=ATTENTION_POOLING_LAYER
-    )(x, return_attention_scores=True)
+    )(hidden, return_attention_scores=True)
     pooled = keras.layers.Dropout(config.dropout, name="pooled_dropout")(pooled)
-    probabilities = keras.layers.Dense(
+    return keras.layers.Dense(
         config.num_classes, activation="softmax", dtype="float32", name="probabilities"
     )(pooled)
-    return keras.Model(token_ids, probabilities, name="attention_classifier")
 
 
 def token_embedding(config):

@@ -13,7 +13,7 @@ from pipelines.classification.model import attention_explainer
 from pipelines.common.run_directory import RunDirectory
 from pipelines.common.run_files import load_keras_model
 from pipelines.common.text_input import check_texts
-from pipelines.common.tokenizer import WordPieceTokenizer
+from pipelines.common.tokenizer import load_tokenizer
 
 
 @dataclasses.dataclass
@@ -64,7 +64,7 @@ class TrainedClassifier:
         run_directory = RunDirectory(run_dir)
         run_directory.require_finished()
         config = ClassifierConfig.load(run_directory.config_path)
-        tokenizer = WordPieceTokenizer.load(run_directory.tokenizer_dir)
+        tokenizer = load_tokenizer(run_directory.tokenizer_dir)
         model = load_keras_model(run_directory.model_path)
         return cls(config, tokenizer, model)
 

@@ -50,8 +50,11 @@ from pipelines.common.preflight import check_writable
 from pipelines.common.run_directory import DEFAULT_BACKUP_STEPS
 from pipelines.common.run_directory import RunDirectory
 from pipelines.common.tables import read_table
-from pipelines.common.tokenizer import WordPieceTokenizer
 from pipelines.common.tokenizer import build_tokenizer
+from pipelines.common.tokenizer import load_tokenizer
+from pipelines.pretrained.checkpoint import read_checkpoint
+from pipelines.pretrained.encoder import load_encoder_weights
+from pipelines.pretrained.tokenizer import CheckpointTokenizer
 
 MONITOR = "val_accuracy"
 EVALUATION_BATCH_SIZE = 256
@@ -107,6 +110,8 @@ def train_classifier(
     """
     distribute = config.training.distribute
     strategy = make_strategy(distribute)  # a bad name or a missing TF_CONFIG fails here
+    # Read (and validated) before the run directory is made: a bad checkpoint leaves nothing behind.
+    checkpoint, checkpoint_tokenizer = read_pretrained_checkpoint(config, log)
     run = RunDirectory(worker_run_path(out, distribute))
     check_writable(run.path)
     config, resuming = prepare_run_directory(run, config, overwrite, log)
@@ -120,7 +125,7 @@ def train_classifier(
     for name, table in tables.items():
         log(f"{name}: {len(splits[name][0])} rows; " + table.bad_rows.describe())
     require_rows(splits, config.data)
-    tokenizer = prepare_tokenizer(run, config, splits["train"][0], resuming, log)
+    tokenizer = prepare_tokenizer(run, config, splits["train"][0], resuming, log, checkpoint_tokenizer)
     if not resuming:
         config.data.class_names = labels.class_names
         config.model.num_classes = labels.num_classes
@@ -134,7 +139,15 @@ def train_classifier(
         log(f"{describe_devices()}; {replicas(strategy)} replica(s); dtype policy {policy}")
         keras.utils.set_random_seed(config.training.seed)
         model, fit_seconds, optimizer_steps = fit_classifier(
-            run, config, tokenizer, splits, callbacks, verbose, backup_steps, strategy
+            run,
+            config,
+            tokenizer,
+            splits,
+            callbacks,
+            verbose,
+            backup_steps,
+            strategy,
+            checkpoint=None if resuming else checkpoint,  # a resumed run restores its backup
         )
         if not writes_run_directory(distribute):
             shutil.rmtree(run.path, ignore_errors=True)
@@ -189,6 +202,10 @@ def check_same_settings(run, saved, requested):
     requested.data.class_names = saved.data.class_names
     for field in ("vocabulary_size", "num_classes", "max_length"):
         setattr(requested.model, field, getattr(saved.model, field))
+    if requested.model.init_from is not None:
+        # The checkpoint's record holds its absolute path; the settings it fixes
+        # were compared when it was read.
+        requested.model.checkpoint = saved.model.checkpoint
     requested.training.epochs = saved.training.epochs
     requested.training.distribute = saved.training.distribute
     differences = [
@@ -223,9 +240,48 @@ def require_rows(splits, data_config):
             )
 
 
-def prepare_tokenizer(run, config, train_texts, resuming, log):
+def read_pretrained_checkpoint(config, log):
+    """(checkpoint, its tokenizer) of `config.model.init_from`, or (None, None).
+
+    Fills in the architecture the checkpoint fixes, so a resumed run compares
+    like with like.
+    """
+    if config.model.init_from is None:
+        return None, None
+    checkpoint = read_checkpoint(config.model.init_from)
+    log(f"pretrained encoder: {checkpoint.name} ({checkpoint.path}, sha256 {checkpoint.sha256[:12]}…)")
+    apply_checkpoint_settings(config, checkpoint)
+    tokenizer = CheckpointTokenizer.from_checkpoint(checkpoint.path, config.tokenizer.max_length)
+    return checkpoint, tokenizer
+
+
+def apply_checkpoint_settings(config, checkpoint):
+    settings = checkpoint.settings
+    if config.tokenizer.max_length > settings.max_positions:
+        raise UserInputError(
+            f"--max-length {config.tokenizer.max_length} exceeds the checkpoint's "
+            f"{settings.max_positions} positions; pass --max-length {settings.max_positions} or less"
+        )
+    config.model.checkpoint = checkpoint.source_record()
+    config.model.encoder = settings.to_dict()
+    config.model.vocabulary_size = settings.vocabulary_size
+    config.model.max_length = config.tokenizer.max_length
+    config.model.embedding_dim = settings.hidden_dim
+    config.model.num_blocks = settings.num_layers
+    config.model.num_heads = settings.num_heads
+    config.model.intermediate_dim = settings.intermediate_dim
+    config.model.position_encoding = "learned"
+    config.model.normalize_first = False
+
+
+def prepare_tokenizer(run, config, train_texts, resuming, log, checkpoint_tokenizer=None):
     if resuming:
-        return WordPieceTokenizer.load(run.tokenizer_dir)
+        return load_tokenizer(run.tokenizer_dir)
+    if checkpoint_tokenizer is not None:
+        tokenizer = checkpoint_tokenizer
+        tokenizer.save(run.tokenizer_dir)
+        log(f"vocabulary: the checkpoint's {tokenizer.vocabulary_size} word pieces")
+        return tokenizer
     log(f"learning a WordPiece vocabulary (up to {config.tokenizer.vocabulary_size} tokens)")
     tokenizer = build_tokenizer(
         train_texts,
@@ -239,9 +295,17 @@ def prepare_tokenizer(run, config, train_texts, resuming, log):
 
 
 def fit_classifier(
-    run, config, tokenizer, splits, callbacks, verbose, backup_steps=DEFAULT_BACKUP_STEPS, strategy=None
+    run,
+    config,
+    tokenizer,
+    splits,
+    callbacks,
+    verbose,
+    backup_steps=DEFAULT_BACKUP_STEPS,
+    strategy=None,
+    checkpoint=None,
 ):
-    """Builds, compiles and fits.
+    """Builds, compiles and fits; the encoder starts from `checkpoint`'s weights when given.
 
     With a `tf.distribute` strategy the model is built and compiled in its
     scope, and the returned model is an undistributed copy.
@@ -270,6 +334,8 @@ def fit_classifier(
     steps_per_epoch = int(train_dataset.cardinality())
     with strategy_scope(strategy):
         model = build_classifier(config.model)
+        if checkpoint is not None:
+            load_encoder_weights(model, checkpoint)
         compile_classifier(model, config.training, steps_per_epoch)
     check_free_space(run.path, model.count_params())
     train_dataset = shard_by_data(train_dataset, strategy)
@@ -344,14 +410,3 @@ def finish_run(run, config, model, metrics):
     with atomic_path(run.model_path) as temporary:
         inference_model.save(temporary)
     shutil.rmtree(run.backup_dir, ignore_errors=True)
-
-
-def default_config(**sections):
-    """A `ClassifierConfig` with the given sections' fields replaced.
-
-    Example: `default_config(model={"embedding_dim": 64}, data={"train": "t.csv"})`.
-    """
-    config = ClassifierConfig()
-    for section, values in sections.items():
-        setattr(config, section, dataclasses.replace(getattr(config, section), **values))
-    return config

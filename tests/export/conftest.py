@@ -1,12 +1,16 @@
 """Shared fixtures: one small trained run, exported once per test session."""
 
 import os
+import sys
 
 import pytest
 
-from export_fixtures import MODEL_NAME
-from export_fixtures import PARITY_ROWS
-from export_fixtures import make_classifier_run
+TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TESTS, "pipelines"))  # tiny_bert: tiny pretrained checkpoints
+
+from export_fixtures import MODEL_NAME  # noqa: E402
+from export_fixtures import PARITY_ROWS  # noqa: E402
+from export_fixtures import make_classifier_run  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ test file is the whole SST-2 test set, so the parity gate sees real texts.
 import csv
 import os
 
-from pipelines.classification.training import default_config
+from pipelines.classification.config import default_config
 from pipelines.classification.training import train_classifier
 
 DATA_DIR = os.environ.get(
