@@ -123,10 +123,11 @@ def measure(runtimes, single_inputs, batch_inputs, rounds, mode):
         for name, functions in runtimes.items():
             elapsed = seconds(functions[index], single_inputs)
             samples[name]["latency"].append(1000 * elapsed / len(single_inputs))
-            elapsed = seconds(functions[index], batch_inputs)
-            samples[name]["throughput"].append(BATCH * len(batch_inputs) / elapsed)
+            if batch_inputs:  # none: latency only
+                elapsed = seconds(functions[index], batch_inputs)
+                samples[name]["throughput"].append(BATCH * len(batch_inputs) / elapsed)
     return {
-        name: {key: statistics.median(values) for key, values in figures.items()}
+        name: {key: statistics.median(values) for key, values in figures.items() if values}
         for name, figures in samples.items()
     }
 

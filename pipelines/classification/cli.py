@@ -8,6 +8,7 @@ import argparse
 import json
 import sys
 
+from pipelines.classification.config import POOLINGS
 from pipelines.classification.config import POSITION_ENCODINGS
 from pipelines.classification.config import ClassifierConfig
 from pipelines.classification.config import default_config
@@ -42,6 +43,7 @@ TRAIN_OPTIONS = [
     ("--intermediate-dim", "model", "intermediate_dim", positive_int, "feed-forward hidden size"),
     ("--dropout", "model", "dropout", fraction, "dropout rate"),
     ("--attention-dropout", "model", "attention_dropout", fraction, "dropout on attention weights"),
+    ("--pooling", "model", "pooling", one_of(POOLINGS), "attention (over all tokens) or cls (the first token; needs --init-from)"),
     ("--pooling-heads", "model", "pooling_heads", positive_int, "attention-pooling heads"),
     ("--position-encoding", "model", "position_encoding", one_of(POSITION_ENCODINGS), "sinusoidal, learned or rope"),
     ("--epochs", "training", "epochs", positive_int, "maximum epochs (early stopping may end sooner)"),
@@ -217,6 +219,8 @@ def config_from_arguments(arguments):
             raise UserInputError(f"{flag} is fixed by the checkpoint given to --init-from; drop {flag}")
         setattr(getattr(config, section), field, value)
     config.model.max_length = config.tokenizer.max_length
+    if config.model.pooling == "cls" and config.model.init_from is None:
+        raise UserInputError("--pooling cls pools a pretrained checkpoint's [CLS] token; add --init-from or use --pooling attention")
     config.training.mixed_precision = arguments.mixed_precision
     config.training.jit_compile = "auto" if arguments.jit_compile is None else arguments.jit_compile
     config.training.distribute = arguments.distribute

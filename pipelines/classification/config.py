@@ -12,6 +12,9 @@ from pipelines.common.sectioned_config import SectionedConfig
 
 # "rope": no absolute positions; the attention blocks rotate queries and keys.
 POSITION_ENCODINGS = ("sinusoidal", "learned", "rope")
+# "attention": AttentionPooling over all tokens; "cls": the first token's vector (a
+# pretrained checkpoint's [CLS]).
+POOLINGS = ("attention", "cls")
 
 
 @dataclasses.dataclass
@@ -38,6 +41,7 @@ class ModelConfig:
     attention_dropout: float = 0.1
     position_encoding: str = "sinusoidal"
     normalize_first: bool = False
+    pooling: str = "attention"
     pooling_heads: int = 8
     # A pretrained encoder (`--init-from`): the checkpoint as given (a directory or
     # a short name), where its weights came from (path, sha256, licence) and its

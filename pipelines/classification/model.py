@@ -14,6 +14,7 @@ import math
 import keras
 
 import keras_attention
+from pipelines.classification.config import POOLINGS
 from pipelines.classification.config import POSITION_ENCODINGS
 from pipelines.pretrained.checkpoint import EncoderSettings
 from pipelines.pretrained.encoder import apply_pretrained_encoder
@@ -61,10 +62,19 @@ def build_pretrained_classifier(config):
 
 
 def classification_head(hidden, config):
-    """Attention pooling over the (masked) hidden states → dropout → softmax."""
-    pooled, _ = keras_attention.AttentionPooling(
-        num_heads=config.pooling_heads, name=ATTENTION_POOLING_LAYER
-    )(hidden, return_attention_scores=True)
+    """Pooling of the (masked) hidden states → dropout → softmax.
+
+    `config.pooling` "attention": AttentionPooling over every real token; "cls":
+    the first position's vector, a pretrained checkpoint's `[CLS]`.
+    """
+    if config.pooling not in POOLINGS:
+        raise ValueError(f"`pooling` must be one of {POOLINGS}. Received: pooling={config.pooling!r}")
+    if config.pooling == "cls":
+        pooled = hidden[:, 0, :]
+    else:
+        pooled, _ = keras_attention.AttentionPooling(
+            num_heads=config.pooling_heads, name=ATTENTION_POOLING_LAYER
+        )(hidden, return_attention_scores=True)
     pooled = keras.layers.Dropout(config.dropout, name="pooled_dropout")(pooled)
     return keras.layers.Dense(
         config.num_classes, activation="softmax", dtype="float32", name="probabilities"

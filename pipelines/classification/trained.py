@@ -10,6 +10,7 @@ from pipelines.classification.data import make_dataset
 from pipelines.classification.labels import LabelEncoder
 from pipelines.classification.metrics import classification_report
 from pipelines.classification.model import attention_explainer
+from pipelines.common.errors import UserInputError
 from pipelines.common.run_directory import RunDirectory
 from pipelines.common.run_files import load_keras_model
 from pipelines.common.text_input import check_texts
@@ -107,6 +108,11 @@ class TrainedClassifier:
     def explain(self, text):
         """The attention-pooling weight of every token of `text`."""
         (text,) = check_texts([text])
+        if self.config.model.pooling != "attention":
+            raise UserInputError(
+                "explain shows attention-pooling weights, and this run pools the [CLS] vector "
+                "(--pooling cls); train with --pooling attention to explain predictions"
+            )
         if self._explainer is None:
             self._explainer = attention_explainer(self.model)
         token_ids = self.tokenizer.tokenize([text]).numpy()

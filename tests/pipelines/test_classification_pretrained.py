@@ -208,3 +208,19 @@ def test_minilm_fine_tunes_a_few_steps(tiny_data, tmp_path):
     config = ClassifierConfig.load(RunDirectory(out).config_path)
     assert config.model.checkpoint["sha256"].startswith("53aa5117")
     assert config.model.checkpoint["name"] == "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def test_cls_pooling_trains_and_explain_says_why_it_cannot(tiny_data, tiny_bert_dir, tmp_path, capsys):
+    out = tmp_path / "cls"
+    assert main(pretrained_command(tiny_data, out, tiny_bert_dir, "--pooling", "cls")) == 0
+    model = TrainedClassifier.load(str(out)).model
+    assert all(layer.name != "attention_pooling" for layer in model.layers)
+    assert main(["explain", str(out), "a good film", "--out", str(tmp_path / "why.png")]) == 2
+    assert "pools the [CLS] vector" in capsys.readouterr().err
+
+
+def test_cls_pooling_without_a_checkpoint_is_refused(tiny_data, tmp_path, capsys):
+    from synthetic_data import train_command
+
+    assert main(train_command(tiny_data, tmp_path / "run", "--pooling", "cls")) == 2
+    assert "--pooling cls pools a pretrained checkpoint's [CLS] token" in capsys.readouterr().err
