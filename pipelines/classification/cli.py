@@ -229,7 +229,8 @@ def config_from_arguments(arguments):
 
 
 def check_heads_divide_width(model):
-    # With --init-from the width is the checkpoint's, known once it is read (training checks then).
+    # With --init-from the width is the checkpoint's, known once it is read
+    # (`apply_checkpoint_settings` checks then).
     if model.init_from is not None:
         return
     for flag, heads in (("--num-heads", model.num_heads), ("--pooling-heads", model.pooling_heads)):

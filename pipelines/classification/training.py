@@ -13,7 +13,6 @@ folder (rewritten every `backup_steps` steps and at every epoch end); running
 the same command again resumes from the last backup.
 """
 
-import dataclasses
 import os
 import shutil
 import time
@@ -261,6 +260,11 @@ def apply_checkpoint_settings(config, checkpoint):
         raise UserInputError(
             f"--max-length {config.tokenizer.max_length} exceeds the checkpoint's "
             f"{settings.max_positions} positions; pass --max-length {settings.max_positions} or less"
+        )
+    if config.model.pooling == "attention" and settings.hidden_dim % config.model.pooling_heads:
+        raise UserInputError(
+            f"--pooling-heads {config.model.pooling_heads} does not divide the checkpoint's width "
+            f"{settings.hidden_dim}; pick a divisor of {settings.hidden_dim}"
         )
     config.model.checkpoint = checkpoint.source_record()
     config.model.encoder = settings.to_dict()

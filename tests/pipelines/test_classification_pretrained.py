@@ -122,6 +122,7 @@ def test_training_starts_from_the_checkpoint_weights(tiny_data, tiny_bert_dir, t
         (["--embedding-dim", "32"], "--embedding-dim is fixed by the checkpoint"),
         (["--num-heads", "4"], "--num-heads is fixed by the checkpoint"),
         (["--max-length", "65"], "exceeds the checkpoint's 64 positions"),
+        (["--pooling-heads", "3"], "--pooling-heads 3 does not divide the checkpoint's width 16"),
     ],
 )
 def test_settings_the_checkpoint_fixes_are_one_line_errors(tiny_data, tiny_bert_dir, tmp_path, capsys, extra, message):
