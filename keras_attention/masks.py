@@ -1,12 +1,17 @@
 """Helpers that merge implicit Keras masks with explicit mask arguments."""
 
 from keras import ops
+from keras.src.backend import get_keras_mask
 
 
 def implicit_mask(x):
     """The Keras mask attached to `x` by an upstream layer, or None."""
-    # Keras keeps propagated masks on the tensor itself (`_keras_mask`).
-    return getattr(x, "_keras_mask", None)
+    if x is None:
+        return None
+    # Keras keeps a propagated mask on the tensor itself where the tensor
+    # takes attributes, and in a table keyed by the tensor where it does not
+    # (JAX arrays and tracers): `get_keras_mask` reads both, as keras-hub does.
+    return get_keras_mask(x)
 
 
 def merge_padding_and_attention_mask(inputs, padding_mask=None, attention_mask=None):
