@@ -831,8 +831,8 @@ class MultiHeadAttention(keras.layers.Layer):
                 "value_dim": self.value_dim,
                 "dropout": self.dropout,
                 "use_bias": self.use_bias,
-                "output_shape": self._output_shape_argument,
-                "attention_axes": self._attention_axes_argument,
+                "output_shape": _as_saved(self._output_shape_argument),
+                "attention_axes": _as_saved(self._attention_axes_argument),
                 "sliding_window": self.sliding_window,
                 "flash_attention": self.flash_attention,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
@@ -882,6 +882,11 @@ def _skip_one_empty_load(projection):
             projection.load_own_variables(store)
 
     return load_own_variables
+
+
+def _as_saved(argument):
+    """An int as given, a sequence as a list: what a `.keras` file gives back."""
+    return list(argument) if isinstance(argument, (tuple, list)) else argument
 
 
 def _is_plain(projection):
