@@ -15,11 +15,18 @@ from keras_attention.validation import check_rate
 from keras_attention.validation import check_sequence_input
 from keras_attention.validation import check_sequence_shape
 
-# Which attention path `use_fused_attention=None` takes, per backend: the one
-# `benchmarks/layers.py` measured faster there (see BENCHMARKS.md). On
-# TensorFlow `keras.ops.dot_product_attention` has no fused kernel and runs a
-# select-based softmax that is slower than the explicit path.
-_FUSED_BY_DEFAULT = {"tensorflow": False, "jax": True}
+# Per backend, what `benchmarks/layers.py` measured faster there (BENCHMARKS.md).
+# Which attention path `use_fused_attention=None` takes: on TensorFlow
+# `keras.ops.dot_product_attention` has no fused kernel and its select-based
+# softmax is slower than the explicit path; on JAX (CPU) the explicit path is
+# faster too.
+_FUSED_BY_DEFAULT = {"tensorflow": False, "jax": False}
+# Whether plain projections multiply by the flattened kernel (one MatMul, and
+# Q, K and V in one product for self-attention) instead of calling their
+# EinsumDense: faster on TensorFlow, and the MatMul is what exported graphs
+# hold; on JAX, XLA turns the EinsumDense einsum into one matrix product and
+# is slower with the flattened 3-D matmul.
+_FLATTENED_PROJECTIONS = {"tensorflow": True, "jax": False}
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
@@ -492,7 +499,7 @@ class MultiHeadAttention(keras.layers.Layer):
         """Query, key and value heads; key and value are None for a read-only cache."""
         projections = (self._query_dense, self._key_dense, self._value_dense)
         self_attention = value is query and (key is None or key is query)
-        if self_attention and cache is None and all(map(_is_plain, projections)):
+        if self_attention and cache is None and all(map(_use_flattened_kernel, projections)):
             return self._project_self_attention(query)
         query_heads = self._apply_projection(self._query_dense, query)
         if value is None:  # a precomputed cache, used as is
@@ -502,13 +509,13 @@ class MultiHeadAttention(keras.layers.Layer):
         return query_heads, key_heads, value_heads
 
     def _apply_projection(self, projection, inputs):
-        if not _is_plain(projection):
+        if not _use_flattened_kernel(projection):
             return projection(inputs)
         # One matrix product on the flattened kernel: the same numbers as
         # the EinsumDense, and a MatMul in exported graphs.
         kernel = projection.kernel
         heads, head_dim = kernel.shape[-2:]
-        projected = ops.matmul(inputs, ops.reshape(kernel, (kernel.shape[0], heads * head_dim)))
+        projected = _flat_matmul(inputs, ops.reshape(kernel, (kernel.shape[0], heads * head_dim)))
         if projection.bias is not None:
             projected = projected + ops.reshape(projection.bias, (heads * head_dim,))
         projected = projection.activation(projected)  # linear but for the gate's sigmoid
@@ -518,7 +525,7 @@ class MultiHeadAttention(keras.layers.Layer):
         """Q, K and V of one input with a single matrix product."""
         projections = (self._query_dense, self._key_dense, self._value_dense)
         kernels = [ops.reshape(p.kernel, (p.kernel.shape[0], -1)) for p in projections]
-        projected = ops.matmul(inputs, ops.concatenate(kernels, axis=-1))
+        projected = _flat_matmul(inputs, ops.concatenate(kernels, axis=-1))
         if self.use_bias:
             projected = projected + ops.concatenate(
                 [ops.reshape(p.bias, (-1,)) for p in projections], axis=-1
@@ -535,14 +542,13 @@ class MultiHeadAttention(keras.layers.Layer):
 
     def _project_output(self, attended):
         projection = self._output_dense
-        if not _is_plain(projection):
+        if not _use_flattened_kernel(projection):
             return projection(attended)
         kernel = projection.kernel  # (heads, value_dim, *output_shape)
         features = self.num_heads * self.value_dim
         shape = ops.shape(attended)
-        # An explicit width, not -1: JAX cannot infer -1 when the batch is empty.
         merged = ops.reshape(attended, tuple(shape[:-2]) + (features,))
-        output = ops.matmul(merged, ops.reshape(kernel, (features, -1)))
+        output = _flat_matmul(merged, ops.reshape(kernel, (features, -1)))
         if projection.bias is not None:
             output = output + ops.reshape(projection.bias, (-1,))
         output_shape = tuple(kernel.shape[2:])
@@ -889,13 +895,22 @@ def _as_saved(argument):
     return list(argument) if isinstance(argument, (tuple, list)) else argument
 
 
-def _is_plain(projection):
-    """Whether `projection` is a plain float kernel this layer may multiply by directly."""
+def _use_flattened_kernel(projection):
+    """Whether this layer may multiply by `projection`'s flattened kernel itself."""
     return (
-        not projection.lora_enabled
+        _FLATTENED_PROJECTIONS.get(keras.backend.backend(), False)
+        and not projection.lora_enabled
         and projection.quantization_mode is None
         and projection.activity_regularizer is None
     )
+
+
+def _flat_matmul(inputs, kernel):
+    """`inputs @ kernel` as one 2-D product: faster than a batched product under XLA."""
+    shape = ops.shape(inputs)
+    # An explicit width, not -1: -1 cannot be inferred when the batch is empty.
+    flat = ops.reshape(inputs, (-1, kernel.shape[0]))
+    return ops.reshape(ops.matmul(flat, kernel), tuple(shape[:-1]) + (kernel.shape[1],))
 
 
 def _split_heads(x, heads, head_dim):

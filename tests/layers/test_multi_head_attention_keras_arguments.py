@@ -295,7 +295,7 @@ def test_the_default_path_is_the_one_measured_faster_on_this_backend(monkeypatch
     )
     x = np.ones((1, 3, 8), "float32")
     ka.MultiHeadAttention(num_heads=2, key_dim=4)(x, x)
-    assert bool(calls) == (keras.backend.backend() == "jax")
+    assert not calls  # benchmarks/layers.py: explicit is faster on TensorFlow and on JAX
     calls.clear()
     ka.MultiHeadAttention(num_heads=2, key_dim=4, use_fused_attention=True)(x, x)
     assert calls
