@@ -421,9 +421,13 @@ class MultiHeadAttention(keras.layers.Layer):
         updating_cache = cache is not None and cache_update_index is not None
         start_index = cache_update_index if updating_cache else 0
 
-        query_heads, key_heads, value_heads = self._project_inputs(query, value, key, cache)
+        # A cache without an update index is used as is: no keys to project.
+        project_keys = cache is None or updating_cache
+        query_heads, key_heads, value_heads = self._project_inputs(
+            query, value, key, project_keys, self_attention_allowed=cache is None
+        )
         if self.use_rope:
-            query_heads, key_heads = self._rotate(query_heads, key_heads, start_index, cache)
+            query_heads, key_heads = self._rotate(query_heads, key_heads, start_index)
         if cache is not None:
             key_heads, value_heads, cache = self._read_and_update_cache(
                 cache, key_heads, value_heads, start_index if updating_cache else None
@@ -495,14 +499,18 @@ class MultiHeadAttention(keras.layers.Layer):
 
     # -- projections -------------------------------------------------------
 
-    def _project_inputs(self, query, value, key, cache):
-        """Query, key and value heads; key and value are None for a read-only cache."""
+    def _project_inputs(self, query, value, key, project_keys, self_attention_allowed):
+        """Query, key and value heads; key and value are None unless `project_keys`."""
         projections = (self._query_dense, self._key_dense, self._value_dense)
         self_attention = value is query and (key is None or key is query)
-        if self_attention and cache is None and all(map(_use_flattened_kernel, projections)):
+        if (
+            self_attention
+            and self_attention_allowed
+            and all(map(_use_flattened_kernel, projections))
+        ):
             return self._project_self_attention(query)
         query_heads = self._apply_projection(self._query_dense, query)
-        if value is None:  # a precomputed cache, used as is
+        if not project_keys or value is None:
             return query_heads, None, None
         key_heads = self._apply_projection(self._key_dense, value if key is None else key)
         value_heads = self._apply_projection(self._value_dense, value)
@@ -578,7 +586,7 @@ class MultiHeadAttention(keras.layers.Layer):
 
     # -- rotary embeddings and the cache -------------------------------------
 
-    def _rotate(self, query_heads, key_heads, start_index, cache):
+    def _rotate(self, query_heads, key_heads, start_index):
         query_heads = apply_rotary_embedding(
             query_heads,
             self._positions(ops.shape(query_heads)[1], start_index),
