@@ -112,7 +112,7 @@ def scaled_dot_product_attention(
             mask = ops.expand_dims(mask, 0)
     # Scaling the queries touches far fewer numbers than scaling the logits.
     query = query * ops.cast(scale, query.dtype)
-    logits = ops.einsum("bthd,bshd->bhts", query, key)
+    logits = _product("bthd,bshd->bhts", query, key)
     if mask is None:
         weights = masked_softmax(logits, axis=-1)
     else:
@@ -120,13 +120,39 @@ def scaled_dot_product_attention(
         weights = _softmax_with_key_mask(ops.cast(logits, compute_dtype), mask, -1)
         weights = ops.cast(weights, query.dtype)
     dropped = dropout_fn(weights) if dropout_fn is not None else weights
-    output = ops.einsum("bhts,bshd->bthd", dropped, value)
+    output = _product("bhts,bshd->bthd", dropped, value)
     if mask is not None:
         # Zero fully masked rows on the (smaller) output rather than the weights.
         output = zero_fully_masked_queries(output, mask)
         if return_weights:
             weights = weights * _row_has_keys(mask, -1, weights.dtype)
     return output, (weights if return_weights else None)
+
+
+def _product(equation, first, second):
+    """`ops.einsum`, written as one `tf.einsum` inside XLA-compiled TensorFlow functions.
+
+    Keras's TensorFlow einsum spells these products out as transposes and a
+    batched MatMul: faster as a TensorFlow graph (and what exported graphs
+    hold), slower under XLA than one einsum, which XLA fuses with the
+    transposes (benchmarks/layers.py, BENCHMARKS.md).
+    """
+    if _in_tensorflow_xla_function():
+        return ops.einsum(equation, first, second, optimize="optimal")
+    return ops.einsum(equation, first, second)
+
+
+def _in_tensorflow_xla_function():
+    if keras.backend.backend() != "tensorflow":
+        return False
+    try:
+        import tensorflow as tf
+        from tensorflow.python.ops import control_flow_util
+    except ImportError:  # TensorFlow's internal module moved: keep the graph form
+        return False
+    if tf.executing_eagerly():
+        return False
+    return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
 
 
 def zero_fully_masked_queries(output, mask):
