@@ -1,5 +1,6 @@
 import math
 import string
+import warnings
 
 import keras
 from keras import ops
@@ -27,6 +28,7 @@ _FUSED_BY_DEFAULT = {"tensorflow": False, "jax": False}
 # hold; on JAX, XLA turns the EinsumDense einsum into one matrix product and
 # is slower with the flattened 3-D matmul.
 _FLATTENED_PROJECTIONS = {"tensorflow": True, "jax": False}
+_MASK_DROPPED_WARNING = r".*was passed an input with a mask attached to it"
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
@@ -518,7 +520,11 @@ class MultiHeadAttention(keras.layers.Layer):
 
     def _apply_projection(self, projection, inputs):
         if not _use_flattened_kernel(projection):
-            return projection(inputs)
+            with warnings.catch_warnings():
+                # This layer applies the inputs' Keras masks itself; the
+                # projection need not keep them (nor warn that it drops them).
+                warnings.filterwarnings("ignore", message=_MASK_DROPPED_WARNING)
+                return projection(inputs)
         # One matrix product on the flattened kernel: the same numbers as
         # the EinsumDense, and a MatMul in exported graphs.
         kernel = projection.kernel
