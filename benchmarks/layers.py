@@ -5,15 +5,18 @@ machine load:
   * MultiHeadAttention (self-attention) vs keras.layers.MultiHeadAttention;
   * TransformerEncoderBlock vs the same post-norm block assembled from
     keras.layers.MultiHeadAttention, LayerNormalization and Dense,
-at batch 32, width 256, 8 heads, sequence 64/128/256/512, with and without XLA.
-A 10%-padded key mask is applied to both sides. Prints examples/s, tokens/s and
-the ratio ours / Keras (above 1.0 means ours is faster).
+at batch 32, width 256, 8 heads, sequence 64/128/256/512. A 10%-padded key
+mask is applied to both sides. Prints times, tokens/s and the ratio Keras time /
+our time (above 1.0 means ours is faster), with the load average.
 
     KERAS_BACKEND=tensorflow python benchmarks/layers.py [--repeats 5] [--steps 5]
+    KERAS_BACKEND=jax python benchmarks/layers.py
 
-`--explicit-attention` times our MultiHeadAttention with
-`use_fused_attention=False` (the explicit einsum-softmax-einsum path) in the
-attention rows; the encoder block keeps its default.
+On TensorFlow each step runs both as a graph (`tf.function`) and compiled with
+XLA (`jit_compile=True`); on JAX a step is always compiled (`jax.jit`).
+`--attention-path fused|explicit` times our MultiHeadAttention on that path
+(`use_fused_attention=True/False`) in the attention rows instead of the
+backend's default, which is the path this script measured faster there.
 """
 
 import argparse
@@ -26,12 +29,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 import keras_attention  # noqa: E402
 
 WIDTH, HEADS, BATCH = 256, 8, 32
 INTERMEDIATE = 4 * WIDTH
+BACKEND = keras.backend.backend()
+PATHS = {"default": None, "fused": True, "explicit": False}
 
 
 class KerasEncoderBlock(keras.layers.Layer):
@@ -52,35 +56,54 @@ class KerasEncoderBlock(keras.layers.Layer):
         return self.feed_forward_norm(x + self.output_dense(hidden))
 
 
-def make_layers(kind, fused_attention=True):
+def self_attention_arguments(x, mask):
+    return (x, x), {"attention_mask": mask[:, None, :]}
+
+
+def make_layers(kind, use_fused_attention=None):
+    """(ours, theirs), each a layer and a function from (x, mask) to its call arguments."""
     if kind == "attention":
         ours = keras_attention.MultiHeadAttention(
-            HEADS, WIDTH // HEADS, use_fused_attention=fused_attention
+            HEADS, WIDTH // HEADS, use_fused_attention=use_fused_attention
         )
         theirs = keras.layers.MultiHeadAttention(HEADS, WIDTH // HEADS)
-
-        def run_ours(x, mask):
-            return ours(x, x, attention_mask=mask[:, None, :])
-
-        def run_theirs(x, mask):
-            return theirs(x, x, attention_mask=mask[:, None, :])
-
-        return (ours, run_ours), (theirs, run_theirs)
+        return (ours, self_attention_arguments), (theirs, self_attention_arguments)
     ours = keras_attention.TransformerEncoderBlock(INTERMEDIATE, HEADS)
     theirs = KerasEncoderBlock()
-    return (ours, lambda x, mask: ours(x, padding_mask=mask)), (
+    return (ours, lambda x, mask: ((x,), {"padding_mask": mask})), (
         theirs,
-        lambda x, mask: theirs(x, mask),
+        lambda x, mask: ((x, mask), {}),
     )
 
 
-def make_step(layer, forward, jit_compile):
-    @tf.function(jit_compile=jit_compile)
+def make_step(layer, arguments, compiled):
+    """A forward+backward step; `compiled` is XLA on TensorFlow (always on JAX)."""
+    if BACKEND == "jax":
+        import jax
+
+        non_trainable = [v.value for v in layer.non_trainable_variables]
+
+        def loss(trainable, x, mask):
+            args, kwargs = arguments(x, mask)
+            output, _ = layer.stateless_call(trainable, non_trainable, *args, **kwargs)
+            return keras.ops.mean(keras.ops.square(output))
+
+        gradient = jax.jit(jax.value_and_grad(loss))
+        trainable = [v.value for v in layer.trainable_variables]
+
+        def step(x, mask):
+            return gradient(trainable, x, mask)
+
+        return step
+
+    import tensorflow as tf
+
+    @tf.function(jit_compile=compiled)
     def step(x, mask):
         with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(forward(x, mask)))
-        grads = tape.gradient(loss, layer.trainable_variables)
-        return loss, grads
+            args, kwargs = arguments(x, mask)
+            loss = tf.reduce_mean(tf.square(layer(*args, **kwargs)))
+        return loss, tape.gradient(loss, layer.trainable_variables)
 
     return step
 
@@ -88,20 +111,22 @@ def make_step(layer, forward, jit_compile):
 def time_steps(step, x, mask, steps):
     start = time.perf_counter()
     for _ in range(steps):
-        loss, grads = step(x, mask)
+        loss, _ = step(x, mask)
     float(loss)  # wait for the last step
     return (time.perf_counter() - start) / steps
 
 
-def measure(kind, seq_len, jit_compile, repeats, steps, fused_attention=True):
+def measure(kind, seq_len, compiled, repeats, steps, use_fused_attention=None):
     rng = np.random.default_rng(0)
-    x = tf.constant(rng.standard_normal((BATCH, seq_len, WIDTH)), tf.float32)
+    x = keras.ops.convert_to_tensor(rng.standard_normal((BATCH, seq_len, WIDTH)), "float32")
     lengths = rng.integers(int(seq_len * 0.8), seq_len + 1, size=BATCH)
-    mask = tf.constant(np.arange(seq_len)[None, :] < lengths[:, None])
-    (ours, run_ours), (theirs, run_theirs) = make_layers(kind, fused_attention)
-    run_ours(x, mask), run_theirs(x, mask)  # build
-    step_ours = make_step(ours, run_ours, jit_compile)
-    step_theirs = make_step(theirs, run_theirs, jit_compile)
+    mask = keras.ops.convert_to_tensor(np.arange(seq_len)[None, :] < lengths[:, None])
+    (ours, ours_arguments), (theirs, theirs_arguments) = make_layers(kind, use_fused_attention)
+    for layer, arguments in ((ours, ours_arguments), (theirs, theirs_arguments)):
+        args, kwargs = arguments(x, mask)
+        layer(*args, **kwargs)  # build
+    step_ours = make_step(ours, ours_arguments, compiled)
+    step_theirs = make_step(theirs, theirs_arguments, compiled)
     for step in (step_ours, step_theirs):  # trace and warm up
         time_steps(step, x, mask, 2)
     ours_times, theirs_times = [], []
@@ -111,36 +136,50 @@ def measure(kind, seq_len, jit_compile, repeats, steps, fused_attention=True):
     return statistics.median(ours_times), statistics.median(theirs_times)
 
 
+def default_path():
+    layer = keras_attention.MultiHeadAttention(HEADS, WIDTH // HEADS)
+    x = np.zeros((1, 2, WIDTH), "float32")
+    layer(x, x)
+    query = keras.ops.zeros((1, 2, HEADS, WIDTH // HEADS))
+    return "fused" if layer._takes_fused_path(query, query, False, False) else "explicit"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--seq-lens", type=int, nargs="+", default=[64, 128, 256, 512])
-    parser.add_argument("--explicit-attention", action="store_true",
-                        help="attention rows: our explicit path instead of the fused one")
+    parser.add_argument("--kinds", nargs="+", default=["attention", "encoder"],
+                        choices=["attention", "encoder"])
+    parser.add_argument("--attention-path", choices=list(PATHS), default="default",
+                        help="our attention rows: the backend's default path, or this one")
     args = parser.parse_args()
-    path = "explicit" if args.explicit_attention else "fused"
+    path = args.attention_path
+    if path == "default":
+        path = f"default ({default_path()})"
     print(
         f"batch {BATCH}, width {WIDTH}, {HEADS} heads, forward+backward, "
         f"our attention rows on the {path} path, "
         f"median of {args.repeats} x {args.steps} steps; "
-        f"TensorFlow {tf.__version__}, Keras {keras.__version__}, "
-        f"{os.cpu_count()} CPU cores"
+        f"backend {BACKEND}, Keras {keras.__version__}, {os.cpu_count()} CPU cores, "
+        f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}"
     )
-    header = f"{'layer':<10} {'xla':<5} {'seq':>5} {'ours ms':>9} {'keras ms':>9} {'ours tok/s':>11} {'ratio':>6}"
+    header = f"{'layer':<10} {'xla':<5} {'seq':>5} {'ours ms':>9} {'keras ms':>9} {'ours tok/s':>11} {'ratio':>6} {'load':>5}"
     print(header)
     print("-" * len(header))
-    for kind in ("attention", "encoder"):
-        for jit_compile in (False, True):
+    compiled_modes = (True,) if BACKEND == "jax" else (False, True)
+    for kind in args.kinds:
+        for compiled in compiled_modes:
             for seq_len in args.seq_lens:
                 ours, theirs = measure(
-                    kind, seq_len, jit_compile, args.repeats, args.steps,
-                    fused_attention=not args.explicit_attention,
+                    kind, seq_len, compiled, args.repeats, args.steps,
+                    use_fused_attention=PATHS[args.attention_path] if kind == "attention" else None,
                 )
                 tokens_per_s = BATCH * seq_len / ours
                 print(
-                    f"{kind:<10} {str(jit_compile):<5} {seq_len:>5} {ours * 1e3:>9.1f} "
-                    f"{theirs * 1e3:>9.1f} {tokens_per_s:>11.0f} {theirs / ours:>6.2f}x",
+                    f"{kind:<10} {str(compiled):<5} {seq_len:>5} {ours * 1e3:>9.1f} "
+                    f"{theirs * 1e3:>9.1f} {tokens_per_s:>11.0f} {theirs / ours:>6.2f}x "
+                    f"{os.getloadavg()[0]:>5.2f}",
                     flush=True,
                 )
 

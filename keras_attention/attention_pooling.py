@@ -6,6 +6,7 @@ from keras_attention.ops import masked_softmax
 from keras_attention.validation import check_positive_int
 from keras_attention.validation import check_rate
 from keras_attention.validation import check_sequence_input
+from keras_attention.validation import check_sequence_shape
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
@@ -45,7 +46,7 @@ class AttentionPooling(keras.layers.Layer):
     Example:
 
     >>> x = keras.random.normal((2, 7, 16))
-    >>> AttentionPooling(num_heads=2)(x).shape
+    >>> tuple(AttentionPooling(num_heads=2)(x).shape)
     (2, 16)
 
     References:
@@ -74,6 +75,7 @@ class AttentionPooling(keras.layers.Layer):
         self.supports_masking = True
 
     def build(self, input_shape):
+        check_sequence_shape(self, "inputs", input_shape)
         features = input_shape[-1]
         if features % self.num_heads:
             raise ValueError(

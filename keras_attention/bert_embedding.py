@@ -42,7 +42,7 @@ class BertEmbedding(keras.layers.Layer):
     Example:
 
     >>> layer = BertEmbedding(vocabulary_size=100, embedding_dim=16, max_length=32)
-    >>> layer(np.array([[5, 9, 0, 0]])).shape
+    >>> tuple(layer(np.array([[5, 9, 0, 0]])).shape)
     (1, 4, 16)
 
     References:

@@ -50,7 +50,7 @@ class FeedForward(keras.layers.Layer):
 
     Example:
 
-    >>> FeedForward(64)(keras.random.normal((2, 5, 16))).shape
+    >>> tuple(FeedForward(64)(keras.random.normal((2, 5, 16))).shape)
     (2, 5, 16)
     """
 

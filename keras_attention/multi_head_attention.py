@@ -1,36 +1,65 @@
+import math
+import string
+import warnings
+
 import keras
 from keras import ops
 
+from keras_attention import masks
 from keras_attention.initializers import clone_initializer
+from keras_attention.ops import masked_softmax
 from keras_attention.ops import scaled_dot_product_attention
 from keras_attention.ops import zero_fully_masked_queries
 from keras_attention.rotary import apply_rotary_embedding
 from keras_attention.validation import check_positive_int
 from keras_attention.validation import check_rate
 from keras_attention.validation import check_sequence_input
+from keras_attention.validation import check_sequence_shape
+
+# Per backend, what `benchmarks/layers.py` measured faster there (BENCHMARKS.md).
+# Which attention path `use_fused_attention=None` takes: on TensorFlow
+# `keras.ops.dot_product_attention` has no fused kernel and its select-based
+# softmax is slower than the explicit path; on JAX (CPU) the explicit path is
+# faster too.
+_FUSED_BY_DEFAULT = {"tensorflow": False, "jax": False}
+# Whether plain projections multiply by the flattened kernel (one MatMul, and
+# Q, K and V in one product for self-attention) instead of calling their
+# EinsumDense: faster on TensorFlow, and the MatMul is what exported graphs
+# hold; on JAX, XLA turns the EinsumDense einsum into one matrix product and
+# is slower with the flattened 3-D matmul.
+_FLATTENED_PROJECTIONS = {"tensorflow": True, "jax": False}
+_MASK_DROPPED_WARNING = r".*was passed an input with a mask attached to it"
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
 class MultiHeadAttention(keras.layers.Layer):
     """Multi-head scaled dot-product attention, softmax(QKᵀ/√d_k)V.
 
-    A drop-in replacement for `keras.layers.MultiHeadAttention` (same
-    constructor arguments, call signature, weight shapes and weight order) that
-    adds rotary position embeddings, a key/value cache for incremental decoding,
-    and a masked softmax that gives exact zeros on masked keys and on fully
-    masked rows (never NaN, never -inf, so exported graphs stay finite).
+    A drop-in replacement for `keras.layers.MultiHeadAttention`: the same
+    constructor arguments (including `attention_axes`, `sliding_window`,
+    `flash_attention`, `use_gate`, constraints and regularizers), call
+    signature, projection sublayers (`query_dense`, `key_dense`, `value_dense`,
+    `output_dense`, all `EinsumDense`, so LoRA and quantization work) and
+    weight order, and the same override points (`_compute_attention_mask`,
+    `_compute_attention`, `_masked_softmax`). It adds rotary position
+    embeddings, a key/value cache for incremental decoding, and a masked
+    softmax that gives exact zeros on masked keys and on fully masked rows
+    (never NaN, never -inf, so exported graphs stay finite).
 
     Masks: the Keras masks of `query`, `value` and `key`, an explicit
-    `attention_mask` of shape `(batch, query_len, key_len)` and
-    `use_causal_mask` are all combined with a logical AND; True means "may
-    attend". A query whose keys are all masked outputs the output bias alone.
-    The output carries the query's Keras mask.
+    `attention_mask` of shape `(batch, query_len, key_len)` or, per head,
+    `(batch, num_heads, query_len, key_len)`, `use_causal_mask` and
+    `sliding_window` are all combined with a logical AND; True means "may
+    attend". A query whose keys are all masked outputs the output bias alone
+    (Keras's layer spreads its weight uniformly instead). The output carries
+    the query's Keras mask.
 
-    When there is no attention dropout in effect, no scores are requested and
-    `key_dim == value_dim`, attention runs through `keras.ops.dot_product_attention` (the backend's
-    fused kernel where there is one); otherwise through an explicit masked
-    softmax. Both give the same results. Self-attention (`value is query`,
-    no `key`) projects Q, K and V with one matrix product.
+    Attention runs either through `keras.ops.dot_product_attention` (the
+    backend's fused kernel where there is one) or through an explicit masked
+    softmax; both give the same results. The fused path is only possible
+    without attention dropout in effect, without returned scores, with
+    `key_dim == value_dim` and with attention over one axis. Self-attention
+    (`value is query`, no `key`) projects Q, K and V with one matrix product.
 
     Args:
         num_heads: int. Number of attention heads.
@@ -38,32 +67,54 @@ class MultiHeadAttention(keras.layers.Layer):
         value_dim: int. Size of each head for value. Defaults to `key_dim`.
         dropout: float. Dropout rate on the attention weights. Defaults to 0.
         use_bias: bool. Whether the projections use biases. Defaults to True.
-        output_shape: int. Size of the output features. Defaults to the
-            query's last dimension.
-        use_rope: bool. Apply rotary position embeddings to queries and keys.
-            Defaults to False.
-        rope_max_wavelength: float. RoPE wavelength base. Defaults to 10000.
-        use_fused_attention: bool. Use `keras.ops.dot_product_attention` when
-            possible. Defaults to True.
+        output_shape: int or tuple of ints. Shape of each output position.
+            Defaults to the query's last dimension.
+        attention_axes: int or tuple of ints. The axes of the inputs attention
+            runs over (batch, heads and features excluded). Defaults to every
+            axis between the batch and the features, i.e. the sequence axis of
+            `(batch, sequence, features)` inputs.
+        sliding_window: int. If set, a query attends only to keys less than
+            `sliding_window` positions away (a band; with `use_causal_mask`
+            the causal sliding window of Mistral). Defaults to None.
+        flash_attention: bool. True requires the backend's flash kernel
+            (JAX on a GPU), False forbids it; None lets the backend decide
+            and follows `keras.config.disable_flash_attention()`. Defaults to
+            None.
         kernel_initializer: initializer for the projection kernels. Defaults to
             `"glorot_uniform"`.
         bias_initializer: initializer for the biases. Defaults to `"zeros"`.
         kernel_regularizer: optional regularizer for the kernels.
         bias_regularizer: optional regularizer for the biases.
+        activity_regularizer: optional regularizer for the outputs of every
+            projection (as Keras's layer applies it).
+        kernel_constraint: optional constraint for the kernels.
+        bias_constraint: optional constraint for the biases.
+        use_gate: bool. Multiply each head's output by a sigmoid gate computed
+            from the query (gated attention). Defaults to False.
         seed: optional int. Seed for the attention dropout.
+        use_rope: bool. Apply rotary position embeddings to queries and keys.
+            Defaults to False.
+        rope_max_wavelength: float. RoPE wavelength base. Defaults to 10000.
+        use_fused_attention: bool. True prefers
+            `keras.ops.dot_product_attention` where it applies, False always
+            uses the explicit softmax; None picks the path measured faster on
+            the current backend (explicit on TensorFlow, fused on JAX).
+            Defaults to None.
         **kwargs: other keyword arguments passed to `keras.layers.Layer`.
 
     Call arguments:
-        query: tensor of shape `(batch, query_len, query_features)`.
+        query: tensor of shape `(batch, query_len, query_features)` (or
+            `(batch, ..., query_features)` with `attention_axes`).
         value: tensor of shape `(batch, key_len, value_features)`; may be None
             when a precomputed `cache` is given.
         key: optional tensor of shape `(batch, key_len, key_features)`.
             Defaults to `value`.
-        attention_mask: optional boolean tensor `(batch, query_len, key_len)`.
-        use_causal_mask: bool. Forbid attending to later positions.
+        attention_mask: optional boolean tensor `(batch, query_len, key_len)`
+            or `(batch, num_heads, query_len, key_len)`.
         return_attention_scores: bool. Also return the attention weights of
             shape `(batch, heads, query_len, key_len)`.
         training: bool. Whether dropout is active.
+        use_causal_mask: bool. Forbid attending to later positions.
         cache: optional tensor `(batch, 2, cache_len, heads, key_dim)` holding
             keys and values. With `cache_update_index` the keys and values of
             the current step are written at that position and attention is
@@ -73,7 +124,7 @@ class MultiHeadAttention(keras.layers.Layer):
             first query timestep.
 
     Returns:
-        `output` of shape `(batch, query_len, output_shape)`, followed by the
+        `output` of shape `(batch, query_len) + output_shape`, followed by the
         attention scores when `return_attention_scores=True` and by the updated
         cache when `cache` is given.
 
@@ -81,12 +132,13 @@ class MultiHeadAttention(keras.layers.Layer):
 
     >>> layer = MultiHeadAttention(num_heads=4, key_dim=8)
     >>> x = keras.random.normal((2, 10, 32))
-    >>> layer(x, x, use_causal_mask=True).shape
+    >>> tuple(layer(x, x, use_causal_mask=True).shape)
     (2, 10, 32)
 
     References:
         - [Vaswani et al., 2017](https://arxiv.org/abs/1706.03762)
         - [Su et al., 2021](https://arxiv.org/abs/2104.09864) (RoPE)
+        - [Qiu et al., 2025](https://arxiv.org/abs/2505.06708) (gated attention)
     """
 
     def __init__(
@@ -97,14 +149,21 @@ class MultiHeadAttention(keras.layers.Layer):
         dropout=0.0,
         use_bias=True,
         output_shape=None,
-        use_rope=False,
-        rope_max_wavelength=10000.0,
-        use_fused_attention=True,
+        attention_axes=None,
+        sliding_window=None,
+        flash_attention=None,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
         kernel_regularizer=None,
         bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        use_gate=False,
         seed=None,
+        use_rope=False,
+        rope_max_wavelength=10000.0,
+        use_fused_attention=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -112,154 +171,236 @@ class MultiHeadAttention(keras.layers.Layer):
         check_positive_int("key_dim", key_dim)
         check_positive_int("value_dim", value_dim, allow_none=True)
         check_rate("dropout", dropout)
-        if isinstance(output_shape, (tuple, list)):
-            if len(output_shape) != 1:
-                raise ValueError(
-                    "`output_shape` must be an int or a 1-tuple. "
-                    f"Received: output_shape={output_shape}"
-                )
-            output_shape = output_shape[0]
-        check_positive_int("output_shape", output_shape, allow_none=True)
+        check_positive_int("sliding_window", sliding_window, allow_none=True)
         if use_rope and key_dim % 2:
             raise ValueError(
                 "Rotary embeddings need an even `key_dim`. "
                 f"Received: key_dim={key_dim}"
+            )
+        if use_fused_attention not in (None, True, False):
+            raise ValueError(
+                "`use_fused_attention` must be True, False or None. "
+                f"Received: use_fused_attention={use_fused_attention!r}"
             )
         self.num_heads = num_heads
         self.key_dim = key_dim
         self.value_dim = value_dim if value_dim is not None else key_dim
         self.dropout = dropout
         self.use_bias = use_bias
-        self._output_dim = output_shape
-        self.use_rope = use_rope
-        self.rope_max_wavelength = rope_max_wavelength
-        self.use_fused_attention = use_fused_attention
+        # Keras's private name; `output_shape` is a property of Layer. The
+        # argument itself is kept as given for `get_config`.
+        self._output_shape = _standardize_output_shape(output_shape)
+        self._output_shape_argument = output_shape
+        self.attention_axes = _standardize_attention_axes(attention_axes)
+        self._attention_axes_argument = attention_axes
+        self.sliding_window = sliding_window
+        self.flash_attention = flash_attention
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        # Not `self.activity_regularizer`: Layer would apply that to this
+        # layer's outputs; like Keras's layer, it goes to the projections.
+        self._activity_regularizer = keras.regularizers.get(activity_regularizer)
+        self.kernel_constraint = keras.constraints.get(kernel_constraint)
+        self.bias_constraint = keras.constraints.get(bias_constraint)
+        self.use_gate = use_gate
         self.seed = seed
+        self.use_rope = use_rope
+        self.rope_max_wavelength = rope_max_wavelength
+        self.use_fused_attention = use_fused_attention
+        # The names below are keras.layers.MultiHeadAttention's, for subclasses
+        # written against it (keras-hub's CachedMultiHeadAttention reads them).
+        self._flash_attention = flash_attention or keras.config.is_flash_attention_enabled()
+        if self._flash_attention and dropout > 0.0:
+            raise ValueError(
+                "Dropout is not supported when flash attention is enabled. "
+                "Please set dropout to 0.0 to use flash attention."
+            )
+        if self._flash_attention and use_fused_attention is False:
+            raise ValueError(
+                "Flash attention runs on the fused path; it cannot be combined with "
+                "use_fused_attention=False."
+            )
+        self._inverse_sqrt_key_dim = 1.0 / math.sqrt(float(key_dim))
         self.supports_masking = True
-        self.dropout_layer = keras.layers.Dropout(
-            dropout, seed=seed, dtype=self.dtype_policy, name="attention_dropout"
-        )
+
+    # -- Keras's public sublayer names -------------------------------------
 
     @property
-    def output_dim(self):
-        return self._output_dim
+    def query_dense(self):
+        return self._query_dense
 
-    def _projection(self, name, shape, bias_shape):
-        kernel = self.add_weight(
-            name=f"{name}_kernel",
-            shape=shape,
-            initializer=clone_initializer(self.kernel_initializer),
-            regularizer=self.kernel_regularizer,
-        )
-        bias = None
-        if self.use_bias:
-            bias = self.add_weight(
-                name=f"{name}_bias",
-                shape=bias_shape,
-                initializer=clone_initializer(self.bias_initializer),
-                regularizer=self.bias_regularizer,
-            )
-        return kernel, bias
+    @property
+    def key_dense(self):
+        return self._key_dense
+
+    @property
+    def value_dense(self):
+        return self._value_dense
+
+    @property
+    def output_dense(self):
+        return self._output_dense
+
+    # The projection weights by name (this layer's attributes before the
+    # projections were EinsumDense sublayers; pipelines read them).
+
+    @property
+    def query_kernel(self):
+        return self._query_dense.kernel
+
+    @property
+    def query_bias(self):
+        return self._query_dense.bias
+
+    @property
+    def key_kernel(self):
+        return self._key_dense.kernel
+
+    @property
+    def key_bias(self):
+        return self._key_dense.bias
+
+    @property
+    def value_kernel(self):
+        return self._value_dense.kernel
+
+    @property
+    def value_bias(self):
+        return self._value_dense.bias
+
+    @property
+    def output_kernel(self):
+        return self._output_dense.kernel
+
+    @property
+    def output_bias(self):
+        return self._output_dense.bias
+
+    # -- build -------------------------------------------------------------
 
     def build(self, query_shape, value_shape=None, key_shape=None):
-        query_dim = query_shape[-1]
-        value_dim_in = value_shape[-1] if value_shape is not None else query_dim
-        key_dim_in = key_shape[-1] if key_shape is not None else value_dim_in
-        heads = self.num_heads
-        # Same shapes and creation order as keras.layers.MultiHeadAttention,
-        # so `set_weights(keras_layer.get_weights())` swaps one for the other.
-        self.query_kernel, self.query_bias = self._projection(
-            "query", (query_dim, heads, self.key_dim), (heads, self.key_dim)
+        query_shape, value_shape, key_shape = self._check_shapes(
+            query_shape, value_shape, key_shape
         )
-        self.key_kernel, self.key_bias = self._projection(
-            "key", (key_dim_in, heads, self.key_dim), (heads, self.key_dim)
+        rank = len(query_shape) + 1  # of the projected tensors: one more, the heads
+        self._query_dense = self._projection(
+            "query", query_shape, (self.num_heads, self.key_dim)
         )
-        self.value_kernel, self.value_bias = self._projection(
-            "value", (value_dim_in, heads, self.value_dim), (heads, self.value_dim)
-        )
-        output_dim = self._output_dim or query_dim
-        self.output_kernel, self.output_bias = self._projection(
-            "attention_output", (heads, self.value_dim, output_dim), (output_dim,)
-        )
-        self._query_features = query_dim
-        self.dropout_layer.build(None)
-
-    # -- projections -------------------------------------------------------
-
-    def _project(self, inputs, kernel, bias, head_dim):
-        flat_kernel = ops.reshape(kernel, (kernel.shape[0], -1))
-        projected = ops.matmul(inputs, flat_kernel)
-        if bias is not None:
-            projected = projected + ops.reshape(bias, (-1,))
-        return self._split_heads(projected, head_dim)
-
-    def _split_heads(self, x, head_dim):
-        shape = ops.shape(x)
-        return ops.reshape(x, (shape[0], shape[1], self.num_heads, head_dim))
-
-    def _project_self_attention(self, inputs):
-        """Q, K and V of one input with a single matrix product."""
-        kernels = [self.query_kernel, self.key_kernel, self.value_kernel]
-        flat = [ops.reshape(k, (k.shape[0], -1)) for k in kernels]
-        projected = ops.matmul(inputs, ops.concatenate(flat, axis=-1))
-        if self.use_bias:
-            biases = [self.query_bias, self.key_bias, self.value_bias]
-            projected = projected + ops.concatenate(
-                [ops.reshape(b, (-1,)) for b in biases], axis=-1
+        self._key_dense = self._projection("key", key_shape, (self.num_heads, self.key_dim))
+        if self.use_gate:
+            self._gate_dense = self._projection(
+                "gate", query_shape, (self.num_heads, self.value_dim), activation="sigmoid"
             )
-        qk_size = self.num_heads * self.key_dim
-        # One split, not three slices: its gradient is one concatenation, where
-        # each slice's gradient would be a zero-padded tensor of the full width.
-        query, key, value = ops.split(projected, [qk_size, 2 * qk_size], axis=-1)
-        return (
-            self._split_heads(query, self.key_dim),
-            self._split_heads(key, self.key_dim),
-            self._split_heads(value, self.value_dim),
+        self._value_dense = self._projection(
+            "value", value_shape, (self.num_heads, self.value_dim)
+        )
+        self._output_dense = self._projection(
+            "attention_output",
+            tuple(query_shape[:-1]) + (self.num_heads, self.value_dim),
+            self._output_shape or (query_shape[-1],),
+            contracted_dims=2,
+        )
+        self._build_attention(rank)
+
+    def _check_shapes(self, query_shape, value_shape, key_shape):
+        """Validated `(query, value, key)` shapes; value and key default as in `call`."""
+        query_shape = tuple(query_shape)
+        value_shape = query_shape if value_shape is None else tuple(value_shape)
+        key_shape = value_shape if key_shape is None else tuple(key_shape)
+        if value_shape[1:-1] != key_shape[1:-1]:
+            raise ValueError(
+                "All dimensions of `value` and `key`, except the last one, must be "
+                f"equal. Received: value_shape={value_shape} and key_shape={key_shape}"
+            )
+        for name, shape in (("query", query_shape), ("value", value_shape), ("key", key_shape)):
+            check_sequence_shape(self, name, shape, allow_higher_rank=True)
+        if len(query_shape) != len(value_shape):
+            raise ValueError(
+                "`query` and `value` must have the same rank. Received: "
+                f"query_shape={query_shape} and value_shape={value_shape}"
+            )
+        attention_axes = self._resolved_attention_axes(len(query_shape) + 1)
+        for axis in range(1, len(query_shape) - 1):
+            if axis in attention_axes:
+                continue
+            if None not in (query_shape[axis], value_shape[axis]) and (
+                query_shape[axis] != value_shape[axis]
+            ):
+                raise ValueError(
+                    f"Axis {axis} is not an attention axis, so `query` and `value` "
+                    "must be equal along it. Received: "
+                    f"query_shape={query_shape} and value_shape={value_shape}"
+                )
+        return query_shape, value_shape, key_shape
+
+    def _resolved_attention_axes(self, rank):
+        """Attention axes of the projected tensors of `rank` (heads included)."""
+        if self.attention_axes is None:
+            return tuple(range(1, rank - 2))
+        axes = tuple(axis if axis >= 0 else rank - 1 + axis for axis in self.attention_axes)
+        for axis in axes:
+            if not 1 <= axis < rank - 2:
+                raise ValueError(
+                    "`attention_axes` must name axes between the batch and the "
+                    f"features of inputs of rank {rank - 1}. Received: "
+                    f"attention_axes={self.attention_axes}"
+                )
+        return axes
+
+    def _sublayer_arguments(self):
+        return dict(
+            kernel_initializer=clone_initializer(self.kernel_initializer),
+            bias_initializer=clone_initializer(self.bias_initializer),
+            kernel_regularizer=self.kernel_regularizer,
+            bias_regularizer=self.bias_regularizer,
+            activity_regularizer=self._activity_regularizer,
+            kernel_constraint=self.kernel_constraint,
+            bias_constraint=self.bias_constraint,
+            dtype=self.dtype_policy,
         )
 
-    # -- masks -------------------------------------------------------------
+    def _projection(self, name, input_shape, output_shape, activation=None, contracted_dims=1):
+        """An EinsumDense from `input_shape` to `input_shape[:-contracted_dims] + output_shape`."""
+        kept_dims = len(input_shape) - contracted_dims
+        equation, bias_axes = _projection_equation(kept_dims, contracted_dims, len(output_shape))
+        projection = keras.layers.EinsumDense(
+            equation,
+            output_shape=(None,) * (kept_dims - 1) + tuple(output_shape),
+            activation=activation,
+            bias_axes=bias_axes if self.use_bias else None,
+            name=name,
+            **self._sublayer_arguments(),
+        )
+        projection.build(input_shape)
+        return projection
 
-    def _combine_masks(
-        self,
-        query_len,
-        key_len,
-        query_mask,
-        key_padding_mask,
-        attention_mask,
-        use_causal_mask,
-        causal_offset=None,
-    ):
-        """A boolean (batch or 1, 1, query_len, key_len) mask, or None."""
-        mask = None
-
-        def merge(current, new):
-            new = ops.cast(new, "bool")
-            return new if current is None else ops.logical_and(current, new)
-
-        if attention_mask is not None:
-            mask = merge(mask, attention_mask)
-        if query_mask is not None:
-            mask = merge(mask, ops.expand_dims(query_mask, -1))
-        if key_padding_mask is not None:
-            mask = merge(mask, ops.expand_dims(key_padding_mask, -2))
-        if use_causal_mask:
-            query_positions = ops.arange(query_len)[:, None]
-            if causal_offset is not None:
-                query_positions = query_positions + ops.cast(
-                    causal_offset, query_positions.dtype
-                )
-            key_positions = ops.arange(key_len)[None, :]
-            causal = ops.greater_equal(query_positions, key_positions)
-            mask = merge(mask, causal[None])
-        if mask is None:
-            return None
-        if len(mask.shape) == 2:
-            mask = mask[None]
-        return ops.expand_dims(mask, 1)
+    def _build_attention(self, rank):
+        """Einsum equations, softmax axes and dropout for projected tensors of `rank`."""
+        self._attention_axes = self._resolved_attention_axes(rank)
+        # Attention over the sequence axis of (batch, sequence, heads, dim):
+        # the case with fused, rotary and cached variants.
+        self._over_sequence = rank == 4 and self._attention_axes == (1,)
+        (
+            self._dot_product_equation,
+            self._combine_equation,
+            scores_rank,
+        ) = _attention_equations(rank, self._attention_axes)
+        self._softmax_axes = tuple(
+            range(scores_rank - len(self._attention_axes), scores_rank)
+        )
+        # Masks without a heads axis get one here (and batch axes before it).
+        self._mask_expansion_axis = -len(self._attention_axes) * 2 - 1
+        if self.use_rope and not self._over_sequence:
+            raise ValueError(
+                "Rotary embeddings need inputs of shape (batch, sequence, features) "
+                f"and attention over the sequence. Received: attention_axes="
+                f"{self.attention_axes} for inputs of rank {rank - 1}"
+            )
+        self._dropout_layer = keras.layers.Dropout(
+            self.dropout, seed=self.seed, dtype=self.dtype_policy, name="attention_dropout"
+        )
 
     # -- call --------------------------------------------------------------
 
@@ -272,97 +413,56 @@ class MultiHeadAttention(keras.layers.Layer):
         value_mask=None,
         key_mask=None,
         attention_mask=None,
-        use_causal_mask=False,
         return_attention_scores=False,
         training=None,
+        use_causal_mask=False,
         cache=None,
         cache_update_index=None,
     ):
-        if value is None and cache is None:
-            raise ValueError(
-                "`value` is required unless a precomputed `cache` is given."
-            )
-        for name, tensor in (("query", query), ("value", value), ("key", key)):
-            if tensor is not None:
-                check_sequence_input(self, name, tensor)
+        self._check_call_arguments(query, value, key, cache, cache_update_index)
         updating_cache = cache is not None and cache_update_index is not None
-        self_attention = key is None and value is query and cache is None
-        if self_attention:
-            q, k, v = self._project_self_attention(query)
-        else:
-            q = self._project(query, self.query_kernel, self.query_bias, self.key_dim)
-            if cache is None or updating_cache:
-                key_input = value if key is None else key
-                k = self._project(key_input, self.key_kernel, self.key_bias, self.key_dim)
-                v = self._project(value, self.value_kernel, self.value_bias, self.value_dim)
+        start_index = cache_update_index if updating_cache else 0
 
-        start = cache_update_index if updating_cache else 0
+        # A cache without an update index is used as is: no keys to project.
+        project_keys = cache is None or updating_cache
+        query_heads, key_heads, value_heads = self._project_inputs(
+            query, value, key, project_keys, self_attention_allowed=cache is None
+        )
         if self.use_rope:
-            query_positions = self._positions(ops.shape(q)[1], start)
-            q = apply_rotary_embedding(q, query_positions, self.rope_max_wavelength)
-            if cache is None or updating_cache:
-                k = apply_rotary_embedding(
-                    k, self._positions(ops.shape(k)[1], start), self.rope_max_wavelength
-                )
-
-        key_padding_mask = None
+            query_heads, key_heads = self._rotate(query_heads, key_heads, start_index)
         if cache is not None:
-            if self.key_dim != self.value_dim:
-                raise ValueError(
-                    "A key/value cache needs key_dim == value_dim. Received: "
-                    f"key_dim={self.key_dim}, value_dim={self.value_dim}"
-                )
-            if updating_cache:
-                update = ops.stack([k, v], axis=1)
-                cache = ops.slice_update(
-                    cache, (0, 0, cache_update_index, 0, 0), ops.cast(update, cache.dtype)
-                )
-            k = ops.cast(cache[:, 0], q.dtype)
-            v = ops.cast(cache[:, 1], q.dtype)
-        else:
-            key_padding_mask = value_mask if key_mask is None else (
-                key_mask if value_mask is None
-                else ops.logical_and(ops.cast(key_mask, "bool"), ops.cast(value_mask, "bool"))
+            key_heads, value_heads, cache = self._read_and_update_cache(
+                cache, key_heads, value_heads, start_index if updating_cache else None
             )
+            # The cache replaces the inputs' keys; their padding masks do not apply.
+            value_mask = key_mask = None
 
         # Writing into the cache implies incremental decoding: causal over
         # absolute positions, so unwritten cache slots are never attended to.
-        mask = self._combine_masks(
-            ops.shape(q)[1],
-            ops.shape(k)[1],
-            query_mask,
-            key_padding_mask,
-            attention_mask,
-            use_causal_mask or updating_cache,
-            causal_offset=start if updating_cache else None,
+        mask_arguments = {"start_index": start_index} if updating_cache else {}
+        attention_mask = self._compute_attention_mask(
+            query_heads,
+            value_heads,
+            query_mask=query_mask,
+            value_mask=value_mask,
+            key_mask=key_mask,
+            attention_mask=attention_mask,
+            use_causal_mask=use_causal_mask or updating_cache,
+            **mask_arguments,
         )
-
-        dropout_active = self.dropout > 0 and bool(training)
-        scale = 1.0 / self.key_dim**0.5
-        # Fused kernels (jax.nn.dot_product_attention) need key_dim == value_dim.
-        fusable = self.key_dim == self.value_dim and not dropout_active
-        if self.use_fused_attention and fusable and not return_attention_scores:
-            attended = ops.dot_product_attention(q, k, v, mask=mask, scale=scale)
-            if mask is not None:
-                # Backends spread a fully masked row uniformly; zero it instead.
-                attended = zero_fully_masked_queries(attended, mask)
-            scores = None
-        else:
-            dropout_fn = None
-            if dropout_active:
-                dropout_fn = lambda w: self.dropout_layer(w, training=training)
-            attended, scores = scaled_dot_product_attention(
-                q, k, v, mask=mask, dropout_fn=dropout_fn, scale=scale,
-                return_weights=return_attention_scores,
-            )
-
-        shape = ops.shape(attended)
-        # An explicit width, not -1: JAX cannot infer -1 when the batch is empty.
-        merged = ops.reshape(attended, (shape[0], shape[1], self.num_heads * self.value_dim))
-        output_kernel = ops.reshape(self.output_kernel, (-1, self.output_kernel.shape[-1]))
-        output = ops.matmul(merged, output_kernel)
-        if self.use_bias:
-            output = output + self.output_bias
+        # Positional, as keras.layers.MultiHeadAttention calls it, so that
+        # overrides written for Keras's signature work.
+        attended, scores = self._compute_attention(
+            query_heads,
+            key_heads,
+            value_heads,
+            attention_mask,
+            training,
+            return_attention_scores,
+        )
+        if self.use_gate:
+            attended = attended * self._apply_projection(self._gate_dense, query)
+        output = self._project_output(attended)
 
         results = (output,)
         if return_attention_scores:
@@ -371,12 +471,330 @@ class MultiHeadAttention(keras.layers.Layer):
             results += (cache,)
         return results[0] if len(results) == 1 else results
 
+    def _check_call_arguments(self, query, value, key, cache, cache_update_index):
+        if value is None and cache is None:
+            raise ValueError("`value` is required unless a precomputed `cache` is given.")
+        if cache_update_index is not None and cache is None:
+            raise ValueError(
+                "`cache_update_index` needs a `cache`. Received: cache=None, "
+                f"cache_update_index={cache_update_index}"
+            )
+        for name, tensor in (("query", query), ("value", value), ("key", key)):
+            if tensor is not None:
+                check_sequence_input(self, name, tensor, allow_higher_rank=True)
+        self._check_shapes(
+            query.shape,
+            None if value is None else value.shape,
+            None if key is None else key.shape,
+        )
+        if cache is not None:
+            if not self._over_sequence:
+                raise ValueError(
+                    "A key/value cache needs inputs of shape (batch, sequence, "
+                    f"features). Received: query.shape={tuple(query.shape)}"
+                )
+            if self.key_dim != self.value_dim:
+                raise ValueError(
+                    "A key/value cache needs key_dim == value_dim. Received: "
+                    f"key_dim={self.key_dim}, value_dim={self.value_dim}"
+                )
+
+    # -- projections -------------------------------------------------------
+
+    def _project_inputs(self, query, value, key, project_keys, self_attention_allowed):
+        """Query, key and value heads; key and value are None unless `project_keys`."""
+        projections = (self._query_dense, self._key_dense, self._value_dense)
+        self_attention = value is query and (key is None or key is query)
+        if (
+            self_attention
+            and self_attention_allowed
+            and all(map(_use_flattened_kernel, projections))
+        ):
+            return self._project_self_attention(query)
+        query_heads = self._apply_projection(self._query_dense, query)
+        if not project_keys or value is None:
+            return query_heads, None, None
+        key_heads = self._apply_projection(self._key_dense, value if key is None else key)
+        value_heads = self._apply_projection(self._value_dense, value)
+        return query_heads, key_heads, value_heads
+
+    def _apply_projection(self, projection, inputs):
+        if not _use_flattened_kernel(projection):
+            with warnings.catch_warnings():
+                # This layer applies the inputs' Keras masks itself; the
+                # projection need not keep them (nor warn that it drops them).
+                warnings.filterwarnings("ignore", message=_MASK_DROPPED_WARNING)
+                return projection(inputs)
+        # One matrix product on the flattened kernel: the same numbers as
+        # the EinsumDense, and a MatMul in exported graphs.
+        kernel = projection.kernel
+        heads, head_dim = kernel.shape[-2:]
+        projected = _flat_matmul(inputs, ops.reshape(kernel, (kernel.shape[0], heads * head_dim)))
+        if projection.bias is not None:
+            projected = projected + ops.reshape(projection.bias, (heads * head_dim,))
+        projected = projection.activation(projected)  # linear but for the gate's sigmoid
+        return _split_heads(projected, heads, head_dim)
+
+    def _project_self_attention(self, inputs):
+        """Q, K and V of one input with a single matrix product."""
+        projections = (self._query_dense, self._key_dense, self._value_dense)
+        kernels = [ops.reshape(p.kernel, (p.kernel.shape[0], -1)) for p in projections]
+        projected = _flat_matmul(inputs, ops.concatenate(kernels, axis=-1))
+        if self.use_bias:
+            projected = projected + ops.concatenate(
+                [ops.reshape(p.bias, (-1,)) for p in projections], axis=-1
+            )
+        qk_size = self.num_heads * self.key_dim
+        # One split, not three slices: its gradient is one concatenation, where
+        # each slice's gradient would be a zero-padded tensor of the full width.
+        query, key, value = ops.split(projected, [qk_size, 2 * qk_size], axis=-1)
+        return (
+            _split_heads(query, self.num_heads, self.key_dim),
+            _split_heads(key, self.num_heads, self.key_dim),
+            _split_heads(value, self.num_heads, self.value_dim),
+        )
+
+    def _project_output(self, attended):
+        projection = self._output_dense
+        if not _use_flattened_kernel(projection):
+            return projection(attended)
+        kernel = projection.kernel  # (heads, value_dim, *output_shape)
+        features = self.num_heads * self.value_dim
+        shape = ops.shape(attended)
+        merged = ops.reshape(attended, tuple(shape[:-2]) + (features,))
+        output = _flat_matmul(merged, ops.reshape(kernel, (features, -1)))
+        if projection.bias is not None:
+            output = output + ops.reshape(projection.bias, (-1,))
+        output_shape = tuple(kernel.shape[2:])
+        if len(output_shape) > 1:
+            output = ops.reshape(output, tuple(shape[:-2]) + output_shape)
+        return output
+
+    def compute_key_value_cache(self, value, key=None):
+        """Keys and values of `value` (and `key`) as a cache for `call`.
+
+        Returns a tensor `(batch, 2, key_len, num_heads, key_dim)`: pass it as
+        `cache` (without `cache_update_index`) to attend to these keys and
+        values without projecting them again, e.g. a decoder's
+        cross-attention to a fixed encoder output.
+        """
+        if self.key_dim != self.value_dim:
+            raise ValueError(
+                "A key/value cache needs key_dim == value_dim. Received: "
+                f"key_dim={self.key_dim}, value_dim={self.value_dim}"
+            )
+        key_heads = self._apply_projection(self._key_dense, value if key is None else key)
+        value_heads = self._apply_projection(self._value_dense, value)
+        if self.use_rope:
+            positions = self._positions(ops.shape(key_heads)[1], 0)
+            key_heads = apply_rotary_embedding(key_heads, positions, self.rope_max_wavelength)
+        return ops.stack([key_heads, value_heads], axis=1)
+
+    # -- rotary embeddings and the cache -------------------------------------
+
+    def _rotate(self, query_heads, key_heads, start_index):
+        query_heads = apply_rotary_embedding(
+            query_heads,
+            self._positions(ops.shape(query_heads)[1], start_index),
+            self.rope_max_wavelength,
+        )
+        if key_heads is not None:  # None: the cached keys are rotated already
+            key_heads = apply_rotary_embedding(
+                key_heads,
+                self._positions(ops.shape(key_heads)[1], start_index),
+                self.rope_max_wavelength,
+            )
+        return query_heads, key_heads
+
     def _positions(self, length, start):
         return ops.cast(ops.arange(length), "float32") + ops.cast(start, "float32")
 
+    def _read_and_update_cache(self, cache, key_heads, value_heads, update_index):
+        if update_index is not None:
+            update = ops.stack([key_heads, value_heads], axis=1)
+            cache = ops.slice_update(
+                cache, (0, 0, update_index, 0, 0), ops.cast(update, cache.dtype)
+            )
+        compute_dtype = self.compute_dtype
+        return ops.cast(cache[:, 0], compute_dtype), ops.cast(cache[:, 1], compute_dtype), cache
+
+    # -- masks (Keras's override points) ---------------------------------------
+
+    def _compute_attention_mask(
+        self,
+        query,
+        value,
+        query_mask=None,
+        value_mask=None,
+        key_mask=None,
+        attention_mask=None,
+        use_causal_mask=False,
+        start_index=0,
+    ):
+        """The AND of every mask source, a boolean mask or None.
+
+        `query` and `value` are the projected tensors (only their lengths are
+        read). The query's Keras mask becomes `(batch, query_len, 1)`, the
+        value's and key's `(batch, 1, key_len)`, the causal and sliding-window
+        masks `(1, query_len, key_len)`; `attention_mask` may be 2-D, 3-D or
+        have a heads axis `(batch, num_heads, query_len, key_len)`, in which
+        case the others gain a heads axis before the AND. `start_index` is the
+        absolute position of the first query (incremental decoding).
+        """
+        sources = []
+        if query_mask is not None:
+            sources.append(ops.expand_dims(ops.cast(query_mask, "bool"), -1))
+        for padding in (value_mask, key_mask):
+            if padding is not None:
+                sources.append(ops.expand_dims(ops.cast(padding, "bool"), -2))
+        if use_causal_mask:
+            sources.append(self._compute_causal_mask(query, value, start_index=start_index))
+        if self.sliding_window is not None:
+            sources.append(
+                self._compute_sliding_window_mask(query, value, start_index=start_index)
+            )
+        if attention_mask is not None:
+            sources.append(ops.cast(attention_mask, "bool"))
+        if not sources:
+            return None
+        rank = max(len(mask.shape) for mask in sources)
+        return masks.logical_and(*(self._expand_mask(mask, rank) for mask in sources))
+
+    def _attention_lengths(self, query, value):
+        if len(self._attention_axes) != 1:
+            raise ValueError(
+                "Causal and sliding-window masks need attention over one axis. "
+                f"Received: attention_axes={self.attention_axes}"
+            )
+        axis = self._attention_axes[0]
+        query_length = ops.shape(query)[axis]
+        return query_length, query_length if value is None else ops.shape(value)[axis]
+
+    def _compute_causal_mask(self, query, value=None, start_index=0):
+        """A boolean `(1, query_len, key_len)` lower-triangular mask."""
+        query_length, key_length = self._attention_lengths(query, value)
+        return masks.causal_mask(query_length, key_length, start_index)
+
+    def _compute_sliding_window_mask(self, query, value=None, start_index=0):
+        """A boolean `(1, query_len, key_len)` band of width `2 * sliding_window - 1`."""
+        query_length, key_length = self._attention_lengths(query, value)
+        return masks.sliding_window_mask(
+            query_length, key_length, self.sliding_window, start_index
+        )
+
+    def _expand_mask(self, mask, rank):
+        """Inserts the missing heads (and batch) axes Keras's layer inserts."""
+        for _ in range(rank - len(mask.shape)):
+            mask = ops.expand_dims(mask, self._mask_expansion_axis)
+        return mask
+
+    # -- attention (Keras's override points) -----------------------------------
+
+    def _masked_softmax(self, attention_scores, attention_mask=None):
+        """Softmax over the key axes; masked keys and fully masked rows get 0."""
+        if attention_mask is not None:
+            attention_mask = self._expand_mask(
+                ops.cast(attention_mask, "bool"), len(attention_scores.shape)
+            )
+        return masked_softmax(attention_scores, attention_mask, axis=self._softmax_axes)
+
+    def _compute_attention(
+        self,
+        query,
+        key,
+        value,
+        attention_mask=None,
+        training=None,
+        return_attention_scores=False,
+        use_causal_mask=False,
+    ):
+        """Attention of projected queries to projected keys and values.
+
+        Args:
+            query: tensor `(batch, query_len, num_heads, key_dim)`.
+            key: tensor `(batch, key_len, num_heads, key_dim)`.
+            value: tensor `(batch, key_len, num_heads, value_dim)`.
+            attention_mask: optional boolean mask as `_compute_attention_mask`
+                returns it.
+            training: bool. Whether dropout is active.
+            return_attention_scores: bool. Whether to compute the weights.
+            use_causal_mask: bool. AND a causal mask into `attention_mask`.
+
+        Returns:
+            `(attention_output, attention_scores)`; the scores are None when
+            they were not computed.
+        """
+        if self._flash_attention and return_attention_scores:
+            raise ValueError(
+                "Returning attention scores is not supported when flash "
+                "attention is enabled. Please disable flash attention to access"
+                " attention scores."
+            )
+        query, key, value = (ops.convert_to_tensor(t) for t in (query, key, value))
+        if use_causal_mask:
+            attention_mask = masks.logical_and(
+                attention_mask, self._compute_causal_mask(query, value)
+            )
+        if attention_mask is not None:
+            rank = len(query.shape) + len(self._attention_axes) - 1
+            attention_mask = self._expand_mask(ops.cast(attention_mask, "bool"), rank)
+        dropout_active = self.dropout > 0.0 and bool(training)
+        if self._takes_fused_path(query, value, dropout_active, return_attention_scores):
+            attended = ops.dot_product_attention(
+                query,
+                key,
+                value,
+                mask=attention_mask,
+                scale=self._inverse_sqrt_key_dim,
+                flash_attention=self._flash_attention,
+            )
+            if attention_mask is not None:
+                # Backends spread a fully masked row uniformly; zero it instead.
+                attended = zero_fully_masked_queries(attended, attention_mask)
+            return attended, None
+
+        def dropout(weights):
+            if not dropout_active:
+                return weights
+            return self._dropout_layer(weights, training=training)
+
+        if self._over_sequence and (
+            type(self)._masked_softmax is MultiHeadAttention._masked_softmax
+        ):
+            # The same numbers as the general path below, with fully masked
+            # rows zeroed on the (smaller) output instead of the weights.
+            return scaled_dot_product_attention(
+                query,
+                key,
+                value,
+                mask=attention_mask,
+                dropout_fn=dropout,
+                scale=self._inverse_sqrt_key_dim,
+                return_weights=return_attention_scores,
+            )
+        query = ops.multiply(query, ops.cast(self._inverse_sqrt_key_dim, query.dtype))
+        scores = ops.einsum(self._dot_product_equation, key, query)
+        weights = self._masked_softmax(scores, attention_mask)
+        attended = ops.einsum(self._combine_equation, dropout(weights), value)
+        return attended, weights
+
+    def _takes_fused_path(self, query, value, dropout_active, return_attention_scores):
+        if not self._over_sequence or dropout_active or return_attention_scores:
+            return False
+        if self._flash_attention:
+            return True
+        # Fused kernels (jax.nn.dot_product_attention) need key_dim == value_dim.
+        if query.shape[-1] != value.shape[-1]:
+            return False
+        if self.use_fused_attention is None:
+            return _FUSED_BY_DEFAULT.get(keras.backend.backend(), False)
+        return self.use_fused_attention
+
+    # -- shapes and config ---------------------------------------------------
+
     def compute_output_shape(self, query_shape, value_shape=None, key_shape=None):
-        output_dim = self._output_dim or query_shape[-1]
-        return tuple(query_shape[:-1]) + (output_dim,)
+        query_shape, _, _ = self._check_shapes(query_shape, value_shape, key_shape)
+        return query_shape[:-1] + (self._output_shape or (query_shape[-1],))
 
     def compute_output_spec(
         self,
@@ -387,29 +805,42 @@ class MultiHeadAttention(keras.layers.Layer):
         value_mask=None,
         key_mask=None,
         attention_mask=None,
-        use_causal_mask=False,
         return_attention_scores=False,
         training=None,
+        use_causal_mask=False,
         cache=None,
         cache_update_index=None,
     ):
-        output_dim = self._output_dim or query.shape[-1]
+        query_shape, value_shape, _ = self._check_shapes(
+            query.shape,
+            None if value is None else value.shape,
+            None if key is None else key.shape,
+        )
         output = keras.KerasTensor(
-            tuple(query.shape[:-1]) + (output_dim,), dtype=self.compute_dtype
+            self.compute_output_shape(query_shape, value_shape), dtype=self.compute_dtype
         )
         results = (output,)
         if return_attention_scores:
-            key_len = (cache.shape[2] if cache is not None else
-                       (key if key is not None else value).shape[1])
+            key_shape = value_shape if cache is None else (None,) + tuple(cache.shape[2:])
             results += (
                 keras.KerasTensor(
-                    (query.shape[0], self.num_heads, query.shape[1], key_len),
-                    dtype=self.compute_dtype,
+                    self._scores_shape(query_shape, key_shape), dtype=self.compute_dtype
                 ),
             )
         if cache is not None:
             results += (keras.KerasTensor(cache.shape, dtype=cache.dtype),)
         return results[0] if len(results) == 1 else results
+
+    def _scores_shape(self, query_shape, key_shape):
+        """(batch dims..., heads, query attention dims..., key attention dims...)."""
+        axes = self._resolved_attention_axes(len(query_shape) + 1)
+        batch = [query_shape[i] for i in range(len(query_shape) - 1) if i not in axes]
+        return (
+            tuple(batch)
+            + (self.num_heads,)
+            + tuple(query_shape[i] for i in axes)
+            + tuple(key_shape[i] for i in axes)
+        )
 
     def get_config(self):
         config = super().get_config()
@@ -420,15 +851,143 @@ class MultiHeadAttention(keras.layers.Layer):
                 "value_dim": self.value_dim,
                 "dropout": self.dropout,
                 "use_bias": self.use_bias,
-                "output_shape": self._output_dim,
-                "use_rope": self.use_rope,
-                "rope_max_wavelength": self.rope_max_wavelength,
-                "use_fused_attention": self.use_fused_attention,
+                "output_shape": _as_saved(self._output_shape_argument),
+                "attention_axes": _as_saved(self._attention_axes_argument),
+                "sliding_window": self.sliding_window,
+                "flash_attention": self.flash_attention,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
                 "bias_initializer": keras.initializers.serialize(self.bias_initializer),
                 "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
                 "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
+                "activity_regularizer": keras.regularizers.serialize(
+                    self._activity_regularizer
+                ),
+                "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
+                "bias_constraint": keras.constraints.serialize(self.bias_constraint),
+                "use_gate": self.use_gate,
                 "seed": self.seed,
+                "use_rope": self.use_rope,
+                "rope_max_wavelength": self.rope_max_wavelength,
+                "use_fused_attention": self.use_fused_attention,
             }
         )
         return config
+
+    def load_own_variables(self, store):
+        if len(store.keys()) == 0:
+            return super().load_own_variables(store)
+        # Files written before the projections became sublayers hold their
+        # weights on this layer itself: query, key, value and output kernels,
+        # each followed by its bias.
+        projections = [self._query_dense, self._key_dense, self._value_dense, self._output_dense]
+        variables = [variable for p in projections for variable in p.variables]
+        if len(store.keys()) != len(variables):
+            raise ValueError(
+                f"Layer '{self.name}' expected {len(variables)} variables in the "
+                f"former layout, but received {len(store.keys())} during loading."
+            )
+        for index, variable in enumerate(variables):
+            variable.assign(store[str(index)])
+        # Keras loads the sublayers next, from paths that file does not have.
+        for projection in projections:
+            projection.load_own_variables = _skip_one_empty_load(projection)
+
+
+def _skip_one_empty_load(projection):
+    """A one-time `load_own_variables` for a projection its parent has loaded."""
+
+    def load_own_variables(store):
+        del projection.load_own_variables  # back to EinsumDense's own
+        if len(store.keys()):
+            projection.load_own_variables(store)
+
+    return load_own_variables
+
+
+def _as_saved(argument):
+    """An int as given, a sequence as a list: what a `.keras` file gives back."""
+    return list(argument) if isinstance(argument, (tuple, list)) else argument
+
+
+def _use_flattened_kernel(projection):
+    """Whether this layer may multiply by `projection`'s flattened kernel itself."""
+    return (
+        _FLATTENED_PROJECTIONS.get(keras.backend.backend(), False)
+        and not projection.lora_enabled
+        and projection.quantization_mode is None
+        and projection.activity_regularizer is None
+    )
+
+
+def _flat_matmul(inputs, kernel):
+    """`inputs @ kernel` as one 2-D product: faster than a batched product under XLA."""
+    shape = ops.shape(inputs)
+    # An explicit width, not -1: -1 cannot be inferred when the batch is empty.
+    flat = ops.reshape(inputs, (-1, kernel.shape[0]))
+    return ops.reshape(ops.matmul(flat, kernel), tuple(shape[:-1]) + (kernel.shape[1],))
+
+
+def _split_heads(x, heads, head_dim):
+    shape = ops.shape(x)
+    return ops.reshape(x, tuple(shape[:-1]) + (heads, head_dim))
+
+
+def _standardize_output_shape(output_shape):
+    if output_shape is None:
+        return None
+    shape = (output_shape,) if isinstance(output_shape, int) else output_shape
+    if not isinstance(shape, (tuple, list)) or not shape or not all(
+        isinstance(size, int) and not isinstance(size, bool) and size > 0 for size in shape
+    ):
+        raise ValueError(
+            f"Invalid `output_shape`: expected a positive int or a tuple of them. "
+            f"Received: output_shape={output_shape!r}"
+        )
+    return tuple(shape)
+
+
+def _standardize_attention_axes(attention_axes):
+    if attention_axes is None:
+        return None
+    axes = (attention_axes,) if isinstance(attention_axes, int) else attention_axes
+    if not isinstance(axes, (tuple, list)) or not axes or not all(
+        isinstance(axis, int) and not isinstance(axis, bool) for axis in axes
+    ):
+        raise ValueError(
+            "`attention_axes` must be an int or a tuple of ints. "
+            f"Received: attention_axes={attention_axes!r}"
+        )
+    return tuple(axes)
+
+
+def _projection_equation(free_dims, bound_dims, output_dims):
+    """EinsumDense equation and bias axes: `free_dims` kept, `bound_dims` contracted."""
+    letters = string.ascii_lowercase
+    free = letters[:free_dims]
+    bound = letters[free_dims : free_dims + bound_dims]
+    output = letters[free_dims + bound_dims : free_dims + bound_dims + output_dims]
+    return f"{free}{bound},{bound}{output}->{free}{output}", output
+
+
+def _attention_equations(rank, attention_axes):
+    """Keras's einsum equations for attention over `attention_axes`.
+
+    Projected tensors are `(batch, <other dims>, <attention dims>, heads, dim)`;
+    every axis that is not an attention axis or the last is a batch axis of the
+    product. Returns `(dot_product_equation, combine_equation, scores_rank)`,
+    the dot product taking `(key, query)` and the combination
+    `(scores, value)`, as in keras.layers.MultiHeadAttention.
+    """
+    letters = string.ascii_lowercase
+    target = letters[:rank]
+    batch_axes = [axis for axis in range(rank - 1) if axis not in attention_axes]
+    source = list(target)
+    for offset, axis in enumerate(attention_axes):
+        source[axis] = letters[rank + offset]
+    source = "".join(source)
+    product = (
+        "".join(target[axis] for axis in batch_axes)
+        + "".join(target[axis] for axis in attention_axes)
+        + "".join(source[axis] for axis in attention_axes)
+    )
+    return f"{source},{target}->{product}", f"{product},{source}->{target}", len(product)

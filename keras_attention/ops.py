@@ -24,31 +24,44 @@ def softmax_dtype(dtype):
 def masked_softmax(x, mask=None, axis=-1):
     """Softmax of `x` over `axis`, ignoring entries where `mask` is False.
 
-    The backend's softmax subtracts the row maximum, so logits of any size are
-    safe. Masked entries get exactly 0, and a row whose entries are all masked is
-    all zeros (never NaN). Half-precision inputs are computed in float32 and cast
-    back.
+    The row maximum is subtracted first, so logits of any size are safe. Masked
+    entries get exactly 0, and a row whose entries are all masked is all zeros
+    (never NaN). Half-precision inputs are computed in float32 and cast back.
 
     Args:
         x: tensor. Logits.
         mask: optional boolean (or 0/1) tensor broadcastable to `x`; True keeps an
             entry.
-        axis: int. The axis to normalize over. Defaults to -1.
+        axis: int or tuple of ints. The axis (or axes, normalized together) to
+            normalize over. Defaults to -1.
 
     Returns:
         A tensor of the shape and dtype of `x`.
 
     Example:
 
-    >>> masked_softmax(np.array([[1.0, 2.0, 3.0]]), mask=np.array([[1, 1, 0]]))
+    >>> logits = np.array([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]], dtype="float32")
+    >>> weights = masked_softmax(logits, mask=np.array([[1, 1, 0], [0, 0, 0]]))
+    >>> np.round(keras.ops.convert_to_numpy(weights), 4)
+    array([[0.2689, 0.7311, 0.    ],
+           [0.    , 0.    , 0.    ]], dtype=float32)
     """
+    x = ops.convert_to_tensor(x)
     input_dtype = keras.backend.standardize_dtype(x.dtype)
     compute_dtype = softmax_dtype(input_dtype)
     x = ops.cast(x, compute_dtype)
     if mask is None:
-        return ops.cast(ops.softmax(x, axis=axis), input_dtype)
+        return ops.cast(_softmax(x, axis), input_dtype)
     weights = _softmax_with_key_mask(x, mask, axis)
     return ops.cast(weights * _row_has_keys(mask, axis, compute_dtype), input_dtype)
+
+
+def _softmax(x, axis):
+    if isinstance(axis, (tuple, list)):
+        # keras.ops.softmax over several axes needs static shapes; this does not.
+        axis = tuple(axis)
+        return ops.exp(x - ops.logsumexp(x, axis=axis, keepdims=True))
+    return ops.softmax(x, axis=axis)
 
 
 def _softmax_with_key_mask(x, mask, axis):
@@ -60,10 +73,11 @@ def _softmax_with_key_mask(x, mask, axis):
     caller.
     """
     bias = (ops.cast(mask, x.dtype) - 1.0) * (-large_negative(x.dtype))
-    return ops.softmax(x + bias, axis=axis)
+    return _softmax(x + bias, axis)
 
 
 def _row_has_keys(mask, axis, dtype):
+    axis = tuple(axis) if isinstance(axis, (tuple, list)) else axis
     return ops.cast(ops.any(ops.cast(mask, "bool"), axis=axis, keepdims=True), dtype)
 
 
@@ -98,7 +112,7 @@ def scaled_dot_product_attention(
             mask = ops.expand_dims(mask, 0)
     # Scaling the queries touches far fewer numbers than scaling the logits.
     query = query * ops.cast(scale, query.dtype)
-    logits = ops.einsum("bthd,bshd->bhts", query, key)
+    logits = _product("bthd,bshd->bhts", query, key)
     if mask is None:
         weights = masked_softmax(logits, axis=-1)
     else:
@@ -106,13 +120,39 @@ def scaled_dot_product_attention(
         weights = _softmax_with_key_mask(ops.cast(logits, compute_dtype), mask, -1)
         weights = ops.cast(weights, query.dtype)
     dropped = dropout_fn(weights) if dropout_fn is not None else weights
-    output = ops.einsum("bhts,bshd->bthd", dropped, value)
+    output = _product("bhts,bshd->bthd", dropped, value)
     if mask is not None:
         # Zero fully masked rows on the (smaller) output rather than the weights.
         output = zero_fully_masked_queries(output, mask)
         if return_weights:
             weights = weights * _row_has_keys(mask, -1, weights.dtype)
     return output, (weights if return_weights else None)
+
+
+def _product(equation, first, second):
+    """`ops.einsum`, written as one `tf.einsum` inside XLA-compiled TensorFlow functions.
+
+    Keras's TensorFlow einsum spells these products out as transposes and a
+    batched MatMul: faster as a TensorFlow graph (and what exported graphs
+    hold), slower under XLA than one einsum, which XLA fuses with the
+    transposes (benchmarks/layers.py, BENCHMARKS.md).
+    """
+    if _in_tensorflow_xla_function():
+        return ops.einsum(equation, first, second, optimize="optimal")
+    return ops.einsum(equation, first, second)
+
+
+def _in_tensorflow_xla_function():
+    if keras.backend.backend() != "tensorflow":
+        return False
+    try:
+        import tensorflow as tf
+        from tensorflow.python.ops import control_flow_util
+    except ImportError:  # TensorFlow's internal module moved: keep the graph form
+        return False
+    if tf.executing_eagerly():
+        return False
+    return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
 
 
 def zero_fully_masked_queries(output, mask):

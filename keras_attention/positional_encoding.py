@@ -3,6 +3,7 @@ from keras import ops
 
 from keras_attention.validation import check_positive_int
 from keras_attention.validation import check_sequence_input
+from keras_attention.validation import check_sequence_shape
 
 
 def sinusoidal_encoding(positions, dim, max_wavelength=10000.0):
@@ -35,7 +36,9 @@ class PositionalEncoding(keras.layers.Layer):
 
     `layer(embeddings)` returns `embeddings + PE` where
     PE[pos, 2i] = sin(pos / 10000^(2i/d)) and PE[pos, 2i+1] = cos(pos / 10000^(2i/d)),
-    for any sequence length (there is no maximum). The encoding is computed in
+    for any sequence length (there is no maximum). Positions run along the
+    second-to-last axis, so `(batch, ..., sequence, features)` inputs work too
+    (as keras-hub's `SinePositionEncoding`). The encoding is computed in
     float32 and cast to the layer's compute dtype, so it stays exact under mixed
     precision. The Keras mask of the input passes through unchanged.
 
@@ -45,7 +48,8 @@ class PositionalEncoding(keras.layers.Layer):
         **kwargs: other keyword arguments passed to `keras.layers.Layer`.
 
     Call arguments:
-        inputs: tensor of shape `(batch, sequence_length, features)`.
+        inputs: tensor of shape `(batch, sequence_length, features)` or
+            `(batch, ..., sequence_length, features)`.
         start_index: int or scalar tensor. Position of the first timestep, for
             incremental decoding. Defaults to `0`.
 
@@ -54,9 +58,11 @@ class PositionalEncoding(keras.layers.Layer):
 
     Example:
 
-    >>> embeddings = keras.random.normal((2, 10, 16))
-    >>> PositionalEncoding()(embeddings).shape
-    (2, 10, 16)
+    >>> embeddings = keras.ops.zeros((1, 3, 4))
+    >>> keras.ops.convert_to_numpy(PositionalEncoding()(embeddings)).round(4)
+    array([[[ 0.    ,  1.    ,  0.    ,  1.    ],
+            [ 0.8415,  0.5403,  0.01  ,  1.    ],
+            [ 0.9093, -0.4161,  0.02  ,  0.9998]]], dtype=float32)
 
     References:
         - [Vaswani et al., 2017](https://arxiv.org/abs/1706.03762)
@@ -74,19 +80,21 @@ class PositionalEncoding(keras.layers.Layer):
         self.built = True
 
     def call(self, inputs, start_index=0):
-        check_sequence_input(self, "inputs", inputs)
-        length = ops.shape(inputs)[1]
+        check_sequence_input(self, "inputs", inputs, allow_higher_rank=True)
+        length = ops.shape(inputs)[-2]
         positions = ops.cast(ops.arange(length), "float32")
         positions = positions + ops.cast(start_index, "float32")
         encoding = sinusoidal_encoding(
             positions, inputs.shape[-1], self.max_wavelength
         )
-        return inputs + ops.cast(encoding, inputs.dtype)[None]
+        # (length, features) broadcasts over the batch and any other axes.
+        return inputs + ops.cast(encoding, inputs.dtype)
 
     def compute_mask(self, inputs, mask=None):
         return mask
 
     def compute_output_shape(self, input_shape):
+        check_sequence_shape(self, "inputs", input_shape, allow_higher_rank=True)
         return input_shape
 
     def get_config(self):
@@ -99,9 +107,12 @@ class PositionalEncoding(keras.layers.Layer):
 class LearnedPositionalEncoding(keras.layers.Layer):
     """Adds a trainable position embedding of at most `max_length` positions.
 
-    `layer(embeddings)` returns `embeddings + table[start : start + length]`.
-    A sequence longer than `max_length` raises a `ValueError` when its length
-    is known while tracing; the Keras mask passes through unchanged.
+    `layer(embeddings)` returns `embeddings + table[start : start + length]`,
+    positions running along the second-to-last axis (so `(batch, ...,
+    sequence, features)` inputs work too, as with keras-hub's
+    `PositionEmbedding`). A sequence longer than `max_length` raises a
+    `ValueError` when its length is known while tracing; the Keras mask passes
+    through unchanged.
 
     Args:
         max_length: int. The longest sequence the table covers.
@@ -110,7 +121,8 @@ class LearnedPositionalEncoding(keras.layers.Layer):
         **kwargs: other keyword arguments passed to `keras.layers.Layer`.
 
     Call arguments:
-        inputs: tensor of shape `(batch, sequence_length, features)`.
+        inputs: tensor of shape `(batch, sequence_length, features)` or
+            `(batch, ..., sequence_length, features)`.
         start_index: int or scalar tensor. Position of the first timestep.
             Defaults to `0`.
 
@@ -119,7 +131,8 @@ class LearnedPositionalEncoding(keras.layers.Layer):
 
     Example:
 
-    >>> LearnedPositionalEncoding(max_length=32)(keras.ops.zeros((2, 10, 16))).shape
+    >>> layer = LearnedPositionalEncoding(max_length=32)
+    >>> tuple(layer(keras.ops.zeros((2, 10, 16))).shape)
     (2, 10, 16)
     """
 
@@ -131,7 +144,8 @@ class LearnedPositionalEncoding(keras.layers.Layer):
         self.supports_masking = True
 
     def build(self, input_shape):
-        self._check_length(input_shape[1])
+        check_sequence_shape(self, "inputs", input_shape, allow_higher_rank=True)
+        self._check_length(input_shape[-2])
         self.position_embeddings = self.add_weight(
             name="position_embeddings",
             shape=(self.max_length, input_shape[-1]),
@@ -148,8 +162,8 @@ class LearnedPositionalEncoding(keras.layers.Layer):
             )
 
     def call(self, inputs, start_index=0):
-        check_sequence_input(self, "inputs", inputs)
-        length = inputs.shape[1]
+        check_sequence_input(self, "inputs", inputs, allow_higher_rank=True)
+        length = inputs.shape[-2]
         try:
             start = int(start_index)  # concrete ints and eager scalar tensors
         except Exception:  # a traced index is checked by the backend's slice
@@ -157,18 +171,20 @@ class LearnedPositionalEncoding(keras.layers.Layer):
         if start is not None and length is not None:
             self._check_length(start + length)
         if length is None:
-            length = ops.shape(inputs)[1]
+            length = ops.shape(inputs)[-2]
         table = ops.slice(
             ops.convert_to_tensor(self.position_embeddings),
             (start_index, 0),
             (length, inputs.shape[-1]),
         )
-        return inputs + ops.cast(table, inputs.dtype)[None]
+        # (length, features) broadcasts over the batch and any other axes.
+        return inputs + ops.cast(table, inputs.dtype)
 
     def compute_mask(self, inputs, mask=None):
         return mask
 
     def compute_output_shape(self, input_shape):
+        check_sequence_shape(self, "inputs", input_shape, allow_higher_rank=True)
         return input_shape
 
     def get_config(self):

@@ -44,7 +44,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
     Example:
 
     >>> layer = TokenAndPositionEmbedding(vocabulary_size=100, embedding_dim=16)
-    >>> layer(np.array([[5, 9, 0, 0]])).shape
+    >>> tuple(layer(np.array([[5, 9, 0, 0]])).shape)
     (1, 4, 16)
     """
 

@@ -1,13 +1,13 @@
 import keras
-from keras import ops
 
 from keras_attention.feed_forward import FeedForward
 from keras_attention.masks import implicit_mask
 from keras_attention.masks import merge_padding_and_attention_mask
 from keras_attention.multi_head_attention import MultiHeadAttention
-from keras_attention.transformer_encoder_block import head_size
-from keras_attention.transformer_encoder_block import validate_block_arguments
+from keras_attention.transformer_block_utils import head_size
+from keras_attention.transformer_block_utils import validate_block_arguments
 from keras_attention.validation import check_sequence_input
+from keras_attention.validation import check_sequence_shape
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
@@ -69,7 +69,7 @@ class TransformerDecoderBlock(keras.layers.Layer):
 
     >>> block = TransformerDecoderBlock(intermediate_dim=64, num_heads=4)
     >>> target, source = keras.random.normal((2, 6, 32)), keras.random.normal((2, 9, 32))
-    >>> block(target, source).shape
+    >>> tuple(block(target, source).shape)
     (2, 6, 32)
 
     References:
@@ -131,6 +131,9 @@ class TransformerDecoderBlock(keras.layers.Layer):
         return keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name=name)
 
     def build(self, decoder_sequence_shape, encoder_sequence_shape=None):
+        check_sequence_shape(self, "decoder_sequence", decoder_sequence_shape)
+        if encoder_sequence_shape is not None:
+            check_sequence_shape(self, "encoder_sequence", encoder_sequence_shape)
         hidden_dim = decoder_sequence_shape[-1]
         self.self_attention = self._attention("self_attention", hidden_dim, self.use_rope)
         self.self_attention.build(decoder_sequence_shape, decoder_sequence_shape)
@@ -161,14 +164,7 @@ class TransformerDecoderBlock(keras.layers.Layer):
                 "This block was built without cross-attention; build it with an "
                 "encoder_sequence to attend to one."
             )
-        attention = self.cross_attention
-        key = attention._project(
-            encoder_sequence, attention.key_kernel, attention.key_bias, attention.key_dim
-        )
-        value = attention._project(
-            encoder_sequence, attention.value_kernel, attention.value_bias, attention.value_dim
-        )
-        return ops.stack([key, value], axis=1)
+        return self.cross_attention.compute_key_value_cache(encoder_sequence)
 
     def _residual(self, sublayer, norm, dropout, x, training):
         residual = x
@@ -241,16 +237,11 @@ class TransformerDecoderBlock(keras.layers.Layer):
                 "`cross_attention_cache`."
             )
         if self.has_cross_attention:
-            if encoder_padding_mask is None and encoder_sequence is not None:
-                encoder_padding_mask = implicit_mask(encoder_sequence)
-            cross_mask = None
-            if encoder_padding_mask is not None:
-                cross_mask = ops.expand_dims(ops.cast(encoder_padding_mask, "bool"), 1)
-            if encoder_attention_mask is not None:
-                encoder_attention_mask = ops.cast(encoder_attention_mask, "bool")
-                cross_mask = encoder_attention_mask if cross_mask is None else (
-                    ops.logical_and(cross_mask, encoder_attention_mask)
-                )
+            # The encoder's padding only (never the decoder's): from
+            # `encoder_padding_mask` or the encoder output's Keras mask.
+            cross_mask = merge_padding_and_attention_mask(
+                encoder_sequence, encoder_padding_mask, encoder_attention_mask
+            )
 
             def cross_attention(x):
                 if cross_attention_cache is not None:

@@ -3,38 +3,10 @@ import keras
 from keras_attention.feed_forward import FeedForward
 from keras_attention.masks import merge_padding_and_attention_mask
 from keras_attention.multi_head_attention import MultiHeadAttention
-from keras_attention.validation import check_positive_int
-from keras_attention.validation import check_rate
+from keras_attention.transformer_block_utils import head_size
+from keras_attention.transformer_block_utils import validate_block_arguments
 from keras_attention.validation import check_sequence_input
-
-
-def validate_block_arguments(
-    intermediate_dim, num_heads, dropout, attention_dropout, normalize_first, key_dim
-):
-    check_positive_int("intermediate_dim", intermediate_dim)
-    check_positive_int("num_heads", num_heads)
-    check_positive_int("key_dim", key_dim, allow_none=True)
-    check_rate("dropout", dropout)
-    check_rate("attention_dropout", attention_dropout)
-    if not isinstance(normalize_first, bool):
-        raise ValueError(
-            f"`normalize_first` must be a bool. Received: normalize_first={normalize_first!r}"
-        )
-    if not isinstance(normalize_first, bool):
-        raise ValueError(
-            f"`normalize_first` must be a bool. Received: normalize_first={normalize_first!r}"
-        )
-
-
-def head_size(hidden_dim, num_heads, key_dim):
-    if key_dim is not None:
-        return key_dim
-    if hidden_dim % num_heads:
-        raise ValueError(
-            f"The model width {hidden_dim} must be divisible by num_heads "
-            f"(or pass key_dim). Received: num_heads={num_heads}"
-        )
-    return hidden_dim // num_heads
+from keras_attention.validation import check_sequence_shape
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
@@ -72,14 +44,17 @@ class TransformerEncoderBlock(keras.layers.Layer):
         padding_mask: optional boolean `(batch, time)`; True marks real tokens.
         attention_mask: optional boolean `(batch, time, time)`.
         training: bool. Whether dropout is active.
+        return_attention_scores: bool. Also return the self-attention weights
+            `(batch, num_heads, time, time)`. Defaults to False.
 
     Returns:
-        A tensor of the shape of `inputs`.
+        A tensor of the shape of `inputs`, followed by the attention weights
+        when `return_attention_scores=True`.
 
     Example:
 
     >>> block = TransformerEncoderBlock(intermediate_dim=64, num_heads=4)
-    >>> block(keras.random.normal((2, 10, 32))).shape
+    >>> tuple(block(keras.random.normal((2, 10, 32))).shape)
     (2, 10, 32)
 
     References:
@@ -120,6 +95,7 @@ class TransformerEncoderBlock(keras.layers.Layer):
         self.supports_masking = True
 
     def build(self, input_shape):
+        check_sequence_shape(self, "inputs", input_shape)
         hidden_dim = input_shape[-1]
         initializers = dict(
             kernel_initializer=self.kernel_initializer,
@@ -158,14 +134,29 @@ class TransformerEncoderBlock(keras.layers.Layer):
             self.dropout, dtype=self.dtype_policy, name="feed_forward_dropout"
         )
 
-    def call(self, inputs, padding_mask=None, attention_mask=None, training=None):
+    def call(
+        self,
+        inputs,
+        padding_mask=None,
+        attention_mask=None,
+        training=None,
+        return_attention_scores=False,
+    ):
         check_sequence_input(self, "inputs", inputs)
         mask = merge_padding_and_attention_mask(inputs, padding_mask, attention_mask)
         x = inputs
         residual = x
         if self.normalize_first:
             x = self.attention_norm(x)
-        x = self.self_attention(x, x, attention_mask=mask, training=training)
+        x = self.self_attention(
+            x,
+            x,
+            attention_mask=mask,
+            training=training,
+            return_attention_scores=return_attention_scores,
+        )
+        if return_attention_scores:
+            x, attention_scores = x
         x = self.attention_dropout_layer(x, training=training) + residual
         if not self.normalize_first:
             x = self.attention_norm(x)
@@ -177,6 +168,8 @@ class TransformerEncoderBlock(keras.layers.Layer):
         x = self.feed_forward_dropout_layer(x, training=training) + residual
         if not self.normalize_first:
             x = self.feed_forward_norm(x)
+        if return_attention_scores:
+            return x, attention_scores
         return x
 
     def compute_mask(self, inputs, mask=None):
@@ -184,6 +177,16 @@ class TransformerEncoderBlock(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape
+
+    def compute_output_spec(self, inputs, *args, return_attention_scores=False, **kwargs):
+        output = keras.KerasTensor(inputs.shape, dtype=self.compute_dtype)
+        if not return_attention_scores:
+            return output
+        batch, length = inputs.shape[:2]
+        scores = keras.KerasTensor(
+            (batch, self.num_heads, length, length), dtype=self.compute_dtype
+        )
+        return output, scores
 
     def get_config(self):
         config = super().get_config()

@@ -152,7 +152,11 @@ def _check_config_round_trip(layer_cls, layer, init_kwargs, input_data, call_kwa
             continue
         assert name in config, f"get_config() misses the constructor argument {name!r}"
     for name, value in init_kwargs.items():
-        if isinstance(value, (bool, int, float, str, type(None))):
+        if isinstance(value, str) and isinstance(config[name], dict):
+            # An initializer or constraint named by string comes back serialized.
+            class_name = config[name]["class_name"].lower()
+            assert class_name == value.replace("_", "").lower(), (name, config[name], value)
+        elif isinstance(value, (bool, int, float, str, type(None))):
             assert config[name] == value, (name, config[name], value)
 
     revived = layer_cls.from_config(config)

@@ -12,6 +12,7 @@ SEQUENCE = RNG.normal(size=(BATCH, TIME, FEATURES)).astype("float32")
 QUERY = RNG.normal(size=(BATCH, 4, FEATURES)).astype("float32")
 VALUE = RNG.normal(size=(BATCH, 7, 5)).astype("float32")
 SOURCE = RNG.normal(size=(BATCH, 7, FEATURES)).astype("float32")
+GRID = RNG.normal(size=(BATCH, 3, 4, FEATURES)).astype("float32")
 TOKEN_IDS = np.array([[3, 9, 4, 0, 0], [5, 1, 2, 8, 0]], dtype="int32")
 
 CASES = {
@@ -74,6 +75,30 @@ CASES = {
         init_kwargs={"num_heads": 2, "key_dim": 4, "output_shape": 7},
         input_data={"query": QUERY, "value": VALUE},
         expected_output_shape=(BATCH, 4, 7),
+        expected_num_trainable_weights=8,
+    ),
+    "multi_head_attention_keras_arguments": dict(
+        layer_cls=ka.MultiHeadAttention,
+        init_kwargs={
+            "num_heads": 2,
+            "key_dim": 4,
+            "value_dim": 3,
+            "use_gate": True,
+            "sliding_window": 2,
+            "output_shape": (2, 3),
+            "kernel_constraint": "non_neg",
+            "dropout": 0.1,
+        },
+        input_data={"query": SEQUENCE, "value": SEQUENCE},
+        call_kwargs={"use_causal_mask": True},
+        expected_output_shape=(BATCH, TIME, 2, 3),
+        expected_num_trainable_weights=10,
+    ),
+    "multi_head_attention_over_axis_2": dict(
+        layer_cls=ka.MultiHeadAttention,
+        init_kwargs={"num_heads": 2, "key_dim": 4, "attention_axes": 2},
+        input_data={"query": GRID, "value": GRID},
+        expected_output_shape=(BATCH, 3, 4, FEATURES),
         expected_num_trainable_weights=8,
     ),
     "attention_pooling_one_head": dict(

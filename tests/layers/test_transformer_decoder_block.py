@@ -336,3 +336,27 @@ def test_sublayers_are_initialized_independently():
         ), name
     attention = block.self_attention
     assert not np.array_equal(to_numpy(attention.query_kernel), to_numpy(attention.key_kernel))
+
+
+def test_padding_from_the_keras_masks_applies_inside_a_compiled_model():
+    """In `predict` (compiled, on every backend) the block reads the target's and
+    the source's Keras masks: changing a padded token changes no real output,
+    and the output carries the target's mask."""
+    source_ids = np.array([[3, 5, 2, 0, 0], [4, 1, 6, 7, 2]])
+    target_ids = np.array([[1, 2, 3, 4], [5, 6, 0, 0]])
+    source, target = keras.Input((None,), dtype="int32"), keras.Input((None,), dtype="int32")
+    embedding = keras.layers.Embedding(8, 8, mask_zero=True)
+    decoded = ka.TransformerDecoderBlock(intermediate_dim=16, num_heads=2)(
+        embedding(target), embedding(source)
+    )
+    # Without biases, a query the carried mask marks as padding outputs zeros.
+    attended = ka.MultiHeadAttention(num_heads=2, key_dim=4, use_bias=False)(decoded, decoded)
+    model = keras.Model([source, target], [decoded, attended])
+    before, attended = model.predict([source_ids, target_ids], verbose=0)
+    real = target_ids != 0
+    assert np.all(attended[~real] == 0) and np.all(attended[real] != 0)
+    table = to_numpy(embedding.embeddings, None)
+    table[0] = np.random.default_rng(4).normal(size=8) * 10.0
+    embedding.embeddings.assign(table)
+    after, _ = model.predict([source_ids, target_ids], verbose=0)
+    np.testing.assert_allclose(after[real], before[real], atol=1e-5)

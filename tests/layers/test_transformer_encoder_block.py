@@ -102,3 +102,19 @@ def test_explicit_key_dim():
     np.testing.assert_allclose(
         to_numpy(output), reference.transformer_encoder_block(block, x), rtol=1e-4, atol=1e-4
     )
+
+
+def test_padding_from_the_keras_mask_applies_inside_a_compiled_model():
+    """In `predict` (compiled, on every backend) the block still reads the
+    embedding's mask: changing a padded token changes no real output."""
+    token_ids = np.array([[3, 5, 2, 0, 0], [4, 1, 6, 7, 2]])
+    inputs = keras.Input((None,), dtype="int32")
+    embedding = keras.layers.Embedding(8, 8, mask_zero=True)
+    model = keras.Model(inputs, make_block()(embedding(inputs)))
+    before = model.predict(token_ids, verbose=0)
+    table = to_numpy(embedding.embeddings, None)
+    table[0] = np.random.default_rng(4).normal(size=8) * 10.0
+    embedding.embeddings.assign(table)
+    after = model.predict(token_ids, verbose=0)
+    real = token_ids != 0
+    np.testing.assert_allclose(after[real], before[real], atol=1e-5)
