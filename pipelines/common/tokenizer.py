@@ -147,12 +147,7 @@ class WordPieceTokenizer(tf.Module):
         Returns:
             An int32 tensor `(batch, length)`.
         """
-        ragged = self.tokenize_ragged(texts)
-        if sequence_length is not None:
-            return ragged.to_tensor(default_value=0, shape=[None, sequence_length])
-        dense = ragged.to_tensor(default_value=0)
-        width = tf.maximum(tf.shape(dense)[1], 1)
-        return dense_to_width(dense, width)
+        return padded_token_ids(self.tokenize_ragged(texts), sequence_length)
 
     def id_to_token(self, ids):
         """The token strings of an int tensor of ids."""
@@ -200,6 +195,15 @@ def load_tokenizer(directory):
         f"{settings_path}: unknown tokenizer type {kind!r} (expected 'wordpiece' or "
         "'checkpoint_wordpiece'); restore the run's tokenizer files or train again"
     )
+
+
+def padded_token_ids(ragged, sequence_length=None):
+    """Ragged ids `(batch, None)` as a 0-padded int tensor: `sequence_length` wide, or as
+    wide as the longest row and at least 1 (an empty text is a valid, fully masked row)."""
+    if sequence_length is not None:
+        return ragged.to_tensor(default_value=0, shape=[None, sequence_length])
+    dense = ragged.to_tensor(default_value=0)
+    return dense_to_width(dense, tf.maximum(tf.shape(dense)[1], 1))
 
 
 def dense_to_width(dense, width):

@@ -61,7 +61,7 @@ from pipelines.common.run_files import read_json_file
 from pipelines.common.tokenizer import PAD_TOKEN
 from pipelines.common.tokenizer import SETTINGS_FILE
 from pipelines.common.tokenizer import VOCABULARY_FILE
-from pipelines.common.tokenizer import dense_to_width
+from pipelines.common.tokenizer import padded_token_ids
 from pipelines.pretrained.known_checkpoints import resolve_checkpoint_dir
 
 CHECKPOINT_TYPE = "checkpoint_wordpiece"
@@ -247,12 +247,7 @@ class CheckpointTokenizer(tf.Module):
         Returns:
             An int32 tensor `(batch, length)`.
         """
-        ragged = self.tokenize_ragged(texts)
-        if sequence_length is not None:
-            return ragged.to_tensor(default_value=0, shape=[None, sequence_length])
-        dense = ragged.to_tensor(default_value=0)
-        width = tf.maximum(tf.shape(dense)[1], 1)
-        return dense_to_width(dense, width)
+        return padded_token_ids(self.tokenize_ragged(texts), sequence_length)
 
     def id_to_token(self, ids):
         """The token strings of an int tensor of ids."""
