@@ -71,7 +71,7 @@ def build_pretrained_encoder(settings, name="pretrained_encoder"):
     >>> tokenizer = CheckpointTokenizer.from_checkpoint(checkpoint.path, max_length=128)
     >>> outputs = encoder(tokenizer.tokenize(["a gorgeous, witty film"]))
     >>> outputs["hidden_states"].shape
-    TensorShape([1, 9, 384])
+    TensorShape([1, 7, 384])
     """
     token_ids = keras.Input(shape=(None,), dtype="int32", name=TOKEN_IDS_INPUT)
     hidden = apply_pretrained_encoder(token_ids, settings)
