@@ -43,7 +43,7 @@ from pipelines.classification.labels import LabelEncoder  # noqa: E402
 from pipelines.classification.trained import TrainedClassifier  # noqa: E402
 from pipelines.classification.training import train_classifier  # noqa: E402
 from pipelines.common.tables import read_table  # noqa: E402
-from pipelines.common.tokenizer import load_tokenizer  # noqa: E402
+from pipelines.common.run_tokenizer import load_tokenizer  # noqa: E402
 
 DEFAULT_DATA = os.environ.get("KERAS_ATTENTION_DATA", os.path.join(REPOSITORY, "..", "shared", "data"))
 

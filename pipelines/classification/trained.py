@@ -14,7 +14,7 @@ from pipelines.common.errors import UserInputError
 from pipelines.common.run_directory import RunDirectory
 from pipelines.common.run_files import load_keras_model
 from pipelines.common.text_input import check_texts
-from pipelines.common.tokenizer import load_tokenizer
+from pipelines.common.run_tokenizer import load_tokenizer
 
 
 @dataclasses.dataclass

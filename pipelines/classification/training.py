@@ -50,7 +50,7 @@ from pipelines.common.run_directory import DEFAULT_BACKUP_STEPS
 from pipelines.common.run_directory import RunDirectory
 from pipelines.common.tables import read_table
 from pipelines.common.tokenizer import build_tokenizer
-from pipelines.common.tokenizer import load_tokenizer
+from pipelines.common.run_tokenizer import load_tokenizer
 from pipelines.pretrained.checkpoint import read_checkpoint
 from pipelines.pretrained.encoder import load_encoder_weights
 from pipelines.pretrained.tokenizer import CheckpointTokenizer

@@ -13,10 +13,7 @@ by that same op, with its own case folding switched off.
 
 Token id 0 is always `[PAD]`, the padding id the models mask out.
 
-`load_tokenizer(directory)` reads back either tokenizer a run may hold: this
-module's `WordPieceTokenizer` (`"type": "wordpiece"`) or a pretrained checkpoint's
-`CheckpointTokenizer` (`"type": "checkpoint_wordpiece"`,
-pipelines/pretrained/tokenizer.py).
+`pipelines.common.run_tokenizer.load_tokenizer` reads back whichever tokenizer a run holds.
 """
 
 import os
@@ -177,24 +174,6 @@ class WordPieceTokenizer(tf.Module):
         settings = read_json_file(settings_path)
         vocabulary = read_vocabulary(os.path.join(directory, settings["vocabulary_file"]))
         return cls(vocabulary, settings["max_length"], lower_case=settings["lower_case"])
-
-
-def load_tokenizer(directory):
-    """The tokenizer a run saved in `directory`, whichever kind its settings name."""
-    settings_path = os.path.join(directory, SETTINGS_FILE)
-    settings = read_json_file(settings_path)
-    kind = settings.get("type") if isinstance(settings, dict) else None
-    if kind == "wordpiece":
-        return WordPieceTokenizer.load(directory)
-    if kind == "checkpoint_wordpiece":
-        # Imported here: pipelines.pretrained.tokenizer imports this module.
-        from pipelines.pretrained.tokenizer import CheckpointTokenizer
-
-        return CheckpointTokenizer.load(directory)
-    raise UserInputError(
-        f"{settings_path}: unknown tokenizer type {kind!r} (expected 'wordpiece' or "
-        "'checkpoint_wordpiece'); restore the run's tokenizer files or train again"
-    )
 
 
 def padded_token_ids(ragged, sequence_length=None):

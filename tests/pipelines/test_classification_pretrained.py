@@ -22,7 +22,7 @@ from pipelines.classification.config import ClassifierConfig
 from pipelines.classification.trained import TrainedClassifier
 from pipelines.classification.training import train_classifier
 from pipelines.common.run_directory import RunDirectory
-from pipelines.common.tokenizer import load_tokenizer
+from pipelines.common.run_tokenizer import load_tokenizer
 from pipelines.pretrained.checkpoint import read_checkpoint
 from pipelines.pretrained.tokenizer import CheckpointTokenizer
 from tiny_bert import write_tiny_bert_checkpoint

@@ -26,7 +26,7 @@ from pipelines.common.tables import read_table
 from pipelines.common.tokenizer import SETTINGS_FILE
 from pipelines.common.tokenizer import VOCABULARY_FILE
 from pipelines.common.tokenizer import WordPieceTokenizer
-from pipelines.common.tokenizer import load_tokenizer
+from pipelines.common.run_tokenizer import load_tokenizer
 from pipelines.pretrained.known_checkpoints import resolve_checkpoint_dir
 from pipelines.pretrained.tokenizer import CHECKPOINT_TOKENIZER_FILE
 from pipelines.pretrained.tokenizer import CheckpointTokenizer
