@@ -13,6 +13,7 @@ folder (rewritten every `backup_steps` steps and at every epoch end); running
 the same command again resumes from the last backup.
 """
 
+import dataclasses
 import os
 import shutil
 import time
@@ -209,7 +210,7 @@ def check_same_settings(run, saved, requested):
     requested.training.distribute = saved.training.distribute
     differences = [
         f"{section}.{key}: {value!r} → {getattr(getattr(requested, section), key)!r}"
-        for section, values in saved.to_dict().items()
+        for section, values in dataclasses.asdict(saved).items()
         for key, value in values.items()
         if getattr(getattr(requested, section), key) != value
     ]

@@ -8,10 +8,18 @@ from pipelines.common.run_files import read_json_file
 
 CLASSIFICATION = "classification"
 SUMMARIZATION = "summarization"
+TASKS = (CLASSIFICATION, SUMMARIZATION)
+TASK_KEY = "task"
 
 
 def config_task(data):
-    """`classification` or `summarization` from a config.json's contents, or None."""
+    """The task of a config.json's contents: its `"task"`, or None if it names none.
+
+    Run directories written before config.json recorded its task have no
+    `"task"`; theirs is guessed from the sections present.
+    """
+    if TASK_KEY in data:
+        return data[TASK_KEY]
     if "generation" in data:  # only the summarizer's config has this section
         return SUMMARIZATION
     if "class_names" in data.get("data", {}) or "label_column" in data.get("data", {}):
@@ -22,18 +30,20 @@ def config_task(data):
 class SectionedConfig:
     """Mixin for a dataclass whose fields are dataclass sections with defaults.
 
-    Loading rejects unknown keys (a file from a newer version) instead of
-    silently dropping settings, and the config of the other task; missing keys
-    take their defaults. Subclasses name their `TASK`.
+    Saving records the subclass's `TASK` as the top-level `"task"`. Loading
+    rejects unknown keys (a file from a newer version) instead of silently
+    dropping settings, and the config of the other task; missing keys take
+    their defaults. Subclasses name their `TASK`.
     """
 
     TASK = None
 
     def to_dict(self):
-        return dataclasses.asdict(self)
+        return {TASK_KEY: self.TASK, **dataclasses.asdict(self)}
 
     @classmethod
     def from_dict(cls, data):
+        cls.check_task(data, "this configuration")
         sections = {}
         for field in dataclasses.fields(cls):
             section_type = field.default_factory
@@ -48,6 +58,20 @@ class SectionedConfig:
             sections[field.name] = section_type(**values)
         return cls(**sections)
 
+    @classmethod
+    def check_task(cls, data, source):
+        """Refuses the config of another task; `source` names it in the message."""
+        task = config_task(data)
+        if task is not None and task not in TASKS:
+            raise UserInputError(
+                f"{source} names the task {task!r}; expected one of {', '.join(TASKS)}"
+            )
+        if cls.TASK is not None and task is not None and task != cls.TASK:
+            raise UserInputError(
+                f"{source} belongs to a {task} run, not a {cls.TASK} run; "
+                f"use it with `python -m pipelines.{task}`"
+            )
+
     def save(self, path):
         write_json_atomic(path, self.to_dict())
 
@@ -58,10 +82,5 @@ class SectionedConfig:
             raise UserInputError(
                 f"{path}: not a run configuration (a JSON object); point at a run directory written by `train`"
             )
-        task = config_task(data)
-        if cls.TASK is not None and task is not None and task != cls.TASK:
-            raise UserInputError(
-                f"{path} belongs to a {task} run, not a {cls.TASK} run; "
-                f"use it with `python -m pipelines.{task}`"
-            )
+        cls.check_task(data, path)
         return cls.from_dict(data)
