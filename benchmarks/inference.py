@@ -3,7 +3,8 @@
     python benchmarks/inference.py saved_models/sst2/1 [--threads 2] [--rounds 5]
     python benchmarks/inference.py saved_models/samsum/1 [--dialogues 16] [--rounds 3]
 
-The model card says which task the version is.
+The model card says which task the version is; the export registry
+(export/tasks.py) gives its ONNX runner.
 
 Classifier:
 
@@ -73,15 +74,14 @@ def load_runtimes(arguments):
     """{name: (texts → probabilities, token ids → probabilities)} for every runtime."""
     import tensorflow as tf
 
-    from export.onnx_runtime import OnnxClassifier
     from export.run_loader import load_run
-    from export.saved_model import load_saved_model
+    from export.serving import load_saved_model
 
     run = load_run(arguments.run_dir)
     saved_model = load_saved_model(arguments.version_dir)
     onnx_dir = os.path.join(arguments.version_dir, "onnx")
     sessions = {
-        threads: OnnxClassifier.load(onnx_dir, intra_op_threads=threads)
+        threads: arguments.task.onnx_runner.load(onnx_dir, intra_op_threads=threads)
         for threads in sorted({1, arguments.threads})
     }
     serving = saved_model.signatures["serving_default"]
@@ -147,9 +147,8 @@ def summarizer_runtimes(arguments):
     """The run and {name: (texts → None, token ids → summary ids)} at batch 1, greedy."""
     import tensorflow as tf
 
-    from export.onnx_summarizer import OnnxSummarizer
     from export.run_loader import load_run
-    from export.saved_model import load_saved_model
+    from export.serving import load_saved_model
 
     run = load_run(arguments.run_dir)
     saved_model = load_saved_model(arguments.version_dir)
@@ -165,7 +164,7 @@ def summarizer_runtimes(arguments):
         ),
     }
     for threads in sorted({1, arguments.threads}):
-        summarizer = OnnxSummarizer.load(onnx_dir, intra_op_threads=threads)
+        summarizer = arguments.task.onnx_runner.load(onnx_dir, intra_op_threads=threads)
         runtimes[onnx_name(threads)] = (
             lambda text, summarizer=summarizer: summarizer.summarize([text]),
             lambda ids, summarizer=summarizer: summarizer.generate_ids([ids]),
@@ -236,15 +235,28 @@ def summarizer_main(arguments):
 
 
 def main():
+    from export.tasks import task_export
+    from pipelines.common.errors import UserInputError
+    from pipelines.common.sectioned_config import CLASSIFICATION
+    from pipelines.common.sectioned_config import SUMMARIZATION
+
     arguments = parse_arguments()
     configure_tensorflow(arguments.threads)
     with open(os.path.join(arguments.version_dir, "model_card.json"), encoding="utf-8") as file:
         card = json.load(file)
     if arguments.run_dir is None:
         arguments.run_dir = card["source_run"]
-    if card["task"] == "summarization":
-        summarizer_main(arguments)
-        return
+    try:
+        arguments.task = task_export(card["task"])
+    except UserInputError as error:
+        sys.exit(f"error: {error}")
+    benchmarks = {CLASSIFICATION: classifier_main, SUMMARIZATION: summarizer_main}
+    if arguments.task.name not in benchmarks:
+        sys.exit(f"error: no inference benchmark for the task {arguments.task.name!r} yet")
+    benchmarks[arguments.task.name](arguments)
+
+
+def classifier_main(arguments):
     run, runtimes = load_runtimes(arguments)
     from pipelines.common.tables import read_table
 

@@ -59,8 +59,8 @@ def load_runtimes(version_dir):
     import tensorflow as tf
     import tensorflow_text  # noqa: F401 (registers the tokenizer ops the SavedModel calls)
 
-    from export.onnx_runtime import OnnxClassifier
-    from export.saved_model import load_saved_model
+    from export.classifier.onnx_runner import OnnxClassifier
+    from export.serving import load_saved_model
 
     onnx = OnnxClassifier.load(os.path.join(version_dir, "onnx"))
     serving = load_saved_model(version_dir).signatures["serving_default"]

@@ -1,7 +1,8 @@
 """Export a trained run directory as a TF Serving SavedModel and ONNX, behind a parity gate.
 
 `python -m export RUN_DIR --name NAME` (see `export.cli`), or `export.exporter.export_run`.
-`export.onnx_runtime` (classifier) and `export.onnx_summarizer` (summarizer:
-generation loops in numpy) run the ONNX files with onnxruntime alone; this package
+One folder per task (`export/classifier/`, `export/summarizer/`, registered in
+`export.tasks`); each folder's `onnx_runner` runs the ONNX files with onnxruntime alone
+(`OnnxClassifier`; `OnnxSummarizer`, generation loops in numpy). This package
 imports nothing heavy at the top level so that it stays TensorFlow-free.
 """

@@ -25,10 +25,11 @@ def positive_int(text):
 
 
 def build_parser():
-    from export.exporter import DEFAULT_PARITY_ROWS
-    from export.exporter import DEFAULT_SUMMARIZER_PARITY_ROWS
     from export.onnx_conversion import DEFAULT_OPSET
     from export.onnx_conversion import SUPPORTED_OPSETS
+    from export.tasks import all_task_exports
+
+    default_rows = ", ".join(f"{task.parity_rows} {task.inputs} for {task.name}" for task in all_task_exports())
 
     parser = argparse.ArgumentParser(
         prog="python -m export",
@@ -46,8 +47,7 @@ def build_parser():
     parser.add_argument("--text-column", help="their column (default: the run's text or document column)")
     parser.add_argument(
         "--parity-rows", type=positive_int,
-        help=f"use at most this many texts (default: {DEFAULT_PARITY_ROWS} for a classifier, "
-        f"{DEFAULT_SUMMARIZER_PARITY_ROWS} dialogues for a summarizer)",
+        help=f"use at most this many texts (default: {default_rows})",
     )
     parser.add_argument("--opset", type=int, choices=SUPPORTED_OPSETS, default=DEFAULT_OPSET)
     return parser
@@ -57,7 +57,6 @@ def main(argv=None):
     """Runs the export; returns the exit status."""
     arguments = build_parser().parse_args(argv)
     from export.exporter import export_run
-    from export.parity import format_parity_table
 
     try:
         result = export_run(
@@ -74,7 +73,7 @@ def main(argv=None):
     except UserInputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(format_parity_table(result.parity))
+    print(result.task.format_parity_table(result.parity))
     if not result.passed:
         print(
             f"error: parity failed, nothing published; the artifacts and parity.json are in "

@@ -1,10 +1,11 @@
-"""The export half of `make demo`: export a trained run, then answer one text with each runtime.
+"""The export half of `make demo`: export a trained run, then answer one input with each runtime.
 
-    python -m export.demo runs/demo --name sst2 [--out saved_models]
+    python -m export.demo runs/demo --name sst2 [--out saved_models] [--text TEXT]
 
 Runs `python -m export` (which prints the parity table and refuses to publish
-on a parity failure), then predicts one text with the Keras model, the
-reloaded SavedModel (`serving_default`, as TF Serving would) and onnxruntime.
+on a parity failure), then answers one text (a dialogue for a summarizer)
+with the Keras model, the reloaded SavedModel (`serving_default`, as TF
+Serving would) and onnxruntime.
 """
 
 import argparse
@@ -15,31 +16,6 @@ import sys
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-EXAMPLE = "a gorgeous, witty, seductive movie."
-
-
-def predictions_from_each_runtime(run_dir, version_dir, text):
-    """{runtime: (label, probabilities)} for one text."""
-    import numpy as np
-    import tensorflow as tf
-
-    from export.onnx_runtime import OnnxClassifier
-    from export.run_loader import load_run
-    from export.saved_model import load_saved_model
-
-    run = load_run(run_dir)
-    keras_probabilities = np.asarray(run.model(run.tokenizer.tokenize([text]), training=False))[0]
-    served = load_saved_model(version_dir).signatures["serving_default"](texts=tf.constant([text]))
-    onnx = OnnxClassifier.load(os.path.join(version_dir, "onnx")).predict([text])[0]
-    return {
-        "Keras (model.keras)": (run.labels[int(keras_probabilities.argmax())], keras_probabilities.tolist()),
-        "SavedModel (serving_default)": (
-            served["label"].numpy()[0].decode("utf-8"),
-            served["probabilities"].numpy()[0].tolist(),
-        ),
-        "onnxruntime (no TensorFlow)": (onnx["label"], list(onnx["probabilities"].values())),
-    }
-
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m export.demo", description=__doc__,
@@ -47,10 +23,12 @@ def main(argv=None):
     parser.add_argument("run_dir", metavar="RUN_DIR")
     parser.add_argument("--name", default="sst2")
     parser.add_argument("--out", default="saved_models")
-    parser.add_argument("--text", default=EXAMPLE)
+    parser.add_argument("--text", help="the input to answer (default: an example for the run's task)")
     arguments = parser.parse_args(argv)
     from export import cli
     from export.layout import next_version
+    from export.run_loader import load_run
+    from export.tasks import task_export
 
     version = next_version(os.path.join(arguments.out, arguments.name))
     command = [arguments.run_dir, "--name", arguments.name, "--out", arguments.out]
@@ -59,12 +37,12 @@ def main(argv=None):
     if status:
         return status
     version_dir = os.path.join(arguments.out, arguments.name, str(version))
-    print(f"\nOne prediction from each runtime for {arguments.text!r}:")
-    for runtime, (label, probabilities) in predictions_from_each_runtime(
-        arguments.run_dir, version_dir, arguments.text
-    ).items():
-        shown = ", ".join(f"{p:.6f}" for p in probabilities)
-        print(f"  {runtime:<30} label {label}  probabilities [{shown}]")
+    run = load_run(arguments.run_dir)
+    task = task_export(run.task)
+    text = arguments.text or task.example
+    print(f"\nOne answer from each runtime for {text!r}:")
+    for runtime, answer in task.demo_answers(run, version_dir, text).items():
+        print(f"  {runtime:<30} {answer}")
     return 0
 
 

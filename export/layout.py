@@ -1,7 +1,7 @@
 """The layout of an exported version, the one place that names its files.
 
     saved_models/NAME/VERSION/          TF Serving's model_base_path/NAME/VERSION
-      saved_model.pb, fingerprint.pb    the SavedModel (signatures: see saved_model.py)
+      saved_model.pb, fingerprint.pb    the SavedModel (signatures: see TASK/saved_model.py)
       variables/                        its weights
       assets/vocabulary.txt             the WordPiece vocabulary (for clients sending token ids)
       assets.extra/tf_serving_warmup_requests

@@ -1,13 +1,16 @@
 """The model card of an exported version: what it is, how good, built with what.
 
-Written as `model_card.json` (for tools) and `MODEL_CARD.md` (for people).
+Written as `model_card.json` (for tools) and `MODEL_CARD.md` (for people). The
+fields and lines that differ by task come from the task's own `model_card.py`.
 """
 
 import datetime
-import json
 import os
+import typing
 
 from export import layout
+from pipelines.common.atomic import write_json_atomic
+from pipelines.common.atomic import write_text_atomic
 
 
 def library_versions():
@@ -31,23 +34,16 @@ def library_versions():
     }
 
 
-def classifier_card(run, model_name, version, opset, parity_passed):
-    """The model card dict of a classifier export."""
+def model_card(run, task, model_name, version, opset, parity_passed):
+    """The model card dict of an export: shared fields and the task's (`task.card_fields`)."""
     return {
         "name": model_name,
         "version": version,
-        "task": run.task,
-        "labels": run.labels,
+        "task": task.name,
         "source_run": os.path.abspath(run.path),
         "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "metrics": run.metrics,
-        "tokenizer": {
-            "type": getattr(run.tokenizer, "TYPE", "wordpiece"),
-            "vocabulary_size": run.tokenizer.vocabulary_size,
-            "vocabulary_sha256": run.vocabulary_sha256(),
-            "max_length": run.max_length,
-            "lower_case": run.tokenizer.lower_case,
-        },
+        **task.card_fields(run),
         "model": run.config.model.__dict__,
         # Where the encoder's starting weights came from (path, sha256, licence), or None.
         "pretrained_from": getattr(run.config.model, "checkpoint", None),
@@ -57,74 +53,38 @@ def classifier_card(run, model_name, version, opset, parity_passed):
     }
 
 
-def summarizer_card(run, model_name, version, opset, parity_passed):
-    """The model card dict of a summarizer export."""
-    from pipelines.summarization.summarizer import options_dict
+class CardText(typing.NamedTuple):
+    """A task's lines of MODEL_CARD.md.
 
-    return {
-        "name": model_name,
-        "version": version,
-        "task": run.task,
-        "source_run": os.path.abspath(run.path),
-        "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "metrics": run.metrics,
-        "tokenizer": {
-            "type": "wordpiece_lines",
-            "vocabulary_size": run.tokenizer.vocabulary_size,
-            "vocabulary_sha256": run.vocabulary_sha256(),
-            "max_length": run.max_document_length,
-            "lower_case": True,
-        },
-        "generation": {
-            "greedy": options_dict(run.search_options(1)),
-            "beam_search": options_dict(run.search_options(run.beams)),
-        },
-        "model": run.config.model.__dict__,
-        "onnx_opset": opset,
-        "parity_passed": parity_passed,
-        "versions": library_versions(),
-    }
+    Attributes:
+        task: str. The first line: the task and what it answers.
+        quality: list of str. The test metrics.
+        truncated: str. How inputs are cut ("texts truncated to").
+        inputs: list of str. The closing note on the inputs each runtime takes.
+    """
+
+    task: str
+    quality: list
+    truncated: str
+    inputs: list
 
 
-def card_markdown(card):
-    """A short human-readable card."""
-    test = card["metrics"].get("test") or {}
-    if card["task"] == "summarization":
-        task_lines = [
-            f"- task: {card['task']}; greedy (`serving_default`) and beam search "
-            f"(`beam_search`, {card['generation']['beam_search']['beams']} beams)",
-            f"- test ROUGE-1/2/Lsum: {test.get('rouge1', 'n/a')} / {test.get('rouge2', 'n/a')} / "
-            f"{test.get('rougeLsum', 'n/a')}",
-        ]
-        inputs = [
-            "Inputs are raw UTF-8 dialogues (SavedModel `serving_default`, `beam_search`) or token",
-            "ids (`generate_token_ids`, ONNX). See README, section Export and serving.",
-        ]
-        truncated = "dialogues cut to"
-    else:
-        task_lines = [
-            f"- task: {card['task']}; labels: {', '.join(card['labels'])}",
-            f"- test accuracy: {test.get('accuracy', 'n/a')}; macro-F1: {test.get('macro_f1', 'n/a')}",
-        ]
-        inputs = [
-            "Inputs are raw UTF-8 texts (SavedModel `serving_default`) or token ids",
-            "(`predict_token_ids`, ONNX). See README, section Export and serving.",
-        ]
-        truncated = "texts truncated to"
+def card_markdown(card, text):
+    """A short human-readable card; `text` is the task's `CardText` of `card`."""
     lines = [
         f"# {card['name']} version {card['version']}",
         "",
-        task_lines[0],
+        text.task,
         f"- trained run: `{card['source_run']}`",
-        *task_lines[1:],
+        *text.quality,
         f"- vocabulary: {card['tokenizer']['vocabulary_size']} WordPiece tokens, "
-        f"sha256 `{card['tokenizer']['vocabulary_sha256']}`; {truncated} "
+        f"sha256 `{card['tokenizer']['vocabulary_sha256']}`; {text.truncated} "
         f"{card['tokenizer']['max_length']} tokens",
         *pretrained_lines(card.get("pretrained_from")),
         f"- ONNX opset {card['onnx_opset']}; parity gate passed: {card['parity_passed']}",
         "- built with " + ", ".join(f"{name} {version}" for name, version in card["versions"].items()),
         "",
-        *inputs,
+        *text.inputs,
         "",
     ]
     return "\n".join(lines)
@@ -141,9 +101,7 @@ def pretrained_lines(checkpoint):
     ]
 
 
-def write_model_card(version_dir, card):
-    with open(os.path.join(version_dir, layout.MODEL_CARD_JSON), "w", encoding="utf-8") as file:
-        json.dump(card, file, indent=2, ensure_ascii=False)
-        file.write("\n")
-    with open(os.path.join(version_dir, layout.MODEL_CARD_MARKDOWN), "w", encoding="utf-8") as file:
-        file.write(card_markdown(card))
+def write_model_card(version_dir, card, text):
+    """Writes `model_card.json` and `MODEL_CARD.md` (`text`: the task's `CardText`)."""
+    write_json_atomic(os.path.join(version_dir, layout.MODEL_CARD_JSON), card)
+    write_text_atomic(os.path.join(version_dir, layout.MODEL_CARD_MARKDOWN), card_markdown(card, text))

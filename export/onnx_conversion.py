@@ -1,90 +1,60 @@
-"""Converting the classifier to ONNX with tf2onnx, and proving onnxruntime accepts the file.
+"""Converting a `tf.function` to ONNX with tf2onnx, and proving onnxruntime accepts the file.
 
-The graph: `token_ids` (int32, [batch, sequence]) and `attention_mask` (int32,
-[batch, sequence], 1 = real token) → `probabilities` (float32, [batch,
-classes]). The Keras model masks id 0 (`[PAD]`); the mask input is honoured by
-zeroing the ids where it is 0, so a padded position is ignored whatever id it
-holds. Opset 18 (tf2onnx's maximum), dynamic batch and sequence axes.
-
-tf2onnx writes files that onnxruntime then rejects (an op it could not convert
-is left in place, e.g. `Erfc` from exact GELU), so every file is loaded and
-run in onnxruntime right after writing, on a real row and a fully padded one.
+Every task's `onnx_graph.py` converts through here, so every conversion gets
+the same opset check and tf2onnx adjustments (tf2onnx_fixes.py). tf2onnx
+writes files that onnxruntime then rejects (an op it could not convert is left
+in place, e.g. `Erfc` from exact GELU), so each task loads and runs every file
+in onnxruntime right after writing it.
 """
 
-import numpy as np
 import onnx
-import tensorflow as tf
 import tf2onnx
 
-from export.onnx_runtime import ATTENTION_MASK_INPUT
-from export.onnx_runtime import PROBABILITIES_OUTPUT
-from export.onnx_runtime import TOKEN_IDS_INPUT
-from export.onnx_runtime import create_session
+from export.onnx_session import create_session
 from export.tf2onnx_fixes import tf2onnx_settings
 
-DEFAULT_OPSET = 18
+DEFAULT_OPSET = 18  # tf2onnx's maximum
 SUPPORTED_OPSETS = (17, 18)
-DYNAMIC_AXES = ("batch", "sequence")
 
 
 class OnnxExportError(RuntimeError):
     """An ONNX file that onnxruntime rejects or that answers wrongly."""
 
 
-def classifier_function(model):
-    """A `tf.function` with the ONNX graph's named inputs and outputs."""
-    spec = tf.TensorSpec([None, None], tf.int32)
+def convert_function(function, path, opset=DEFAULT_OPSET, custom_op_handlers=None, edit=None):
+    """Writes the ONNX file of `function` (a `tf.function` with an input signature) to `path`.
 
-    @tf.function(
-        input_signature=[
-            tf.TensorSpec.from_spec(spec, name=TOKEN_IDS_INPUT),
-            tf.TensorSpec.from_spec(spec, name=ATTENTION_MASK_INPUT),
-        ]
-    )
-    def classify(token_ids, attention_mask):
-        token_ids = tf.where(attention_mask > 0, token_ids, tf.zeros_like(token_ids))
-        return {PROBABILITIES_OUTPUT: model(token_ids, training=False)}
+    Args:
+        function: the `tf.function`; its input names become the graph's.
+        path: str. Where to write the file.
+        opset: int. 17 or 18.
+        custom_op_handlers: dict. tf2onnx handlers for ops it cannot convert.
+        edit: callable taking the `ModelProto`, applied before saving.
 
-    return classify
-
-
-def convert_classifier(model, path, opset=DEFAULT_OPSET):
-    """Writes the classifier's ONNX file to `path`, checks it in onnxruntime, returns it."""
+    Returns:
+        The onnxruntime session of the written file (`OnnxExportError` if it
+        does not load).
+    """
     if opset not in SUPPORTED_OPSETS:
         raise ValueError(f"`opset` must be one of {SUPPORTED_OPSETS}. Received: opset={opset}")
-    function = classifier_function(model)
     with tf2onnx_settings():
         model_proto, _ = tf2onnx.convert.from_function(
-            function, input_signature=function.input_signature, opset=opset
+            function,
+            input_signature=function.input_signature,
+            opset=opset,
+            custom_op_handlers=dict(custom_op_handlers or {}),
         )
-    name_dynamic_axes(model_proto)
+    if edit is not None:
+        edit(model_proto)
     onnx.save(model_proto, path)
-    check_classifier_file(path, num_classes=model.output_shape[-1])
-    return model_proto
+    return checked_session(path)
 
 
-def name_dynamic_axes(model_proto):
-    """Names the free dimensions `batch` and `sequence` (tf2onnx leaves `unk__N`)."""
-    for value in model_proto.graph.input:
-        for dimension, name in zip(value.type.tensor_type.shape.dim, DYNAMIC_AXES):
-            dimension.dim_param = name
-    for value in model_proto.graph.output:
-        value.type.tensor_type.shape.dim[0].dim_param = DYNAMIC_AXES[0]
-
-
-def check_classifier_file(path, num_classes):
-    """Loads the file in onnxruntime and runs a real and a fully padded row."""
+def checked_session(path):
+    """The onnxruntime session of a file just written; `OnnxExportError` if it does not load."""
     try:
-        session = create_session(path)
+        return create_session(path)
     except Exception as error:  # onnxruntime raises several untyped errors
         raise OnnxExportError(
             f"onnxruntime rejects {path}: {error}; an op tf2onnx could not convert is the usual cause"
         ) from error
-    token_ids = np.array([[5, 6, 7], [0, 0, 0]], dtype=np.int32)
-    feeds = {TOKEN_IDS_INPUT: token_ids, ATTENTION_MASK_INPUT: (token_ids != 0).astype(np.int32)}
-    (probabilities,) = session.run([PROBABILITIES_OUTPUT], feeds)
-    if probabilities.shape != (2, num_classes) or not np.all(np.isfinite(probabilities)):
-        raise OnnxExportError(
-            f"{path} answers {probabilities.tolist()} for a real and a fully padded row; "
-            f"expected finite probabilities of shape (2, {num_classes})"
-        )

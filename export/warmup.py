@@ -2,25 +2,19 @@
 
 TF Serving replays these `PredictionLog` records when it loads a version, so
 the first real request does not pay for graph initialization. Each record is a
-`PredictRequest` for one signature, at batch 1 and at a larger batch.
+`PredictRequest` for one signature; each task's `saved_model.py` says which
+(`*_warmup_inputs`).
 """
 
 import os
 
-import numpy as np
 import tensorflow as tf
 from tensorflow_serving.apis import model_pb2
 from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_log_pb2
 
 from export import layout
-from export.saved_model import PREDICT_TOKEN_IDS
-from export.saved_model import SERVING_DEFAULT
-from export.saved_model import TEXTS_INPUT
-from export.saved_model import TOKEN_IDS_INPUT
-from export.saved_model import TOKENIZE
-
-WARMUP_BATCH_SIZES = (1, 8)
+from export.serving import SERVING_DEFAULT
 
 
 def predict_request(model_name, signature_name, inputs):
@@ -35,16 +29,9 @@ def predict_request(model_name, signature_name, inputs):
     )
 
 
-def classifier_warmup_logs(model_name, texts, tokenizer):
-    """Records for every classifier signature at each warmup batch size."""
-    logs = []
-    for batch_size in WARMUP_BATCH_SIZES:
-        batch = np.array([texts[index % len(texts)] for index in range(batch_size)], dtype=object)
-        token_ids = tokenizer.tokenize(list(batch)).numpy()
-        logs.append(predict_request(model_name, SERVING_DEFAULT, {TEXTS_INPUT: batch}))
-        logs.append(predict_request(model_name, PREDICT_TOKEN_IDS, {TOKEN_IDS_INPUT: token_ids}))
-        logs.append(predict_request(model_name, TOKENIZE, {TEXTS_INPUT: batch}))
-    return logs
+def warmup_logs(model_name, requests):
+    """The `PredictionLog` records of `(signature, inputs)` pairs, in order."""
+    return [predict_request(model_name, signature, inputs) for signature, inputs in requests]
 
 
 def write_warmup_file(version_dir, logs):

@@ -43,14 +43,14 @@ def version_dir(exported):
 
 @pytest.fixture(scope="session")
 def saved_model(version_dir):
-    from export.saved_model import load_saved_model
+    from export.serving import load_saved_model
 
     return load_saved_model(version_dir)
 
 
 @pytest.fixture(scope="session")
 def onnx_classifier(version_dir):
-    from export.onnx_runtime import OnnxClassifier
+    from export.classifier.onnx_runner import OnnxClassifier
 
     return OnnxClassifier.load(os.path.join(version_dir, "onnx"))
 

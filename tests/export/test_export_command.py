@@ -1,7 +1,6 @@
 """`python -m export`: exit codes, messages, atomic publishing and the model card."""
 
 import collections
-import functools
 import glob
 import hashlib
 import json
@@ -17,11 +16,12 @@ import onnxruntime
 import pytest
 import tensorflow as tf
 
+import export.classifier.onnx_graph
+import export.classifier.parity_check
 import export.exporter
 from export import cli
 from export.layout import next_version
-from export.parity import run_parity
-from export.saved_model import load_saved_model
+from export.serving import load_saved_model
 
 from export_fixtures import MODEL_NAME
 
@@ -77,7 +77,7 @@ def test_failed_parity_exits_1_publishes_nothing_and_keeps_the_old_version(
 ):
     before = tree_digest(version_dir)
     # A zero tolerance: float32 runtimes never agree to the last bit on every row.
-    monkeypatch.setattr(export.exporter, "run_parity", functools.partial(run_parity, tolerance=0.0))
+    monkeypatch.setattr(export.classifier.parity_check, "TOLERANCE", 0.0)
     status = cli.main([classifier_run_dir, "--name", MODEL_NAME, "--out", export_base,
                        "--version", "1", "--overwrite", "--parity-rows", "8"])
     captured = capsys.readouterr()
@@ -96,7 +96,7 @@ def test_error_mid_way_leaves_no_version_and_no_staging(classifier_run_dir, tmp_
     def broken_conversion(*args, **kwargs):
         raise RuntimeError("tf2onnx failed")
 
-    monkeypatch.setattr(export.exporter, "convert_classifier", broken_conversion)
+    monkeypatch.setattr(export.classifier.onnx_graph, "convert_classifier", broken_conversion)
     with pytest.raises(RuntimeError, match="tf2onnx failed"):
         export.exporter.export_run(classifier_run_dir, "m", out=str(tmp_path), log=lambda line: None)
     assert os.listdir(tmp_path / "m") == []
@@ -147,16 +147,21 @@ def test_export_killed_mid_way_keeps_the_previous_version_and_the_next_export_su
     assert sorted(os.listdir(model_dir)) == ["1", "2"]
 
 
-def test_demo_shows_the_same_answer_from_each_runtime(classifier_run_dir, version_dir):
-    from export.demo import predictions_from_each_runtime
+def test_demo_shows_the_same_answer_from_each_runtime(classifier_run, version_dir):
+    from export.classifier.task import TASK
+    from export.classifier.task import predictions_from_each_runtime
 
-    answers = predictions_from_each_runtime(classifier_run_dir, version_dir, "a gorgeous, witty, seductive movie.")
+    answers = predictions_from_each_runtime(classifier_run, version_dir, TASK.example)
     assert len(answers) == 3
     labels = {label for label, _ in answers.values()}
     assert len(labels) == 1 and labels <= {"0", "1"}
     first = next(iter(answers.values()))[1]
     for _, probabilities in answers.values():
         assert max(abs(a - b) for a, b in zip(probabilities, first)) <= 1e-5
+    lines = TASK.demo_answers(classifier_run, version_dir, TASK.example)
+    (label,) = labels
+    assert list(lines) == list(answers)
+    assert all(line.startswith(f"label {label}  probabilities [") for line in lines.values())
 
 
 def test_full_disk_is_refused_before_writing(classifier_run_dir, tmp_path, capsys, monkeypatch):

@@ -9,7 +9,7 @@ import onnx
 import onnxruntime
 import tensorflow as tf
 
-from export.onnx_runtime import OnnxClassifier
+from export.classifier.onnx_runner import OnnxClassifier
 
 REPOSITORY = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
@@ -55,7 +55,7 @@ def test_matches_the_saved_model_on_texts(onnx_classifier, saved_model):
 def test_onnx_runtime_imports_no_tensorflow(version_dir):
     script = (
         "import sys\n"
-        "from export.onnx_runtime import OnnxClassifier\n"
+        "from export.classifier.onnx_runner import OnnxClassifier\n"
         f"classifier = OnnxClassifier.load({os.path.join(version_dir, 'onnx')!r})\n"
         "prediction = classifier.predict(['a gorgeous , witty film'])[0]\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tensorflow_text', 'tf2onnx'))\n"

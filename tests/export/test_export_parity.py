@@ -5,9 +5,9 @@ import os
 
 import numpy as np
 
-from export.parity import ParityCase
-from export.parity import format_parity_table
-from export.parity import run_parity
+from export.classifier.parity_cases import ParityCase
+from export.classifier.parity_check import format_parity_table
+from export.classifier.parity_check import run_parity
 
 
 class FakeRuntime:
@@ -67,7 +67,7 @@ def test_different_token_ids_fail():
 def test_exported_parity_json_covers_every_required_input(version_dir):
     with open(os.path.join(version_dir, "parity.json")) as file:
         report = json.load(file)
-    assert report["passed"] and report["tolerance"] == 1e-5
+    assert report["passed"] and report["tolerance"] == 1e-5 and report["task"] == "classification"
     cases = {case["case"]: case for case in report["cases"]}
     assert set(cases) == {
         "test texts, batches of 32", "test texts, batch 1", "one-token text", "empty texts + a real one",

@@ -9,8 +9,8 @@ import onnx
 import pytest
 
 from export.exporter import export_run
-from export.onnx_runtime import OnnxClassifier
-from export.saved_model import load_saved_model
+from export.classifier.onnx_runner import OnnxClassifier
+from export.serving import load_saved_model
 from export_fixtures import head_of_table
 from export_fixtures import sst2_path
 from pipelines.classification.config import default_config

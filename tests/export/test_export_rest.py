@@ -3,7 +3,7 @@
 import pytest
 import tensorflow as tf
 
-from export.rest import predict
+from rest_mapping import predict
 
 TEXTS = ["a gorgeous , witty film", "flat and dull"]
 

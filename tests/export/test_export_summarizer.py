@@ -16,13 +16,14 @@ import pytest
 import tensorflow as tf
 
 import export.exporter
-import export.onnx_summarizer
+import export.summarizer.onnx_graph
+import export.summarizer.onnx_runner
+import export.summarizer.saved_model
 from export import cli
-from export import rest
 from export.graph_truecase import restore_case_batch
-from export.onnx_summarizer import OnnxSummarizer
 from export.run_loader import load_run
-from export.saved_model import load_saved_model
+from export.serving import load_saved_model
+from export.summarizer.onnx_runner import OnnxSummarizer
 from export.summary_text import DialogueTokenizer
 from export.summary_text import build_dialogue_tokenizer
 from export.warmup import read_warmup_file
@@ -35,6 +36,7 @@ from export_fixtures import SUMMARIZER_TEST_ROWS
 from export_fixtures import TINY_GENERATION
 from export_fixtures import make_summarizer_run
 from export_fixtures import samsum_path
+import rest_mapping as rest
 
 REPOSITORY = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 NAME = "tiny-summarizer"
@@ -142,7 +144,7 @@ def test_onnx_tokens_and_texts_equal_the_pipeline(onnx_summarizer, dialogues, pi
 def test_onnx_summarizer_imports_no_tensorflow(published, dialogues, pipeline_answers):
     script = (
         "import json, sys\n"
-        "from export.onnx_summarizer import OnnxSummarizer\n"
+        "from export.summarizer.onnx_runner import OnnxSummarizer\n"
         f"summarizer = OnnxSummarizer.load({os.path.join(published.path, 'onnx')!r})\n"
         f"summaries = summarizer.summarize({dialogues!r}, beams=4)\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tensorflow_text', 'tf2onnx'))\n"
@@ -192,6 +194,14 @@ def test_onnx_files_config_model_card_and_warmup(published, saved_model, summari
         assert all(value.shape[0] == 1 for value in outputs.values())
 
 
+def test_demo_gives_the_pipelines_summary_from_each_runtime(summarizer_run, published, dialogues, pipeline_answers):
+    from export.summarizer.task import TASK
+
+    answers = TASK.demo_answers(summarizer_run, published.path, dialogues[0])
+    assert len(answers) == 3
+    assert set(answers.values()) == {pipeline_answers["greedy"][1][0]}
+
+
 def test_rest_bodies_give_the_documented_responses(saved_model, dialogues, pipeline_answers):
     response = rest.predict(saved_model, {"signature_name": "beam_search", "instances": dialogues[:2]})
     assert set(response["predictions"][0]) == {"summary", "summary_ids"}
@@ -220,7 +230,7 @@ def test_text_tools_equal_the_pipeline_on_samsum_test(summarizer_run):
     expected = [restore_case(summary, document) for summary, document in zip(summaries, documents)]
     graph = tf.function(restore_case_batch)(tf.constant(summaries), tf.constant(documents)).numpy()
     assert [text.decode() for text in graph] == expected
-    assert [export.onnx_summarizer.restore_case(s, d) for s, d in zip(summaries, documents)] == expected
+    assert [export.summarizer.onnx_runner.restore_case(s, d) for s, d in zip(summaries, documents)] == expected
     assert sum(text != summary for text, summary in zip(expected, summaries)) > 500
 
 
@@ -246,11 +256,11 @@ def test_broken_onnx_search_fails_the_gate_and_keeps_it_rejected(
         ids[:, 0] = (ids[:, 0] + 1) % 100 + 5
         return ids
 
-    original_greedy = export.onnx_summarizer.greedy_search
+    original_greedy = export.summarizer.onnx_runner.greedy_search
     monkeypatch.setattr(export.exporter, "load_run", lambda run_dir: summarizer_run)
-    monkeypatch.setattr(export.exporter, "write_summarizer_saved_model", copy_saved_model)
-    monkeypatch.setattr(export.exporter, "convert_summarizer", copy_onnx)
-    monkeypatch.setattr(export.onnx_summarizer, "greedy_search", off_by_one_greedy)
+    monkeypatch.setattr(export.summarizer.saved_model, "write_summarizer_saved_model", copy_saved_model)
+    monkeypatch.setattr(export.summarizer.onnx_graph, "convert_summarizer", copy_onnx)
+    monkeypatch.setattr(export.summarizer.onnx_runner, "greedy_search", off_by_one_greedy)
     status = cli.main([summarizer_run.path, "--name", NAME, "--out", base, "--version", "2",
                        "--parity-texts", parity_file])
     captured = capsys.readouterr()

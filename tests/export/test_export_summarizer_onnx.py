@@ -7,10 +7,10 @@ import tensorflow as tf
 
 import keras_attention  # noqa: F401
 from export.onnx_conversion import OnnxExportError
-from export.summarizer_onnx import check_against_tensorflow
-from export.summarizer_onnx import convert_summarizer
-from export.summarizer_onnx import decoder_step_function
-from export.summarizer_onnx import encoder_function
+from export.summarizer.onnx_graph import check_against_tensorflow
+from export.summarizer.onnx_graph import convert_summarizer
+from export.summarizer.onnx_graph import decoder_step_function
+from export.summarizer.onnx_graph import encoder_function
 from pipelines.summarization.config import ModelConfig
 from pipelines.summarization.inference import InferenceModel
 from pipelines.summarization.model import build_summarizer

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from export.onnx_runtime import OnnxClassifier
-from export.rest import predict as rest_predict
-from export.saved_model import load_saved_model
+from export.classifier.onnx_runner import OnnxClassifier
+from export.serving import load_saved_model
 from pipelines.common.errors import UserInputError
 from reliability_helpers import truncate
+from rest_mapping import predict as rest_predict
 
 EMOJI_CJK = "😀 这部电影很好 🎬 a film ✨"
 ONE_MEGABYTE = "a good , witty film . " * 50_000

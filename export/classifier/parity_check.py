@@ -1,4 +1,4 @@
-"""The parity gate: Keras, the reloaded SavedModel and onnxruntime must answer alike.
+"""The classifier's parity gate: Keras, the reloaded SavedModel and onnxruntime must answer alike.
 
 Every case runs through the three runtimes: text cases end to end (each
 runtime tokenizes: tensorflow-text for Keras and the SavedModel, `tokenizers`
@@ -7,37 +7,45 @@ the largest |Δ probability| against Keras is within the tolerance, the labels
 are identical, the token ids are identical and no output is NaN.
 """
 
-import dataclasses
 import math
+import os
 import warnings
 
 import numpy as np
 
-from export.saved_model import PREDICT_TOKEN_IDS
-from export.saved_model import SERVING_DEFAULT
-from export.saved_model import TOKENIZE
+from export import layout
+from export.classifier.onnx_runner import OnnxClassifier
+from export.classifier.parity_cases import classifier_parity_cases
+from export.classifier.saved_model import PREDICT_TOKEN_IDS
+from export.parity_report import RUNTIMES
+from export.parity_report import batches
+from export.parity_report import parity_report
+from export.parity_report import render_table
+from export.parity_report import verdict
+from export.serving import SERVING_DEFAULT
+from export.serving import TOKENIZE
+from export.serving import load_saved_model
+from pipelines.common.sectioned_config import CLASSIFICATION
 
 TOLERANCE = 1e-5
-RUNTIMES = ("keras", "savedmodel", "onnx")
 MAX_LISTED_MISMATCHES = 50
 
 
-class ParityError(RuntimeError):
-    """The exported artifacts do not answer like the Keras model."""
+def check_parity(run, version_dir, texts):
+    """The parity report of the artifacts in `version_dir`, each reloaded from disk."""
+    cases = classifier_parity_cases(
+        texts, run.tokenizer, run.tokenizer.vocabulary_size, run.longest_token_ids
+    )
+    return run_parity(cases, load_runtimes(run, version_dir), run.labels, TOLERANCE)
 
 
-@dataclasses.dataclass
-class ParityCase:
-    """Inputs for one row of the parity table: texts, or token ids (int32, 0 = padding)."""
-
-    name: str
-    batch_size: int
-    texts: list = None
-    token_ids: np.ndarray = None
-
-    @property
-    def rows(self):
-        return len(self.texts) if self.texts is not None else len(self.token_ids)
+def load_runtimes(run, version_dir):
+    """The three runtimes of a version: the run's Keras model and the reloaded artifacts."""
+    return {
+        "keras": KerasRuntime(run),
+        "savedmodel": SavedModelRuntime(load_saved_model(version_dir)),
+        "onnx": OnnxRuntime(OnnxClassifier.load(os.path.join(version_dir, layout.ONNX_DIR))),
+    }
 
 
 class KerasRuntime:
@@ -78,10 +86,6 @@ class OnnxRuntime:
 
     def probabilities(self, token_ids):
         return self.classifier.predict_token_ids(token_ids)
-
-
-def batches(items, batch_size):
-    return [items[start : start + batch_size] for start in range(0, len(items), batch_size)]
 
 
 def run_case(case, runtimes):
@@ -146,20 +150,22 @@ def mismatch_record(case, row, label_ids, labels):
 
 def run_parity(cases, runtimes, labels, tolerance=TOLERANCE):
     """The parity report (parity.json contents) of `cases` over the three runtimes."""
-    results = []
-    for case in cases:
+
+    def check_case(case):
         probabilities, ids_identical = run_case(case, runtimes)
-        results.append(compare(case, probabilities, ids_identical, tolerance, labels))
-    return {
-        "passed": all(result["passed"] for result in results),
-        "tolerance": tolerance,
-        "runtimes": {
+        return compare(case, probabilities, ids_identical, tolerance, labels)
+
+    return parity_report(
+        CLASSIFICATION,
+        cases,
+        check_case,
+        criteria={"tolerance": tolerance},
+        runtimes={
             "keras": "model.keras, tensorflow-text tokenizer",
             "savedmodel": "reloaded SavedModel signatures (serving_default for texts)",
             "onnx": "onnxruntime, tokenizers (Hugging Face) tokenizer",
         },
-        "cases": results,
-    }
+    )
 
 
 def format_difference(value):
@@ -168,10 +174,6 @@ def format_difference(value):
 
 def format_parity_table(report):
     """The parity report as a fixed-width table for the terminal."""
-    if report.get("task") == "summarization":
-        from export.summarizer_parity import format_summarizer_parity_table
-
-        return format_summarizer_parity_table(report)
     header = ("case", "rows", "Δ SavedModel", "Δ ONNX", "labels", "token ids", "NaN", "result")
     lines = []
     for result in report["cases"]:
@@ -188,10 +190,8 @@ def format_parity_table(report):
                 "ok" if result["passed"] else "FAIL",
             )
         )
-    widths = [max(len(row[column]) for row in [header] + lines) for column in range(len(header))]
-    render = lambda row: "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()  # noqa: E731
     title = (
         f"parity vs Keras: max |Δ probability| (tolerance {report['tolerance']:.0e}), "
-        f"{'PASSED' if report['passed'] else 'FAILED'}"
+        f"{verdict(report['passed'])}"
     )
-    return "\n".join([title, render(header)] + [render(line) for line in lines])
+    return render_table(title, header, lines)

@@ -16,19 +16,23 @@ same weights), converted with tf2onnx (opset 18, dynamic batch and source axes):
 
 The cache write (`XlaDynamicUpdateSlice`) needs export's own tf2onnx handler.
 Both files are loaded in onnxruntime and checked against TensorFlow for a few
-greedy steps right after writing.
+greedy steps right after writing. `summarizer_onnx_config` is the
+`onnx/config.json` that `OnnxSummarizer.load` reads.
 """
 
 import os
 
 import numpy as np
 import tensorflow as tf
-import tf2onnx
 
+from export import layout
 from export.onnx_conversion import OnnxExportError
-from export.onnx_runtime import create_session
-from export.tf2onnx_fixes import tf2onnx_settings
+from export.onnx_conversion import convert_function
 from export.xla_dynamic_update_slice import CUSTOM_OP_HANDLERS
+from keras_attention.ops import large_negative
+from pipelines.summarization.tokenizer import END_ID
+from pipelines.summarization.tokenizer import PAD_ID
+from pipelines.summarization.tokenizer import START_ID
 
 ENCODER_FILE = "encoder.onnx"
 DECODER_STEP_FILE = "decoder_step.onnx"
@@ -88,18 +92,7 @@ def decoder_step_function(inference_model, max_length):
 
 
 def convert(function, path, opset):
-    with tf2onnx_settings():
-        tf2onnx.convert.from_function(
-            function,
-            input_signature=function.input_signature,
-            opset=opset,
-            custom_op_handlers=dict(CUSTOM_OP_HANDLERS),
-            output_path=path,
-        )
-    try:
-        return create_session(path)
-    except Exception as error:  # onnxruntime raises several untyped errors
-        raise OnnxExportError(f"onnxruntime rejects {path}: {error}") from error
+    return convert_function(function, path, opset, custom_op_handlers=CUSTOM_OP_HANDLERS)
 
 
 def convert_summarizer(model, directory, max_length, opset=18, check_ids=None):
@@ -162,3 +155,51 @@ def check_against_tensorflow(encoder, step, encode, decode_step, encoder_ids, st
             )
         past = {f"past_key_values_{i}": onnx_outputs[f"present_key_values_{i}"] for i in range(layers)}
         token_ids = onnx_outputs["logits"].argmax(axis=-1).astype(np.int32)[:, None]
+
+
+def summarizer_onnx_config(run, opset):
+    """`onnx/config.json`: everything `OnnxSummarizer.load` and other clients need."""
+    from pipelines.summarization.inference import InferenceModel
+
+    inference = InferenceModel(run.model)
+    heads, head_dim = cache_shape(inference)
+    generation = run.search_options(run.beams)
+    return {
+        "task": run.task,
+        "encoder_file": ENCODER_FILE,
+        "decoder_step_file": DECODER_STEP_FILE,
+        "tokenizer_file": os.path.basename(layout.ONNX_TOKENIZER),
+        "max_document_length": run.max_document_length,
+        "generation": {
+            "beams": run.beams,
+            "max_length": generation.max_length,
+            "min_length": generation.min_length,
+            "length_penalty": generation.length_penalty,
+            "no_repeat_ngram_size": generation.no_repeat_ngram_size,
+        },
+        "special_ids": {"pad": PAD_ID, "start": START_ID, "end": END_ID},
+        "forbidden_score": large_negative("float32"),
+        "decoder_layers": len(inference.decoder_blocks),
+        "cache_shape": [2, generation.max_length, heads, head_dim],
+        "opset": opset,
+        "encoder": {
+            "inputs": {"encoder_ids": "int32 [batch, source]; 0 = [PAD]"},
+            "outputs": {
+                "encoder_padding_mask": "int32 [batch, source]",
+                "cross_key_values_i": "float32 [batch, 2, source, heads, head_dim], one per decoder layer",
+            },
+        },
+        "decoder_step": {
+            "inputs": {
+                "token_ids": "int32 [batch, 1]; the token at position index ([BOS] at 0)",
+                "index": "int32 scalar",
+                "encoder_padding_mask": "from the encoder",
+                "past_key_values_i": "float32 [batch] + cache_shape; zeros before the first step",
+                "cross_key_values_i": "from the encoder",
+            },
+            "outputs": {
+                "logits": "float32 [batch, vocabulary]; of the token at index + 1",
+                "present_key_values_i": "past_key_values_i with this step written at index",
+            },
+        },
+    }

@@ -23,7 +23,7 @@ import os
 
 import numpy as np
 
-from export.onnx_runtime import create_session
+from export.onnx_session import create_session
 from export.summary_text import DialogueTokenizer
 from pipelines.summarization.truecase import restore_case
 

@@ -18,24 +18,20 @@ Signatures (all with a dynamic batch dimension):
 Outputs are named dict keys, never Keras' default `output_0`.
 """
 
-import os
-import shutil
-
-import keras
+import numpy as np
 import tensorflow as tf
 
-from export import layout
-from pipelines.common.errors import UserInputError
+from export.serving import SERVING_DEFAULT
+from export.serving import TEXTS_INPUT
+from export.serving import TEXTS_SPEC
+from export.serving import TOKEN_IDS_INPUT
+from export.serving import TOKEN_IDS_SPEC
+from export.serving import TOKENIZE
+from export.serving import write_saved_model
 
-SERVING_DEFAULT = "serving_default"
 PREDICT_TOKEN_IDS = "predict_token_ids"
-TOKENIZE = "tokenize"
-TEXTS_INPUT = "texts"
-TOKEN_IDS_INPUT = "token_ids"
 CLASSIFIER_OUTPUTS = ("probabilities", "label", "label_id")
-
-TEXTS_SPEC = tf.TensorSpec([None], tf.string, name=TEXTS_INPUT)
-TOKEN_IDS_SPEC = tf.TensorSpec([None, None], tf.int32, name=TOKEN_IDS_INPUT)
+WARMUP_BATCH_SIZES = (1, 8)
 
 
 def classifier_endpoints(model, tokenizer, labels, longest_token_ids=None):
@@ -87,37 +83,18 @@ def checked_token_ids(token_ids, vocabulary_size, longest_token_ids=None):
 
 
 def write_classifier_saved_model(run, directory):
-    """Writes the SavedModel of a `ClassifierRun` into `directory` (which must be empty).
-
-    `keras.export.ExportArchive` tracks the model's variables and the tokenizer
-    module. The vocabulary is copied into `assets/` for clients that send token
-    ids; the graph itself carries the tokenizer's compiled model.
-    """
-    archive = keras.export.ExportArchive()
-    archive.track(run.model)
-    archive.track(run.tokenizer)
-    for name, (function, spec) in classifier_endpoints(
-        run.model, run.tokenizer, run.labels, run.longest_token_ids
-    ).items():
-        archive.add_endpoint(name, function, input_signature=[spec])
-    archive.write_out(directory, verbose=False)
-    os.makedirs(os.path.join(directory, layout.ASSETS_DIR), exist_ok=True)
-    shutil.copyfile(run.vocabulary_path, os.path.join(directory, layout.VOCABULARY_ASSET))
+    """Writes the SavedModel of a `ClassifierRun` into `directory` (which must be empty)."""
+    endpoints = classifier_endpoints(run.model, run.tokenizer, run.labels, run.longest_token_ids)
+    write_saved_model(run, directory, endpoints)
 
 
-def load_saved_model(directory):
-    """The SavedModel as TF Serving sees it: its signatures, reloaded from disk.
-
-    A SavedModel is a program: load only versions you exported or trust.
-    """
-    import tensorflow_text  # noqa: F401  (registers the tokenizer ops the graph uses)
-
-    directory = os.fspath(directory)
-    try:
-        return tf.saved_model.load(directory)
-    except (OSError, IndexError, ValueError, tf.errors.OpError) as error:
-        reason = str(error).strip().splitlines()[0]
-        raise UserInputError(
-            f"{directory}: not a loadable SavedModel ({reason}); it is missing, truncated or "
-            "corrupted — export the run again"
-        ) from None
+def classifier_warmup_inputs(texts, tokenizer):
+    """`(signature, inputs)` pairs for every signature at each warmup batch size."""
+    pairs = []
+    for batch_size in WARMUP_BATCH_SIZES:
+        batch = np.array([texts[index % len(texts)] for index in range(batch_size)], dtype=object)
+        token_ids = tokenizer.tokenize(list(batch)).numpy()
+        pairs.append((SERVING_DEFAULT, {TEXTS_INPUT: batch}))
+        pairs.append((PREDICT_TOKEN_IDS, {TOKEN_IDS_INPUT: token_ids}))
+        pairs.append((TOKENIZE, {TEXTS_INPUT: batch}))
+    return pairs

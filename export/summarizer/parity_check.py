@@ -17,29 +17,46 @@ for Keras, TensorFlow kernels for the SavedModel, onnxruntime), so a near-tie
 between two tokens can go either way; every differing dialogue is listed.
 """
 
+import os
+
 import numpy as np
 
-from export.parity import RUNTIMES
-from export.summarizer_saved_model import SUMMARY_IDS_OUTPUT
-from export.summarizer_saved_model import SUMMARY_OUTPUT
-from export.summarizer_saved_model import TEXT_SIGNATURES
-from export.saved_model import TOKENIZE
+from export import layout
+from export.parity_report import RUNTIMES
+from export.parity_report import batches
+from export.parity_report import parity_report
+from export.parity_report import render_table
+from export.parity_report import verdict
+from export.serving import TOKENIZE
+from export.serving import load_saved_model
+from export.summarizer.onnx_runner import OnnxSummarizer
+from export.summarizer.parity_cases import summarizer_parity_cases
+from export.summarizer.saved_model import SUMMARY_IDS_OUTPUT
+from export.summarizer.saved_model import SUMMARY_OUTPUT
+from export.summarizer.saved_model import TEXT_SIGNATURES
+from pipelines.common.sectioned_config import SUMMARIZATION
+from pipelines.summarization.tokenizer import END_ID
 
 GREEDY_THRESHOLD = 0.99
 BEAM_THRESHOLD = 0.95
 THRESHOLDS = {"greedy": GREEDY_THRESHOLD, "beam": BEAM_THRESHOLD}
-BATCH_SIZE = 8
-SINGLE_DIALOGUES = 8
 
 
-class SummaryParityCase:
-    """Dialogues for one row of the parity table, and how to decode them."""
+def check_parity(run, version_dir, texts):
+    """The summarizer's parity report of the artifacts in `version_dir`, each reloaded from disk."""
+    cases = summarizer_parity_cases(texts, run.tokenizer, run.max_document_length, run.beams)
+    return run_summarizer_parity(cases, load_runtimes(run, version_dir), END_ID, run.beams)
 
-    def __init__(self, name, search, batch_size, texts):
-        self.name = name
-        self.search = search
-        self.batch_size = batch_size
-        self.texts = list(texts)
+
+def load_runtimes(run, version_dir):
+    """The three runtimes of a version: the run's pipeline and the reloaded artifacts."""
+    return {
+        "keras": KerasSummarizerRuntime(run, run.beams),
+        "savedmodel": SavedModelSummarizerRuntime(load_saved_model(version_dir)),
+        "onnx": OnnxSummarizerRuntime(
+            OnnxSummarizer.load(os.path.join(version_dir, layout.ONNX_DIR)), run.beams
+        ),
+    }
 
 
 class KerasSummarizerRuntime:
@@ -96,10 +113,6 @@ class OnnxSummarizerRuntime:
     def summaries(self, texts, search):
         summary_ids = self.summarizer.generate_ids(self.summarizer.tokenize(texts), beams=self.beams[search])
         return summary_ids, self.summarizer.texts_of(summary_ids, texts)
-
-
-def batches(items, batch_size):
-    return [items[start : start + batch_size] for start in range(0, len(items), batch_size)]
 
 
 def run_case(case, runtimes):
@@ -173,67 +186,32 @@ def compare(case, outputs, tokenization_identical, end_id):
     }
 
 
-def one_token_dialogue(tokenizer):
-    """A vocabulary word that the tokenizer turns into exactly one token."""
-    for token in tokenizer.vocabulary:
-        if token.isalpha() and len(tokenizer.tokenize([token]).to_list()[0]) == 1:
-            return token
-    raise ValueError("no vocabulary token tokenizes to a single id")
-
-
-def long_dialogue(texts, tokenizer, max_document_length):
-    """Test dialogues joined until the text is longer than the model's input (it is cut)."""
-    pieces, length = [], 0
-    for text in texts * (max_document_length + 1):
-        pieces.append(text)
-        length += len(tokenizer.tokenize([text]).to_list()[0])
-        if length > max_document_length:
-            break
-    return "\n".join(pieces)
-
-
-def summarizer_parity_cases(texts, tokenizer, max_document_length, beams):
-    """The `SummaryParityCase`s for a summarizer, given real test dialogues."""
-    texts = list(texts)
-    long_text = long_dialogue(texts, tokenizer, max_document_length)
-    return [
-        SummaryParityCase(f"test dialogues, greedy, batches of {BATCH_SIZE}", "greedy", BATCH_SIZE, texts),
-        SummaryParityCase("test dialogues, greedy, batch 1", "greedy", 1, texts[:SINGLE_DIALOGUES]),
-        SummaryParityCase(f"test dialogues, beam {beams}, batches of {BATCH_SIZE}", "beam", BATCH_SIZE, texts),
-        SummaryParityCase("one-token dialogue", "greedy", 1, [one_token_dialogue(tokenizer)]),
-        SummaryParityCase("empty dialogue + a real one", "greedy", 2, ["", texts[0]]),
-        SummaryParityCase(
-            f"dialogue > {max_document_length} tokens (cut) + a short one, beam {beams}",
-            "beam", 2, [long_text, texts[-1]],
-        ),
-    ]
-
-
 def run_summarizer_parity(cases, runtimes, end_id, beams):
     """The parity report (parity.json contents) of `cases` over the three runtimes."""
     for search in THRESHOLDS:  # the pipeline generates every dialogue of a search in one call
         texts = [text for case in cases if case.search == search for text in case.texts]
         if texts:
             runtimes["keras"].summaries(texts, search)
-    results = []
-    for case in cases:
+
+    def check_case(case):
         outputs, tokenization_identical = run_case(case, runtimes)
-        results.append(compare(case, outputs, tokenization_identical, end_id))
-    return {
-        "task": "summarization",
-        "passed": all(result["passed"] for result in results),
-        "thresholds": {"greedy": GREEDY_THRESHOLD, f"beam {beams}": BEAM_THRESHOLD},
-        "runtimes": {
+        return compare(case, outputs, tokenization_identical, end_id)
+
+    return parity_report(
+        SUMMARIZATION,
+        cases,
+        check_case,
+        criteria={"thresholds": {"greedy": GREEDY_THRESHOLD, f"beam {beams}": BEAM_THRESHOLD}},
+        runtimes={
             "keras": "model.keras through the pipeline: tensorflow-text tokenizer, XLA-compiled "
             "generation, detokenize, restore_case (what `summarize` prints)",
             "savedmodel": "reloaded SavedModel text signatures (serving_default, beam_search)",
             "onnx": "onnxruntime encoder + decoder step, numpy search, tokenizers (Hugging Face)",
         },
-        "cases": results,
-    }
+    )
 
 
-def format_summarizer_parity_table(report):
+def format_parity_table(report):
     """The summarizer's parity report as a fixed-width table for the terminal."""
     header = ("case", "rows", "same SavedModel", "same ONNX", "needed", "token ids", "texts", "result")
     lines = []
@@ -251,10 +229,5 @@ def format_summarizer_parity_table(report):
                 "ok" if result["passed"] else "FAIL",
             )
         )
-    widths = [max(len(row[column]) for row in [header] + lines) for column in range(len(header))]
-    render = lambda row: "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()  # noqa: E731
-    title = (
-        "parity vs Keras: identical generated token sequences, "
-        f"{'PASSED' if report['passed'] else 'FAILED'}"
-    )
-    return "\n".join([title, render(header)] + [render(line) for line in lines])
+    title = f"parity vs Keras: identical generated token sequences, {verdict(report['passed'])}"
+    return render_table(title, header, lines)

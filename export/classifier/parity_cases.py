@@ -8,13 +8,27 @@ positions have no limit; a learned position table gets its own length) and a
 fully padded row of ids.
 """
 
-import numpy as np
+import dataclasses
 
-from export.parity import ParityCase
+import numpy as np
 
 BATCH_SIZE = 32
 SINGLE_TEXTS = 16
 SEED = 1234
+
+
+@dataclasses.dataclass
+class ParityCase:
+    """Inputs for one row of the parity table: texts, or token ids (int32, 0 = padding)."""
+
+    name: str
+    batch_size: int
+    texts: list = None
+    token_ids: np.ndarray = None
+
+    @property
+    def rows(self):
+        return len(self.texts) if self.texts is not None else len(self.token_ids)
 
 
 def one_token_text(tokenizer):

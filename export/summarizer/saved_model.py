@@ -26,20 +26,16 @@ have no XLA kernels); the cache write is `XlaDynamicUpdateSlice`, which
 TensorFlow runs on CPU without XLA compilation.
 """
 
-import os
-import shutil
-
-import keras
 import tensorflow as tf
 
-from export import layout
 from export.graph_truecase import restore_case_batch
-from export.saved_model import SERVING_DEFAULT
-from export.saved_model import TEXTS_INPUT
-from export.saved_model import TEXTS_SPEC
-from export.saved_model import TOKEN_IDS_INPUT
-from export.saved_model import TOKEN_IDS_SPEC
-from export.saved_model import TOKENIZE
+from export.serving import SERVING_DEFAULT
+from export.serving import TEXTS_INPUT
+from export.serving import TEXTS_SPEC
+from export.serving import TOKEN_IDS_INPUT
+from export.serving import TOKEN_IDS_SPEC
+from export.serving import TOKENIZE
+from export.serving import write_saved_model
 
 BEAM_SEARCH = "beam_search"
 GENERATE_TOKEN_IDS = "generate_token_ids"
@@ -106,14 +102,7 @@ def summarizer_endpoints(run):
 
 def write_summarizer_saved_model(run, directory):
     """Writes the SavedModel of a `SummarizerRun` into `directory` (which must be empty)."""
-    archive = keras.export.ExportArchive()
-    archive.track(run.model)
-    archive.track(run.tokenizer)
-    for name, (function, spec) in summarizer_endpoints(run).items():
-        archive.add_endpoint(name, function, input_signature=[spec])
-    archive.write_out(directory, verbose=False)
-    os.makedirs(os.path.join(directory, layout.ASSETS_DIR), exist_ok=True)
-    shutil.copyfile(run.vocabulary_path, os.path.join(directory, layout.VOCABULARY_ASSET))
+    write_saved_model(run, directory, summarizer_endpoints(run))
 
 
 def summarizer_warmup_inputs(texts, tokenizer):

@@ -1,6 +1,6 @@
 """Inference on an exported ONNX classifier with onnxruntime, numpy and `tokenizers` only.
 
-No TensorFlow is imported here (tests/export/test_onnx_runtime.py proves it),
+No TensorFlow is imported here (tests/export/test_export_onnx.py proves it),
 so a service can install `onnxruntime numpy tokenizers` and copy the `onnx/`
 folder of an exported version:
 
@@ -9,12 +9,12 @@ folder of an exported version:
 [{'label': '1', 'label_id': 1, 'probabilities': {'0': 0.02, '1': 0.98}}]
 """
 
-import json
 import os
 
 import numpy as np
-import onnxruntime
 
+from export.onnx_session import create_session
+from export.onnx_session import read_onnx_config
 from export.text_tokenizer import encode_batch
 from export.text_tokenizer import load_text_tokenizer
 from pipelines.common.errors import UserInputError
@@ -23,66 +23,6 @@ from pipelines.common.text_input import check_texts
 TOKEN_IDS_INPUT = "token_ids"
 ATTENTION_MASK_INPUT = "attention_mask"
 PROBABILITIES_OUTPUT = "probabilities"
-CONFIG_FILE = "config.json"
-
-
-def session_options(intra_op_threads=1, optimization="all"):
-    """onnxruntime options: intra-op threads and graph optimization level.
-
-    Args:
-        intra_op_threads: int. Threads inside one operator. Defaults to 1,
-            the fastest setting for these small graphs at batch 1 on 2 cores
-            (benchmarks/inference.py measures 1 and 2); for throughput, run
-            one session per core. With more than one thread, idle threads do
-            not spin, which costs little and helps on shared CPUs.
-            Inter-op parallelism stays off (sequential execution).
-        optimization: `"all"` (default), `"extended"`, `"basic"` or `"disabled"`.
-    """
-    levels = {
-        "all": onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL,
-        "extended": onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
-        "basic": onnxruntime.GraphOptimizationLevel.ORT_ENABLE_BASIC,
-        "disabled": onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL,
-    }
-    if optimization not in levels:
-        raise ValueError(f"`optimization` must be one of {sorted(levels)}. Received: {optimization!r}")
-    if not isinstance(intra_op_threads, int) or intra_op_threads <= 0:
-        raise ValueError(
-            f"`intra_op_threads` must be a positive integer. Received: intra_op_threads={intra_op_threads}"
-        )
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = intra_op_threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = levels[optimization]
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return options
-
-
-def create_session(path, intra_op_threads=1, optimization="all"):
-    """An onnxruntime session of the file `path`; a user error if it is missing or not ONNX."""
-    path = os.fspath(path)
-    options = session_options(intra_op_threads, optimization)
-    if not os.path.isfile(path):
-        raise UserInputError(f"{path} not found; copy the whole onnx/ folder of an exported version")
-    try:
-        return onnxruntime.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
-    except Exception as error:  # onnxruntime's InvalidProtobuf, Fail, ... share no base class
-        reason = str(error).strip().splitlines()[0]
-        raise UserInputError(
-            f"{path}: not a loadable ONNX model ({reason}); it is truncated or corrupted — export the run again"
-        ) from None
-
-
-def read_onnx_config(onnx_dir):
-    path = os.path.join(onnx_dir, CONFIG_FILE)
-    try:
-        with open(path, encoding="utf-8") as file:
-            return json.load(file)
-    except FileNotFoundError:
-        raise UserInputError(f"{path} not found; pass the onnx/ folder of an exported version") from None
-    except ValueError as error:
-        raise UserInputError(f"{path}: not valid JSON ({error}); export the run again") from None
 
 
 class OnnxClassifier:

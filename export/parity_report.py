@@ -1,0 +1,48 @@
+"""The parity report: each case through Keras, the reloaded SavedModel and onnxruntime.
+
+Each task's `parity_check.py` runs and judges one case (one row of the report)
+and names its table's columns; this module knows nothing of tasks. A report is
+what `parity.json` holds: the task's name, whether every case passed, the
+task's pass criteria, what each runtime is, and one row per case.
+"""
+
+RUNTIMES = ("keras", "savedmodel", "onnx")
+
+
+def batches(items, batch_size):
+    return [items[start : start + batch_size] for start in range(0, len(items), batch_size)]
+
+
+def parity_report(task, cases, check_case, criteria, runtimes):
+    """The parity report (parity.json contents).
+
+    Args:
+        task: str. The task's name, recorded in the report.
+        cases: list. The task's parity cases.
+        check_case: callable case → its row (a dict with a bool `"passed"`).
+        criteria: dict. The task's pass criteria (a tolerance, thresholds), recorded.
+        runtimes: dict. What each of `RUNTIMES` is, recorded.
+    """
+    results = [check_case(case) for case in cases]
+    return {
+        "task": task,
+        "passed": all(result["passed"] for result in results),
+        **criteria,
+        "runtimes": runtimes,
+        "cases": results,
+    }
+
+
+def render_table(title, header, lines):
+    """The title, then `header` and `lines` (tuples of str) in left-aligned columns."""
+    widths = [max(len(row[column]) for row in [header] + lines) for column in range(len(header))]
+
+    def render(row):
+        return "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+
+    return "\n".join([title, render(header)] + [render(line) for line in lines])
+
+
+def verdict(passed):
+    """The title's word for a whole report."""
+    return "PASSED" if passed else "FAILED"

@@ -1,0 +1,1 @@
+"""Exporting a summarization run: one file per role, as in every task folder (see export/tasks.py)."""

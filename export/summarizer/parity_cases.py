@@ -1,0 +1,55 @@
+"""The inputs of the summarizer's parity gate, built from real test dialogues.
+
+Real test dialogues in batches and one by one, greedy and beam search, a
+one-token dialogue, an empty one beside a real one, and one longer than the
+model's input (it is cut) beside a short one.
+"""
+
+BATCH_SIZE = 8
+SINGLE_DIALOGUES = 8
+
+
+class SummaryParityCase:
+    """Dialogues for one row of the parity table, and how to decode them."""
+
+    def __init__(self, name, search, batch_size, texts):
+        self.name = name
+        self.search = search
+        self.batch_size = batch_size
+        self.texts = list(texts)
+
+
+def one_token_dialogue(tokenizer):
+    """A vocabulary word that the tokenizer turns into exactly one token."""
+    for token in tokenizer.vocabulary:
+        if token.isalpha() and len(tokenizer.tokenize([token]).to_list()[0]) == 1:
+            return token
+    raise ValueError("no vocabulary token tokenizes to a single id")
+
+
+def long_dialogue(texts, tokenizer, max_document_length):
+    """Test dialogues joined until the text is longer than the model's input (it is cut)."""
+    pieces, length = [], 0
+    for text in texts * (max_document_length + 1):
+        pieces.append(text)
+        length += len(tokenizer.tokenize([text]).to_list()[0])
+        if length > max_document_length:
+            break
+    return "\n".join(pieces)
+
+
+def summarizer_parity_cases(texts, tokenizer, max_document_length, beams):
+    """The `SummaryParityCase`s for a summarizer, given real test dialogues."""
+    texts = list(texts)
+    long_text = long_dialogue(texts, tokenizer, max_document_length)
+    return [
+        SummaryParityCase(f"test dialogues, greedy, batches of {BATCH_SIZE}", "greedy", BATCH_SIZE, texts),
+        SummaryParityCase("test dialogues, greedy, batch 1", "greedy", 1, texts[:SINGLE_DIALOGUES]),
+        SummaryParityCase(f"test dialogues, beam {beams}, batches of {BATCH_SIZE}", "beam", BATCH_SIZE, texts),
+        SummaryParityCase("one-token dialogue", "greedy", 1, [one_token_dialogue(tokenizer)]),
+        SummaryParityCase("empty dialogue + a real one", "greedy", 2, ["", texts[0]]),
+        SummaryParityCase(
+            f"dialogue > {max_document_length} tokens (cut) + a short one, beam {beams}",
+            "beam", 2, [long_text, texts[-1]],
+        ),
+    ]

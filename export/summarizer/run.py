@@ -1,0 +1,60 @@
+"""A finished summarization run, loaded: everything export needs from it."""
+
+import dataclasses
+
+from export.run_loader import RunFiles
+from pipelines.common.sectioned_config import SUMMARIZATION
+
+DEFAULT_BEAMS = 4
+
+
+@dataclasses.dataclass
+class SummarizerRun(RunFiles):
+    """A finished summarization run, loaded.
+
+    Attributes:
+        path: str. The run directory.
+        summarizer: the pipeline's `Summarizer` (model, tokenizer, config);
+            its generators are the Keras reference of the parity gate.
+        metrics: dict. The run's `metrics.json` ({} if absent).
+    """
+
+    path: str
+    summarizer: object
+    metrics: dict
+    task: str = SUMMARIZATION
+
+    @property
+    def config(self):
+        return self.summarizer.config
+
+    @property
+    def model(self):
+        return self.summarizer.model
+
+    @property
+    def tokenizer(self):
+        return self.summarizer.tokenizer
+
+    @property
+    def max_document_length(self):
+        return self.config.model.max_document_length
+
+    @property
+    def beams(self):
+        """Beam width of the beam-search signature: the run's, or 4 if it decodes greedily."""
+        return self.config.generation.beams if self.config.generation.beams > 1 else DEFAULT_BEAMS
+
+    def search_options(self, beams):
+        """The run's generation settings with `beams` (what `summarize --beams` uses)."""
+        return self.summarizer.search_options(beams=beams)
+
+
+def load_summarizer_run(directory):
+    from pipelines.summarization.summarizer import Summarizer
+
+    return SummarizerRun(
+        path=directory.path,
+        summarizer=Summarizer.load(directory.path),
+        metrics=directory.read_json(directory.metrics_path, default={}),
+    )
