@@ -54,6 +54,7 @@ from export.warmup import classifier_warmup_logs
 from export.warmup import predict_request
 from export.warmup import write_warmup_file
 from keras_attention.ops import large_negative
+from pipelines.common.data_paths import resolve_recorded_path
 from pipelines.common.errors import UserInputError
 from pipelines.common.preflight import EXPORT_WEIGHT_COPIES
 from pipelines.common.preflight import check_free_space
@@ -144,9 +145,10 @@ def export_run(
 
 
 def read_parity_texts(run, source, column, limit):
-    source = source or run.config.data.test
     if not source:
-        raise UserInputError("the run names no test file for the parity gate; pass --parity-texts FILE")
+        if not run.config.data.test:
+            raise UserInputError("the run names no test file for the parity gate; pass --parity-texts FILE")
+        source = resolve_recorded_path(run.config.data.test, run.path, "data.test", "--parity-texts")
     texts = read_table(source, column).texts[:limit]
     if not texts:
         raise UserInputError(f"{source}: no texts in column {column!r} for the parity gate")
