@@ -201,10 +201,11 @@ def measure_generation(runtimes, dialogues, token_ids, rounds, end_id):
 
 def summarizer_main(arguments):
     run, runtimes = summarizer_runtimes(arguments)
+    from pipelines.common.data_paths import resolve_recorded_path
     from pipelines.common.tables import read_table
     from pipelines.summarization.tokenizer import END_ID
 
-    source = arguments.texts or run.config.data.test
+    source = arguments.texts or resolve_recorded_path(run.config.data.test, run.path, "data.test", "--texts")
     dialogues = read_table(source, run.config.data.document_column).texts[: arguments.dialogues]
     token_ids = run.tokenizer.tokenize(dialogues).to_list()
     print(f"{len(dialogues)} dialogues from {source}; greedy, batch 1, max {run.config.generation.max_length} "
@@ -258,9 +259,10 @@ def main():
 
 def classifier_main(arguments):
     run, runtimes = load_runtimes(arguments)
+    from pipelines.common.data_paths import resolve_recorded_path
     from pipelines.common.tables import read_table
 
-    source = arguments.texts or run.config.data.test
+    source = arguments.texts or resolve_recorded_path(run.config.data.test, run.path, "data.test", "--texts")
     texts = read_table(source, run.config.data.text_column).texts
     single_texts = [[text] for text in texts[:SINGLE_TEXTS]]
     batch_texts = [texts[start : start + BATCH] for start in range(0, len(texts) - BATCH + 1, BATCH)][:8]

@@ -22,6 +22,7 @@ from export.staging import remove_abandoned_staging
 from export.staging import staged_version
 from export.tasks import task_export
 from pipelines.common.atomic import write_json_atomic
+from pipelines.common.data_paths import resolve_recorded_path
 from pipelines.common.errors import UserInputError
 from pipelines.common.preflight import EXPORT_WEIGHT_COPIES
 from pipelines.common.preflight import check_free_space
@@ -108,9 +109,10 @@ def export_run(
 
 
 def read_parity_texts(run, source, column, limit):
-    source = source or run.config.data.test
     if not source:
-        raise UserInputError("the run names no test file for the parity gate; pass --parity-texts FILE")
+        if not run.config.data.test:
+            raise UserInputError("the run names no test file for the parity gate; pass --parity-texts FILE")
+        source = resolve_recorded_path(run.config.data.test, run.path, "data.test", "--parity-texts")
     texts = read_table(source, column).texts[:limit]
     if not texts:
         raise UserInputError(f"{source}: no texts in column {column!r} for the parity gate")

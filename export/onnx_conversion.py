@@ -21,14 +21,13 @@ class OnnxExportError(RuntimeError):
     """An ONNX file that onnxruntime rejects or that answers wrongly."""
 
 
-def convert_function(function, path, opset=DEFAULT_OPSET, custom_op_handlers=None, edit=None):
+def convert_function(function, path, opset=DEFAULT_OPSET, edit=None):
     """Writes the ONNX file of `function` (a `tf.function` with an input signature) to `path`.
 
     Args:
         function: the `tf.function`; its input names become the graph's.
         path: str. Where to write the file.
         opset: int. 17 or 18.
-        custom_op_handlers: dict. tf2onnx handlers for ops it cannot convert.
         edit: callable taking the `ModelProto`, applied before saving.
 
     Returns:
@@ -42,7 +41,6 @@ def convert_function(function, path, opset=DEFAULT_OPSET, custom_op_handlers=Non
             function,
             input_signature=function.input_signature,
             opset=opset,
-            custom_op_handlers=dict(custom_op_handlers or {}),
         )
     if edit is not None:
         edit(model_proto)

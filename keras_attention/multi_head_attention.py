@@ -612,9 +612,7 @@ class MultiHeadAttention(keras.layers.Layer):
     def _read_and_update_cache(self, cache, key_heads, value_heads, update_index):
         if update_index is not None:
             update = ops.stack([key_heads, value_heads], axis=1)
-            cache = ops.slice_update(
-                cache, (0, 0, update_index, 0, 0), ops.cast(update, cache.dtype)
-            )
+            cache = write_cache(cache, ops.cast(update, cache.dtype), update_index)
         compute_dtype = self.compute_dtype
         return ops.cast(cache[:, 0], compute_dtype), ops.cast(cache[:, 1], compute_dtype), cache
 
@@ -991,3 +989,30 @@ def _attention_equations(rank, attention_axes):
         + "".join(source[axis] for axis in attention_axes)
     )
     return f"{source},{target}->{product}", f"{product},{source}->{target}", len(product)
+
+
+def write_cache(cache, update, start_index):
+    """`cache` `(batch, 2, max_length, heads, dim)` with `update` `(batch, 2,
+    length, heads, dim)` written at sequence positions `start_index...`.
+
+    On TensorFlow this is a `TensorScatterUpdate` (ONNX `ScatterND`), not
+    `ops.slice_update`'s `XlaDynamicUpdateSlice`: that op is missing from
+    TF Serving model server builds (tensorflow/serving#2217), and the scatter
+    is as fast in the generation loop (one write per decoder layer and step).
+    Other backends keep the dynamic-update-slice XLA compiles in place.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return ops.slice_update(cache, (0, 0, start_index, 0, 0), update)
+    shape = ops.shape(update)
+    batch_positions, key_or_value, sequence_positions = ops.meshgrid(
+        ops.arange(shape[0]),
+        ops.arange(2),
+        ops.arange(shape[2]) + ops.cast(start_index, "int32"),
+        indexing="ij",
+    )
+    indices = ops.stack([batch_positions, key_or_value, sequence_positions], axis=-1)
+    return ops.scatter_update(
+        cache,
+        ops.reshape(indices, (-1, 3)),
+        ops.reshape(update, (-1, shape[3], shape[4])),
+    )

@@ -14,7 +14,8 @@ same weights), converted with tf2onnx (opset 18, dynamic batch and source axes):
   with this step's keys and values written at `index`). The self-attention
   cache has a fixed capacity of `max_length` steps; start from zeros.
 
-The cache write (`XlaDynamicUpdateSlice`) needs export's own tf2onnx handler.
+The cache write is a `TensorScatterUpdate` (ONNX `ScatterND`; see
+`keras_attention.multi_head_attention.write_cache`).
 Both files are loaded in onnxruntime and checked against TensorFlow for a few
 greedy steps right after writing. `summarizer_onnx_config` is the
 `onnx/config.json` that `OnnxSummarizer.load` reads.
@@ -28,7 +29,6 @@ import tensorflow as tf
 from export import layout
 from export.onnx_conversion import OnnxExportError
 from export.onnx_conversion import convert_function
-from export.xla_dynamic_update_slice import CUSTOM_OP_HANDLERS
 from keras_attention.ops import large_negative
 from pipelines.summarization.tokenizer import END_ID
 from pipelines.summarization.tokenizer import PAD_ID
@@ -92,7 +92,7 @@ def decoder_step_function(inference_model, max_length):
 
 
 def convert(function, path, opset):
-    return convert_function(function, path, opset, custom_op_handlers=CUSTOM_OP_HANDLERS)
+    return convert_function(function, path, opset)
 
 
 def convert_summarizer(model, directory, max_length, opset=18, check_ids=None):

@@ -22,8 +22,9 @@ Tokenization (tensorflow-text), the search loops (`tf.while_loop` from the
 pipeline's `greedy_search`/`beam_search` with the decoder's key/value cache),
 detokenization and truecasing (graph_truecase.py) are all graph ops; there is
 no Python at serving time. The graph is not XLA-compiled (the tokenizer ops
-have no XLA kernels); the cache write is `XlaDynamicUpdateSlice`, which
-TensorFlow runs on CPU without XLA compilation.
+have no XLA kernels), and it holds no XLA op: the cache write is a
+`TensorScatterUpdate`, so the stock TF Serving model server runs it
+(`export.serving_ops` lists the ops; tests check every signature).
 """
 
 import tensorflow as tf

@@ -31,6 +31,7 @@ from pipelines.common.atomic import atomic_path
 from pipelines.common.callbacks import best_record
 from pipelines.common.callbacks import read_history
 from pipelines.common.callbacks import training_callbacks
+from pipelines.common.data_paths import with_recorded_paths
 from pipelines.common.distribution import is_multiworker
 from pipelines.common.distribution import make_strategy
 from pipelines.common.distribution import prepare_model
@@ -47,6 +48,7 @@ from pipelines.common.optimizers import adamw
 from pipelines.common.optimizers import optimizer_step
 from pipelines.common.preflight import check_free_space
 from pipelines.common.preflight import check_writable
+from pipelines.common.preflight import removed_if_start_fails
 from pipelines.common.run_directory import DEFAULT_BACKUP_STEPS
 from pipelines.common.run_directory import RunDirectory
 from pipelines.common.tables import read_table
@@ -112,26 +114,28 @@ def train_classifier(
     strategy = make_strategy(distribute)  # a bad name or a missing TF_CONFIG fails here
     # Read (and validated) before the run directory is made: a bad checkpoint leaves nothing behind.
     checkpoint, checkpoint_tokenizer = read_pretrained_checkpoint(config, log)
+    with_recorded_paths(config.data)
     run = RunDirectory(worker_run_path(out, distribute))
-    check_writable(run.path)
-    config, resuming = prepare_run_directory(run, config, overwrite, log)
-    tables = read_tables(config.data, log)
-    labels = (
-        LabelEncoder(config.data.class_names)
-        if resuming
-        else LabelEncoder.fit(tables["train"].labels)
-    )
-    splits = {name: labels.encode_table(table) for name, table in tables.items()}
-    for name, table in tables.items():
-        log(f"{name}: {len(splits[name][0])} rows; " + table.bad_rows.describe())
-    require_rows(splits, config.data)
-    tokenizer = prepare_tokenizer(run, config, splits["train"][0], resuming, log, checkpoint_tokenizer)
-    if not resuming:
-        config.data.class_names = labels.class_names
-        config.model.num_classes = labels.num_classes
-        config.model.vocabulary_size = tokenizer.vocabulary_size
-        config.model.max_length = tokenizer.max_length
-        config.save(run.config_path)
+    with removed_if_start_fails(run.path):
+        check_writable(run.path)
+        config, resuming = prepare_run_directory(run, config, overwrite, log)
+        tables = read_tables(config.data, log)
+        labels = (
+            LabelEncoder(config.data.class_names)
+            if resuming
+            else LabelEncoder.fit(tables["train"].labels)
+        )
+        splits = {name: labels.encode_table(table) for name, table in tables.items()}
+        for name, table in tables.items():
+            log(f"{name}: {len(splits[name][0])} rows; " + table.bad_rows.describe())
+        require_rows(splits, config.data)
+        tokenizer = prepare_tokenizer(run, config, splits["train"][0], resuming, log, checkpoint_tokenizer)
+        if not resuming:
+            config.data.class_names = labels.class_names
+            config.model.num_classes = labels.num_classes
+            config.model.vocabulary_size = tokenizer.vocabulary_size
+            config.model.max_length = tokenizer.max_length
+            config.save(run.config_path)
 
     previous_policy = keras.mixed_precision.global_policy()
     try:
@@ -181,6 +185,7 @@ def prepare_run_directory(run, config, overwrite, log):
         )
     if run.is_interrupted():
         saved = ClassifierConfig.load(run.config_path)
+        with_recorded_paths(saved.data)  # a run written before paths were recorded absolute
         check_same_settings(run, saved, config)
         saved.training.epochs = config.training.epochs
         saved.training.distribute = config.training.distribute

@@ -6,6 +6,7 @@ folder and writes, fsyncs and removes a probe file); `check_free_space` runs
 once the parameter count is known, before `fit` or before the export writes.
 """
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -71,3 +72,20 @@ def format_bytes(count):
         if count < 1024 or unit == "GiB":
             return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
         count /= 1024
+
+
+@contextlib.contextmanager
+def removed_if_start_fails(path):
+    """Removes the folder `path` if the block raises and `path` did not exist before.
+
+    Wraps the start of a run (output checks, data, vocabulary, config.json),
+    never its training: a run that fails to start leaves no folder behind,
+    while an interrupted one keeps its backup to resume from.
+    """
+    existed = os.path.lexists(path)
+    try:
+        yield
+    except BaseException:
+        if not existed and os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+        raise

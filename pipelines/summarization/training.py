@@ -31,6 +31,7 @@ import numpy as np
 from pipelines.common.atomic import atomic_path
 from pipelines.common.callbacks import read_history
 from pipelines.common.callbacks import training_callbacks
+from pipelines.common.data_paths import with_recorded_paths
 from pipelines.common.distribution import is_multiworker
 from pipelines.common.distribution import make_strategy
 from pipelines.common.distribution import prepare_model
@@ -44,6 +45,7 @@ from pipelines.common.errors import UserInputError
 from pipelines.common.plots import plot_training_curves
 from pipelines.common.preflight import check_free_space
 from pipelines.common.preflight import check_writable
+from pipelines.common.preflight import removed_if_start_fails
 from pipelines.common.run_directory import DEFAULT_BACKUP_STEPS
 from pipelines.common.run_directory import RunDirectory
 from pipelines.summarization.config import SummarizerConfig
@@ -76,7 +78,9 @@ def prepare_run_directory(run, config, overwrite):
             f"{run.path} holds a finished run; pass --overwrite to replace it or choose another --out"
         )
     if run.is_interrupted():
-        saved = SummarizerConfig.load(run.config_path).to_dict()
+        saved_config = SummarizerConfig.load(run.config_path)
+        with_recorded_paths(saved_config.data)  # a run written before paths were recorded absolute
+        saved = saved_config.to_dict()
         wanted = config.to_dict()
         saved["model"]["vocabulary_size"] = wanted["model"]["vocabulary_size"]
         # A backup resumes on any number of devices.
@@ -146,23 +150,25 @@ def train(config, out, *, overwrite=False, log=print, backup_steps=DEFAULT_BACKU
             "with --distribute multiworker (and set --epochs)"
         )
     strategy = make_strategy(distribute)  # a bad name or a missing TF_CONFIG fails here
+    with_recorded_paths(config.data)
     run = RunDirectory(worker_run_path(out, distribute))
-    check_writable(run.path)
-    keras.utils.set_random_seed(config.training.seed)
-    splits = read_splits(config.data, log)
-    resuming = prepare_run_directory(run, config, overwrite)
-    if resuming:
-        log(f"resuming the unfinished run in {run.path}")
-        tokenizer = SummarizationTokenizer.load(run.tokenizer_dir)
-    else:
-        log("learning the vocabulary from the training documents and summaries ...")
-        pairs = splits["train"]
-        tokenizer = SummarizationTokenizer(
-            learn_vocabulary(pairs.documents + pairs.summaries, config.tokenizer.vocabulary_size)
-        )
-        tokenizer.save(run.tokenizer_dir)
-    config.model.vocabulary_size = tokenizer.vocabulary_size
-    config.save(run.config_path)
+    with removed_if_start_fails(run.path):
+        check_writable(run.path)
+        keras.utils.set_random_seed(config.training.seed)
+        splits = read_splits(config.data, log)
+        resuming = prepare_run_directory(run, config, overwrite)
+        if resuming:
+            log(f"resuming the unfinished run in {run.path}")
+            tokenizer = SummarizationTokenizer.load(run.tokenizer_dir)
+        else:
+            log("learning the vocabulary from the training documents and summaries ...")
+            pairs = splits["train"]
+            tokenizer = SummarizationTokenizer(
+                learn_vocabulary(pairs.documents + pairs.summaries, config.tokenizer.vocabulary_size)
+            )
+            tokenizer.save(run.tokenizer_dir)
+        config.model.vocabulary_size = tokenizer.vocabulary_size
+        config.save(run.config_path)
 
     model, fit_report = fit_model(config, run, tokenizer, splits, log, backup_steps, strategy)
     if not writes_run_directory(distribute):

@@ -11,6 +11,8 @@ import pytest
 from export.exporter import export_run
 from export.classifier.onnx_runner import OnnxClassifier
 from export.serving import load_saved_model
+from export.serving_ops import saved_model_ops
+from export.serving_ops import unlisted_ops
 from export_fixtures import head_of_table
 from export_fixtures import sst2_path
 from pipelines.classification.config import default_config
@@ -92,3 +94,8 @@ def test_minilm_classifier_exports_within_the_parity_bound(tmp_path):
     ]
     print(f"MiniLM classifier export: max |Δ probability| {max(differences):.1e}")
     assert result.passed, json.dumps(result.parity["cases"], indent=1)
+
+
+def test_saved_model_uses_only_serving_ops(tiny_export):
+    assert "NormalizeUTF8" in saved_model_ops(tiny_export.path)
+    assert unlisted_ops(tiny_export.path) == []

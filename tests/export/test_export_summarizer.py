@@ -24,6 +24,8 @@ from export.graph_truecase import restore_case_batch
 from export.run_loader import load_run
 from export.serving import load_saved_model
 from export.summarizer.onnx_runner import OnnxSummarizer
+from export.serving_ops import saved_model_ops
+from export.serving_ops import unlisted_ops
 from export.summary_text import DialogueTokenizer
 from export.summary_text import build_dialogue_tokenizer
 from export.warmup import read_warmup_file
@@ -278,3 +280,11 @@ def test_broken_onnx_search_fails_the_gate_and_keeps_it_rejected(
     assert first["onnx"]["summary_ids"] != first["keras"]["summary_ids"] == first["savedmodel"]["summary_ids"]
     beam = report["cases"][2]
     assert beam["search"] == "beam" and beam["passed"] is True
+
+
+def test_saved_model_uses_only_serving_ops(published):
+    # Generation loops with the key/value cache: the cache write is a
+    # TensorScatterUpdate, not the XlaDynamicUpdateSlice the model server lacks.
+    ops = saved_model_ops(published.path)
+    assert {"While", "TensorScatterUpdate"} <= ops
+    assert unlisted_ops(published.path) == [], " ".join(unlisted_ops(published.path))
