@@ -53,16 +53,15 @@ from export.text_tokenizer import text_tokenizer_from_settings
 from export.warmup import classifier_warmup_logs
 from export.warmup import predict_request
 from export.warmup import write_warmup_file
-from keras_attention.ops import large_negative
 from pipelines.common.errors import UserInputError
 from pipelines.common.preflight import EXPORT_WEIGHT_COPIES
 from pipelines.common.preflight import check_free_space
 from pipelines.common.preflight import check_writable
 from pipelines.common.tables import read_table
+from pipelines.decoding.settings import FORBIDDEN_SCORE
 from pipelines.summarization.inference import InferenceModel
-from pipelines.summarization.tokenizer import END_ID
-from pipelines.summarization.tokenizer import PAD_ID
-from pipelines.summarization.tokenizer import START_ID
+from pipelines.summarization.special_tokens import END_ID
+from pipelines.summarization.special_tokens import SEARCH_IDS
 
 DEFAULT_PARITY_ROWS = 1000
 # Generation is slow (three runtimes, greedy and beam): fewer dialogues by default.
@@ -232,15 +231,9 @@ def summarizer_onnx_config(run, opset):
         "decoder_step_file": DECODER_STEP_FILE,
         "tokenizer_file": os.path.basename(layout.ONNX_TOKENIZER),
         "max_document_length": run.max_document_length,
-        "generation": {
-            "beams": run.beams,
-            "max_length": generation.max_length,
-            "min_length": generation.min_length,
-            "length_penalty": generation.length_penalty,
-            "no_repeat_ngram_size": generation.no_repeat_ngram_size,
-        },
-        "special_ids": {"pad": PAD_ID, "start": START_ID, "end": END_ID},
-        "forbidden_score": large_negative("float32"),
+        "generation": generation.to_dict(),  # `DecodingSettings`
+        "special_ids": dataclasses.asdict(SEARCH_IDS),  # `SpecialIds`
+        "forbidden_score": FORBIDDEN_SCORE,
         "decoder_layers": len(inference.decoder_blocks),
         "cache_shape": [2, generation.max_length, heads, head_dim],
         "opset": opset,

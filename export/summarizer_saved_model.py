@@ -18,10 +18,10 @@ Signatures (dynamic batch; generation runs inside the graph):
 - `tokenize`: `texts` → `token_ids` (int32, [batch, length]), what the text
   signatures feed the model before cutting.
 
-Tokenization (tensorflow-text), the search loops (`tf.while_loop` from the
-pipeline's `greedy_search`/`beam_search` with the decoder's key/value cache),
-detokenization and truecasing (graph_truecase.py) are all graph ops; there is
-no Python at serving time. The graph is not XLA-compiled (the tokenizer ops
+Tokenization (tensorflow-text), the search loops (`pipelines.decoding.tf_search`
+with the decoder's key/value cache), detokenization and truecasing
+(`pipelines.summarization.postprocessing.graph_text`) are all graph ops; there
+is no Python at serving time. The graph is not XLA-compiled (the tokenizer ops
 have no XLA kernels); the cache write is `XlaDynamicUpdateSlice`, which
 TensorFlow runs on CPU without XLA compilation.
 """
@@ -33,13 +33,13 @@ import keras
 import tensorflow as tf
 
 from export import layout
-from export.graph_truecase import restore_case_batch
 from export.saved_model import SERVING_DEFAULT
 from export.saved_model import TEXTS_INPUT
 from export.saved_model import TEXTS_SPEC
 from export.saved_model import TOKEN_IDS_INPUT
 from export.saved_model import TOKEN_IDS_SPEC
 from export.saved_model import TOKENIZE
+from pipelines.summarization.postprocessing.graph_text import restore_case_batch
 
 BEAM_SEARCH = "beam_search"
 GENERATE_TOKEN_IDS = "generate_token_ids"
