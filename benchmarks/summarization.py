@@ -37,9 +37,9 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from pipelines.decoding.settings import DecodingSettings  # noqa: E402
 from pipelines.summarization.data import read_pairs  # noqa: E402
 from pipelines.summarization.evaluation import evaluate_pairs  # noqa: E402
-from pipelines.summarization.generation import SearchOptions  # noqa: E402
 from pipelines.summarization.rouge import corpus_rouge  # noqa: E402
 from pipelines.summarization.summarizer import Summarizer  # noqa: E402
 
@@ -177,12 +177,12 @@ def generation_runners(summarizer, batches, new_tokens, batch_size):
     runners = {}
     for beams in (1, 4):
         search = "greedy, XLA" if beams == 1 else f"beam {beams}, XLA"
-        options = SearchOptions(beams=beams, max_length=new_tokens, min_length=new_tokens - 1)
+        options = DecodingSettings(beams=beams, max_length=new_tokens, min_length=new_tokens - 1)
         for use_cache, decoding in ((True, CACHED), (False, "recompute prefix buffer")):
             generator = summarizer.generator(options, batch_size=batch_size, use_cache=use_cache)
             runners[(search, decoding)] = over_batches(generator.generate_batch)
     graph_generator = summarizer.generator(
-        SearchOptions(beams=1, max_length=new_tokens, min_length=new_tokens - 1),
+        DecodingSettings(beams=1, max_length=new_tokens, min_length=new_tokens - 1),
         batch_size=batch_size, jit_compile=False,
     )
     inference = graph_generator.inference

@@ -1,4 +1,4 @@
-"""Dialogue tokenization, summary detokenization and truecasing without TensorFlow.
+"""Dialogue tokenization and summary detokenization without TensorFlow.
 
 The onnxruntime side of the summarizer must go from raw dialogues to the
 pipeline's exact summary text with `tokenizers`, numpy and the standard
@@ -8,45 +8,28 @@ library alone. This module reproduces, step by step:
   to one `\\n`, stripping, lower-casing, one WordPiece pass per line (the run's
   vocabulary in a Hugging Face `tokenizers` WordPiece; see text_tokenizer.py)
   and the lines joined by `[NL]`.
-- `SummarizationTokenizer.detokenize`: reading stops at `[EOS]`, `[PAD]` and
-  `[BOS]` are dropped, tokens joined as tensorflow-text's
-  `FastWordpieceTokenizer.detokenize` joins them (a `##` piece continues the
-  previous token; one with nothing before it keeps its `##`), `[NL]` becomes
-  a newline and the pipeline's punctuation-spacing rewrites follow. Those are
-  RE2 patterns there; RE2's `\\s` and `\\w` are ASCII, hence the explicit
-  classes and `re.ASCII` here.
-- truecasing: `pipelines.summarization.truecase.restore_case` itself, which
-  is plain Python (the package imports its TensorFlow modules lazily).
+- detokenization and truecasing: `pipelines.summarization.postprocessing.python_text`,
+  the pipeline's own plain-Python side of them (the package imports its
+  TensorFlow modules lazily).
 
-tests/export/test_export_summarizer.py proves the result equals the
-pipeline's on all SAMSum test dialogues and on random token ids.
+tests/export/test_export_summarizer.py proves the tokenization equals the
+pipeline's on all SAMSum test dialogues; tests/pipelines/test_summary_postprocessing.py
+does the same for the text post-processing.
 """
 
 import re
 
 from export.text_tokenizer import build_text_tokenizer
 from export.text_tokenizer import load_text_tokenizer
+from pipelines.summarization.postprocessing import python_text
+from pipelines.summarization.special_tokens import NEWLINE_ID
 
-PAD_ID, UNKNOWN_ID, START_ID, END_ID, NEWLINE_ID = range(5)
-NEWLINE_TOKEN = "[NL]"
-SUFFIX_INDICATOR = "##"
 # No truncation: documents are cut to the model's length after tokenization.
 _UNTRUNCATED = 1 << 30
 
 # `tf.strings.regex_replace(texts, r"\s*[\r\n]\s*", "\n")` and `tf.strings.strip` (ASCII).
 _LINE_BREAK_SPACE = re.compile(r"[\t\n\f\r ]*[\r\n][\t\n\f\r ]*")
 _ASCII_SPACE = "\t\n\v\f\r "
-_NEWLINE_SPACING = re.compile(r" ?\[NL\] ?")
-_PUNCTUATION_SPACING = tuple(
-    (re.compile(pattern, re.ASCII), replacement)
-    for pattern, replacement in (
-        (r"(^|[\t\n\f\r ])##", r"\1"),
-        (r" +([.,!?;:%)\]}])", r"\1"),
-        (r"([(\[{$#]) +", r"\1"),
-        (r"(\w) ' (\w)", r"\1'\2"),
-        (r"(\w) - (\w)", r"\1-\2"),
-    )
-)
 
 
 class DialogueTokenizer:
@@ -87,23 +70,7 @@ class DialogueTokenizer:
 
     def detokenize(self, token_ids):
         """The text of one summary's ids, as `SummarizationTokenizer.detokenize` gives."""
-        tokens = []
-        for token_id in token_ids:
-            token_id = int(token_id)
-            if token_id == END_ID:
-                break
-            if token_id not in (PAD_ID, START_ID):
-                tokens.append(self.vocabulary[token_id])
-        pieces = []
-        for token in tokens:
-            if pieces and token.startswith(SUFFIX_INDICATOR) and len(token) > len(SUFFIX_INDICATOR):
-                pieces[-1] += token[len(SUFFIX_INDICATOR) :]
-            else:
-                pieces.append(token)
-        text = _NEWLINE_SPACING.sub("\n", " ".join(pieces))
-        for pattern, replacement in _PUNCTUATION_SPACING:
-            text = pattern.sub(replacement, text)
-        return text
+        return python_text.detokenize(token_ids, self.vocabulary)
 
 
 def build_dialogue_tokenizer(vocabulary):

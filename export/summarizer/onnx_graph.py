@@ -21,6 +21,7 @@ greedy steps right after writing. `summarizer_onnx_config` is the
 `onnx/config.json` that `OnnxSummarizer.load` reads.
 """
 
+import dataclasses
 import os
 
 import numpy as np
@@ -29,10 +30,8 @@ import tensorflow as tf
 from export import layout
 from export.onnx_conversion import OnnxExportError
 from export.onnx_conversion import convert_function
-from keras_attention.ops import large_negative
-from pipelines.summarization.tokenizer import END_ID
-from pipelines.summarization.tokenizer import PAD_ID
-from pipelines.summarization.tokenizer import START_ID
+from pipelines.decoding.settings import FORBIDDEN_SCORE
+from pipelines.summarization.special_tokens import SEARCH_IDS
 
 ENCODER_FILE = "encoder.onnx"
 DECODER_STEP_FILE = "decoder_step.onnx"
@@ -170,15 +169,9 @@ def summarizer_onnx_config(run, opset):
         "decoder_step_file": DECODER_STEP_FILE,
         "tokenizer_file": os.path.basename(layout.ONNX_TOKENIZER),
         "max_document_length": run.max_document_length,
-        "generation": {
-            "beams": run.beams,
-            "max_length": generation.max_length,
-            "min_length": generation.min_length,
-            "length_penalty": generation.length_penalty,
-            "no_repeat_ngram_size": generation.no_repeat_ngram_size,
-        },
-        "special_ids": {"pad": PAD_ID, "start": START_ID, "end": END_ID},
-        "forbidden_score": large_negative("float32"),
+        "generation": generation.to_dict(),  # `DecodingSettings`
+        "special_ids": dataclasses.asdict(SEARCH_IDS),  # `SpecialIds`
+        "forbidden_score": FORBIDDEN_SCORE,
         "decoder_layers": len(inference.decoder_blocks),
         "cache_shape": [2, generation.max_length, heads, head_dim],
         "opset": opset,

@@ -72,7 +72,7 @@ class KerasSummarizerRuntime:
 
     def summaries(self, texts, search):
         """Generated ids and texts; dialogues seen before (with this search) are not redone."""
-        from pipelines.summarization.truecase import restore_case
+        from pipelines.summarization.postprocessing.python_text import restore_case
 
         new_texts = list(dict.fromkeys(text for text in texts if (search, text) not in self.answers))
         if new_texts:

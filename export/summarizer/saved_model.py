@@ -18,10 +18,10 @@ Signatures (dynamic batch; generation runs inside the graph):
 - `tokenize`: `texts` → `token_ids` (int32, [batch, length]), what the text
   signatures feed the model before cutting.
 
-Tokenization (tensorflow-text), the search loops (`tf.while_loop` from the
-pipeline's `greedy_search`/`beam_search` with the decoder's key/value cache),
-detokenization and truecasing (graph_truecase.py) are all graph ops; there is
-no Python at serving time. The graph is not XLA-compiled (the tokenizer ops
+Tokenization (tensorflow-text), the search loops (`pipelines.decoding.tf_search`
+with the decoder's key/value cache), detokenization and truecasing
+(`pipelines.summarization.postprocessing.graph_text`) are all graph ops; there
+is no Python at serving time. The graph is not XLA-compiled (the tokenizer ops
 have no XLA kernels), and it holds no XLA op: the cache write is a
 `TensorScatterUpdate`, so the stock TF Serving model server runs it
 (`export.serving_ops` lists the ops; tests check every signature).
@@ -29,7 +29,6 @@ have no XLA kernels), and it holds no XLA op: the cache write is a
 
 import tensorflow as tf
 
-from export.graph_truecase import restore_case_batch
 from export.serving import SERVING_DEFAULT
 from export.serving import TEXTS_INPUT
 from export.serving import TEXTS_SPEC
@@ -37,6 +36,7 @@ from export.serving import TOKEN_IDS_INPUT
 from export.serving import TOKEN_IDS_SPEC
 from export.serving import TOKENIZE
 from export.serving import write_saved_model
+from pipelines.summarization.postprocessing.graph_text import restore_case_batch
 
 BEAM_SEARCH = "beam_search"
 GENERATE_TOKEN_IDS = "generate_token_ids"

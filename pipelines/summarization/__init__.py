@@ -24,6 +24,7 @@ _EXPORTS = {
     "build_summarizer": "pipelines.summarization.model",
     "compile_summarizer": "pipelines.summarization.fitting",
     "corpus_rouge": "pipelines.summarization.rouge",
+    "DecodingSettings": "pipelines.decoding.settings",
     "evaluate_pairs": "pipelines.summarization.evaluation",
     "generate": "pipelines.summarization.summarizer",
     "GenerationConfig": "pipelines.summarization.config",
@@ -34,7 +35,7 @@ _EXPORTS = {
     "ModelConfig": "pipelines.summarization.config",
     "Pairs": "pipelines.summarization.data",
     "read_pairs": "pipelines.summarization.data",
-    "SearchOptions": "pipelines.summarization.generation",
+    "SearchOptions": "pipelines.summarization.generation",  # DecodingSettings' former name
     "SummarizationTokenizer": "pipelines.summarization.tokenizer",
     "Summarizer": "pipelines.summarization.summarizer",
     "SummarizerConfig": "pipelines.summarization.config",

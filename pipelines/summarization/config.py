@@ -9,6 +9,7 @@ import dataclasses
 
 from pipelines.common.sectioned_config import SUMMARIZATION
 from pipelines.common.sectioned_config import SectionedConfig
+from pipelines.decoding.settings import DecodingSettings
 
 
 @dataclasses.dataclass
@@ -55,15 +56,12 @@ class TrainingConfig:
 
 
 @dataclasses.dataclass
-class GenerationConfig:
-    """Decoding settings (see `generate`)."""
+class GenerationConfig(DecodingSettings):
+    """The run's `DecodingSettings` (see `generate`), with the SAMSum defaults."""
 
     beams: int = 4
-    max_length: int = 80
     min_length: int = 5
-    length_penalty: float = 1.0
     no_repeat_ngram_size: int = 3
-    batch_size: int = 16
 
 
 @dataclasses.dataclass

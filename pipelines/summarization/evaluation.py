@@ -29,7 +29,7 @@ def evaluate_pairs(summarizer, pairs, *, progress=True, batch_size=None, **searc
         `rougeLsum` (F1 × 100), the search options, counts and timing; and the
         list of generated summaries.
     """
-    options = summarizer.search_options(**search_overrides)
+    options = summarizer.search_options(batch_size=batch_size, **search_overrides)
     start = time.perf_counter()
     predictions = generate(
         summarizer, pairs.documents, progress=progress, batch_size=batch_size, **search_overrides

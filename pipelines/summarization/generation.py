@@ -12,60 +12,19 @@ the whole (padded) prefix buffer. Both give the same tokens; the second exists
 to measure what the cache saves and to test it.
 """
 
-import dataclasses
-
 import numpy as np
 import tensorflow as tf
 
-from pipelines.summarization.beam_search import beam_search
-from pipelines.summarization.greedy_search import greedy_search
+from pipelines.decoding.settings import DecodingSettings
+from pipelines.decoding.tf_search import search_for
 from pipelines.summarization.inference import InferenceModel
-from pipelines.summarization.tokenizer import END_ID
-from pipelines.summarization.tokenizer import PAD_ID
-from pipelines.summarization.tokenizer import START_ID
+from pipelines.summarization.special_tokens import SEARCH_IDS
 
 ENCODER_BUCKETS = (32, 64, 128, 256, 512, 1024)
 
 
-@dataclasses.dataclass(frozen=True)
-class SearchOptions:
-    """How to decode.
-
-    Attributes:
-        beams: int. 1 is greedy search (unless `beam_search=True`).
-        max_length: int. Most tokens generated per summary, `[EOS]` included.
-        min_length: int. Tokens before `[EOS]` may be generated.
-        length_penalty: float. Beam scores are divided by length ** this.
-        no_repeat_ngram_size: int. Forbid repeating an n-gram; 0 turns it off.
-        beam_search: bool. Use beam search even with one beam (equals greedy;
-            for tests). Defaults to `beams > 1`.
-    """
-
-    beams: int = 1
-    max_length: int = 80
-    min_length: int = 0
-    length_penalty: float = 1.0
-    no_repeat_ngram_size: int = 0
-    beam_search: bool = None
-
-    def __post_init__(self):
-        for name in ("beams", "max_length"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value}")
-        for name in ("min_length", "no_repeat_ngram_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"`{name}` must be an integer >= 0. Received: {name}={value}")
-        if self.min_length >= self.max_length:
-            raise ValueError(
-                "`min_length` must be below `max_length`. "
-                f"Received: min_length={self.min_length}, max_length={self.max_length}"
-            )
-
-    @property
-    def uses_beam_search(self):
-        return self.beams > 1 if self.beam_search is None else self.beam_search
+# The name of `DecodingSettings` before decoding had a folder of its own.
+SearchOptions = DecodingSettings
 
 
 class Generator:
@@ -73,21 +32,26 @@ class Generator:
 
     Args:
         model: the Keras summarizer (see `build_summarizer`).
-        options: `SearchOptions`.
+        options: `DecodingSettings`.
         max_document_length: int. Encoder tokens kept per document.
-        batch_size: int. Documents per compiled call. Defaults to 16.
+        batch_size: int. Documents per compiled call. Defaults to
+            `options.batch_size`.
         use_cache: bool. Decode with key/value caches. Defaults to True.
         jit_compile: bool. Compile with XLA. Defaults to True.
+        beam_search: bool. Beam search even with one beam (it equals greedy
+            search; for tests). Defaults to `options.beams > 1`.
     """
 
     def __init__(
-        self, model, options, *, max_document_length, batch_size=16, use_cache=True,
-        jit_compile=True,
+        self, model, options, *, max_document_length, batch_size=None, use_cache=True,
+        jit_compile=True, beam_search=None,
     ):
+        batch_size = options.batch_size if batch_size is None else batch_size
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"`batch_size` must be a positive integer. Received: {batch_size}")
         self.inference = InferenceModel(model)
         self.options = options
+        self.decoder = search_for(options, SEARCH_IDS, beam_search)
         self.max_document_length = max_document_length
         self.batch_size = batch_size
         self.use_cache = use_cache
@@ -99,36 +63,19 @@ class Generator:
         Plain TensorFlow: `generate_batch` compiles it at fixed shapes; an
         exported SavedModel traces it with a dynamic batch and length.
         """
-        options = self.options
         batch_size = encoder_ids.shape[0]
         if batch_size is None:
             batch_size = tf.shape(encoder_ids)[0]
         encoder_outputs, padding_mask = self.inference.encode(encoder_ids)
-        beams = options.beams if options.uses_beam_search else 1
+        beams = self.decoder.rows_per_document
         if beams > 1:
             encoder_outputs = tf.repeat(encoder_outputs, beams, axis=0)
             padding_mask = tf.repeat(padding_mask, beams, axis=0)
         make_step = cached_step if self.use_cache else uncached_step
         initial_state, step = make_step(
-            self.inference, encoder_outputs, padding_mask, options.max_length
+            self.inference, encoder_outputs, padding_mask, self.options.max_length
         )
-        search_arguments = dict(
-            start_id=START_ID,
-            end_id=END_ID,
-            pad_id=PAD_ID,
-            min_length=options.min_length,
-            no_repeat_ngram_size=options.no_repeat_ngram_size,
-        )
-        if not options.uses_beam_search:
-            return greedy_search(
-                step, initial_state, batch_size, options.max_length, **search_arguments
-            )
-        sequences, _ = beam_search(
-            step, initial_state, batch_size, beams, options.max_length,
-            self.inference.vocabulary_size, length_penalty=options.length_penalty,
-            **search_arguments,
-        )
-        return sequences
+        return self.decoder(step, initial_state, batch_size)
 
     def generate_ids(self, document_ids, progress=None):
         """Summary ids for tokenized documents.

@@ -1,7 +1,5 @@
 """A trained summarizer (model, tokenizer, settings) and `generate`, texts in, summaries out."""
 
-import dataclasses
-
 import keras
 
 from pipelines.common.errors import UserInputError
@@ -10,9 +8,8 @@ from pipelines.common.run_files import load_keras_model
 from pipelines.common.text_input import check_texts
 from pipelines.summarization.config import SummarizerConfig
 from pipelines.summarization.generation import Generator
-from pipelines.summarization.generation import SearchOptions
+from pipelines.summarization.postprocessing.python_text import restore_case
 from pipelines.summarization.tokenizer import SummarizationTokenizer
-from pipelines.summarization.truecase import restore_case
 
 
 class Summarizer:
@@ -43,26 +40,16 @@ class Summarizer:
         return cls(model, tokenizer, config)
 
     def search_options(self, **overrides):
-        """`SearchOptions` from the run's generation defaults and non-None overrides."""
-        defaults = self.config.generation
-        values = {
-            "beams": defaults.beams,
-            "max_length": defaults.max_length,
-            "min_length": defaults.min_length,
-            "length_penalty": defaults.length_penalty,
-            "no_repeat_ngram_size": defaults.no_repeat_ngram_size,
-        }
-        values.update({key: value for key, value in overrides.items() if value is not None})
-        values["min_length"] = min(values["min_length"], values["max_length"] - 1)
+        """`DecodingSettings`: the run's generation section with the non-None overrides."""
         try:
-            return SearchOptions(**values)
+            return self.config.generation.with_overrides(**overrides)
         except ValueError as error:
             raise UserInputError(f"bad generation option: {error}") from None
 
     def generator(self, options, batch_size=None, use_cache=True, jit_compile=True):
-        """The compiled `Generator` for these options, built on first use."""
-        batch_size = batch_size or self.config.generation.batch_size
-        key = (options, batch_size, use_cache, jit_compile)
+        """The compiled `Generator` for these `DecodingSettings`, built on first use."""
+        batch_size = batch_size or options.batch_size
+        key = (options.key(), batch_size, use_cache, jit_compile)
         if key not in self._generators:
             self._generators[key] = Generator(
                 self.model,
@@ -103,7 +90,7 @@ def generate(
         batch_size: int. Documents per compiled batch.
         progress: bool. Show a progress bar.
         restore_capitals: bool. Re-capitalize names and sentence starts from
-            the document (see `truecase.py`). Defaults to True.
+            the document (see `postprocessing/python_text.py`). Defaults to True.
 
     Returns:
         A list of str, one summary per document; an empty (or whitespace-only)
@@ -114,11 +101,12 @@ def generate(
     options = summarizer.search_options(
         beams=beams, max_length=max_length, min_length=min_length,
         length_penalty=length_penalty, no_repeat_ngram_size=no_repeat_ngram_size,
+        batch_size=batch_size,
     )
     to_summarize = [document for document in documents if document.strip()]
     if not to_summarize:
         return [""] * len(documents)
-    generator = summarizer.generator(options, batch_size=batch_size)
+    generator = summarizer.generator(options)
     document_ids = summarizer.tokenizer.tokenize(to_summarize).to_list()
     bar = keras.utils.Progbar(len(to_summarize), unit_name="document") if progress else None
     summary_ids = generator.generate_ids(document_ids, progress=bar)
@@ -132,6 +120,6 @@ def generate(
 
 
 def options_dict(options):
-    """JSON-ready search options."""
-    return {key: value for key, value in dataclasses.asdict(options).items() if value is not None}
+    """JSON-ready `DecodingSettings`."""
+    return options.to_dict()
 

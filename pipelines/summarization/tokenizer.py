@@ -30,25 +30,17 @@ from pipelines.common.tokenizer import SUFFIX_INDICATOR
 from pipelines.common.tokenizer import learn_wordpiece_vocabulary
 from pipelines.common.tokenizer import lower_case
 from pipelines.common.tokenizer import read_vocabulary
+from pipelines.summarization.postprocessing import graph_text
+from pipelines.summarization.special_tokens import END_ID  # noqa: F401 (re-exported)
+from pipelines.summarization.special_tokens import NEWLINE_ID
+from pipelines.summarization.special_tokens import PAD_ID  # noqa: F401 (re-exported)
+from pipelines.summarization.special_tokens import SPECIAL_TOKENS
+from pipelines.summarization.special_tokens import START_ID  # noqa: F401 (re-exported)
+from pipelines.summarization.special_tokens import UNKNOWN_TOKEN
 
-PAD_TOKEN, UNKNOWN_TOKEN, START_TOKEN, END_TOKEN, NEWLINE_TOKEN = (
-    "[PAD]", "[UNK]", "[BOS]", "[EOS]", "[NL]"
-)
-SPECIAL_TOKENS = (PAD_TOKEN, UNKNOWN_TOKEN, START_TOKEN, END_TOKEN, NEWLINE_TOKEN)
-PAD_ID, UNKNOWN_ID, START_ID, END_ID, NEWLINE_ID = range(len(SPECIAL_TOKENS))
 VOCABULARY_FILE = "vocabulary.txt"
 SETTINGS_FILE = "tokenizer.json"
 TOKENIZER_TYPE = "wordpiece_lines"
-
-# Detokenized WordPiece puts spaces around punctuation ("bob ' s car ."); these
-# RE2 rewrites restore ordinary spacing. ROUGE ignores punctuation either way.
-_PUNCTUATION_SPACING = (
-    (r"(^|\s)##", r"\1"),  # a word-continuation piece with no word to continue
-    (r" +([.,!?;:%)\]}])", r"\1"),
-    (r"([(\[{$#]) +", r"\1"),
-    (r"(\w) ' (\w)", r"\1'\2"),
-    (r"(\w) - (\w)", r"\1-\2"),
-)
 
 
 def learn_vocabulary(texts, vocabulary_size):
@@ -128,16 +120,7 @@ class SummarizationTokenizer(tf.Module):
         Reading stops at the first `[EOS]`; `[PAD]` and `[BOS]` are dropped and
         `[NL]` becomes a newline.
         """
-        if not isinstance(token_ids, tf.RaggedTensor):
-            token_ids = tf.RaggedTensor.from_tensor(tf.convert_to_tensor(token_ids, tf.int32))
-        token_ids = tf.cast(token_ids, tf.int32)
-        ended = tf.cumsum(tf.cast(tf.equal(token_ids, END_ID), tf.int32), axis=1) > 0
-        keep = ~ended & tf.not_equal(token_ids, PAD_ID) & tf.not_equal(token_ids, START_ID)
-        words = self._wordpiece.detokenize(tf.ragged.boolean_mask(token_ids, keep))
-        text = tf.strings.regex_replace(words, r" ?\[NL\] ?", "\n")
-        for pattern, replacement in _PUNCTUATION_SPACING:
-            text = tf.strings.regex_replace(text, pattern, replacement)
-        return text
+        return graph_text.detokenize(self._wordpiece, token_ids)
 
     def save(self, directory):
         """Writes `vocabulary.txt` (one token per line) and `tokenizer.json`."""

@@ -16,10 +16,10 @@ import keras
 import numpy as np
 import pytest
 
+from pipelines.decoding.settings import DecodingSettings
 from pipelines.summarization.cli import main
 from pipelines.summarization.config import ModelConfig
 from pipelines.summarization.generation import Generator
-from pipelines.summarization.generation import SearchOptions
 from pipelines.summarization.inference import InferenceModel
 from pipelines.summarization.model import build_summarizer
 from pipelines.summarization.summarizer import Summarizer
@@ -145,12 +145,12 @@ def trained(tiny_run):
     document_ids = summarizer.tokenizer.tokenize(dialogues).to_list()
     results = {}
 
-    def generate_ids(use_cache=True, jit_compile=False, **options):
-        key = (tuple(sorted(options.items())), use_cache, jit_compile)
+    def generate_ids(use_cache=True, jit_compile=False, beam_search=None, **options):
+        key = (tuple(sorted(options.items())), use_cache, jit_compile, beam_search)
         if key not in results:
             generator = Generator(
-                summarizer.model, SearchOptions(**options), max_document_length=32,
-                batch_size=8, use_cache=use_cache, jit_compile=jit_compile,
+                summarizer.model, DecodingSettings(**options), max_document_length=32,
+                batch_size=8, use_cache=use_cache, jit_compile=jit_compile, beam_search=beam_search,
             )
             results[key] = (generator.generate_ids(document_ids), generator)
         return results[key]

@@ -5,7 +5,6 @@ import json
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from pipelines.common.errors import UserInputError
 from pipelines.summarization.data import read_documents
@@ -23,7 +22,7 @@ from pipelines.summarization.tokenizer import SPECIAL_TOKENS
 from pipelines.summarization.tokenizer import START_ID
 from pipelines.summarization.tokenizer import SummarizationTokenizer
 from pipelines.summarization.tokenizer import learn_vocabulary
-from pipelines.summarization.truecase import restore_case
+from pipelines.summarization.postprocessing.python_text import restore_case
 
 WORDS = ["amanda", "jerry", "i", "baked", "cookies", ".", ":", "do", "you", "want", "some", "?",
          "sure", "!", "'", "ll", "bring", "them", "tomorrow", "##s"]

@@ -1,7 +1,10 @@
-"""`restore_case` (pipelines/summarization/truecase.py) as TensorFlow string ops.
+"""Summary ids to display text with TensorFlow ops: python_text.py inside a graph.
 
-The SavedModel returns the text `summarize` prints, so the truecasing runs
-inside the graph: RE2 (`tf.strings.regex_*`) in place of Python's `re`, ICU
+The pipeline's tokenizer detokenizes with these ops, and the SavedModel
+returns the text `summarize` prints, so detokenization and truecasing run
+inside the graph. Detokenization is tensorflow-text's
+`FastWordpieceTokenizer.detokenize` plus python_text.py's spacing rules (the
+same patterns, read by RE2). Truecasing is `python_text.restore_case` with RE2 (`tf.strings.regex_*`) in place of Python's `re`, ICU
 case mapping (`tf.strings.lower/upper(encoding="utf-8")`) in place of
 `str.lower/upper`. Python's Unicode classes are spelled out because RE2's
 `\\w`, `\\s` and `\\d` are ASCII-only:
@@ -16,11 +19,17 @@ case mapping (`tf.strings.lower/upper(encoding="utf-8")`) in place of
 Matches are found the way `finditer` finds them (leftmost, non-overlapping)
 by wrapping every match of a pattern in the byte 0xFF, which never occurs in
 UTF-8 text, and splitting on it: the pieces alternate between text outside
-and inside matches. tests/export/test_export_summarizer.py checks the result
-against the pipeline on SAMSum test dialogues.
+and inside matches. tests/pipelines/test_summary_postprocessing.py checks both
+functions against python_text.py on SAMSum.
 """
 
 import tensorflow as tf
+
+from pipelines.summarization.postprocessing.python_text import NEWLINE_SPACING
+from pipelines.summarization.postprocessing.python_text import PUNCTUATION_SPACING
+from pipelines.summarization.special_tokens import END_ID
+from pipelines.summarization.special_tokens import PAD_ID
+from pipelines.summarization.special_tokens import START_ID
 
 _SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f\x{85}\p{Z}"
 _LINE_BREAK = r"\n\r\x0b\x0c\x1c-\x1e\x{85}\x{2028}\x{2029}"
@@ -32,6 +41,26 @@ SENTENCE_START = f"(^|[.!?…][{_SPACE}]+|\\n[{_SPACE}]*)[{_LETTER}]"
 _UPPER_INITIAL = r"[\p{Lu}\x{2160}-\x{216F}].*"
 _LOWER_WORD = r"[^\p{Lu}\p{Lt}]*\p{Ll}[^\p{Lu}\p{Lt}]*"
 _MARK = b"\xff"
+
+
+def detokenize(wordpiece, token_ids):
+    """Texts (string `(batch,)`) of int ids `(batch, length)`, dense or ragged.
+
+    Args:
+        wordpiece: the `tf_text.FastWordpieceTokenizer` of the vocabulary
+            (built with `support_detokenization=True`).
+        token_ids: int ids. Reading stops at the first `[EOS]`; `[PAD]` and
+            `[BOS]` are dropped and `[NL]` becomes a newline.
+    """
+    if not isinstance(token_ids, tf.RaggedTensor):
+        token_ids = tf.RaggedTensor.from_tensor(tf.convert_to_tensor(token_ids, tf.int32))
+    token_ids = tf.cast(token_ids, tf.int32)
+    ended = tf.cumsum(tf.cast(tf.equal(token_ids, END_ID), tf.int32), axis=1) > 0
+    keep = ~ended & tf.not_equal(token_ids, PAD_ID) & tf.not_equal(token_ids, START_ID)
+    text = wordpiece.detokenize(tf.ragged.boolean_mask(token_ids, keep))
+    for pattern, replacement in (NEWLINE_SPACING,) + PUNCTUATION_SPACING:
+        text = tf.strings.regex_replace(text, pattern, replacement)
+    return text
 
 
 def split_matches(text, pattern):
@@ -92,7 +121,7 @@ def document_casing(document):
 
 
 def restore_case(summary, document):
-    """`pipelines.summarization.truecase.restore_case` of two scalar strings."""
+    """`python_text.restore_case` of two scalar strings."""
     keys, forms = document_casing(document)
     # A key that matches no word keeps the lookup non-empty.
     keys = tf.concat([keys, [_MARK]], axis=0)
