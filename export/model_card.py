@@ -59,7 +59,7 @@ def classifier_card(run, model_name, version, opset, parity_passed):
 
 def summarizer_card(run, model_name, version, opset, parity_passed):
     """The model card dict of a summarizer export."""
-    from pipelines.summarization.summarizer import options_dict
+    from pipelines.summarization.trained import options_dict
 
     return {
         "name": model_name,

@@ -159,7 +159,7 @@ def load_classifier_run(directory):
 
 
 def load_summarizer_run(directory):
-    from pipelines.summarization.summarizer import Summarizer
+    from pipelines.summarization.trained import Summarizer
 
     return SummarizerRun(
         path=directory.path,

@@ -1,6 +1,6 @@
 """Command line: `python -m pipelines.summarization train | evaluate | summarize`,
 and `prepare-arrays` / `import-weights` around training on a machine with JAX
-but no TensorFlow (`pipelines.jax_training`).
+but no TensorFlow (`pipelines.summarization.jax_training`).
 
 A thin layer over the Python API: it parses options into a `SummarizerConfig`
 or search options, calls `train`, `evaluate_pairs` or `generate`, and prints.
@@ -25,7 +25,7 @@ from pipelines.common.run_directory import DEFAULT_BACKUP_STEPS
 DEFAULTS_NOTE = "defaults are the SAMSum settings (see README)"
 JAX_ROUTE = """training where only JAX is installed (no TensorFlow):
   python -m pipelines.summarization prepare-arrays --train ... --valid ... --out BUNDLE
-  KERAS_BACKEND=jax python -m pipelines.jax_training BUNDLE --out WEIGHTS
+  KERAS_BACKEND=jax python -m pipelines.summarization.jax_training BUNDLE --out WEIGHTS
   python -m pipelines.summarization import-weights BUNDLE WEIGHTS --out RUN_DIR
 """
 
@@ -134,7 +134,7 @@ def build_parser():
         "prepare-arrays",
         help="tokenize train/valid into arrays for training without TensorFlow",
         description="Learn the vocabulary and write the teacher-forcing arrays, tokenizer and "
-        "settings to a bundle folder for `python -m pipelines.jax_training`. " + DEFAULTS_NOTE,
+        "settings to a bundle folder for `python -m pipelines.summarization.jax_training`. " + DEFAULTS_NOTE,
     )
     add_run_options(prepare, defaults, trains_here=False)
     prepare.add_argument("--out", required=True, help="the bundle folder to write")
@@ -143,7 +143,7 @@ def build_parser():
     import_weights = commands.add_parser(
         "import-weights",
         help="build a run directory from a bundle and the weights trained from it",
-        description="Load the weights written by `python -m pipelines.jax_training`, check that "
+        description="Load the weights written by `python -m pipelines.summarization.jax_training`, check that "
         "they reproduce the recorded outputs, then write a run directory as `train` does "
         "(validation figures, sample predictions, test ROUGE when the bundle names --test).",
     )
@@ -217,7 +217,7 @@ def run_prepare_arrays(args):
     from pipelines.summarization.arrays import prepare_arrays
 
     prepare_arrays(config_from_args(args), args.out, overwrite=args.overwrite, log=print)
-    print(f"next: KERAS_BACKEND=jax python -m pipelines.jax_training {args.out} --out WEIGHTS")
+    print(f"next: KERAS_BACKEND=jax python -m pipelines.summarization.jax_training {args.out} --out WEIGHTS")
 
 
 def run_import_weights(args):
@@ -229,10 +229,10 @@ def run_import_weights(args):
 
 
 def run_evaluate(args):
-    from pipelines.summarization.data import read_pairs
+    from pipelines.summarization.pairs import read_pairs
     from pipelines.summarization.evaluation import evaluate_pairs
     from pipelines.summarization.evaluation import write_evaluation
-    from pipelines.summarization.summarizer import Summarizer
+    from pipelines.summarization.trained import Summarizer
 
     summarizer = Summarizer.load(args.run_dir)
     data = summarizer.config.data
@@ -254,9 +254,9 @@ def run_evaluate(args):
 
 
 def run_summarize(args):
-    from pipelines.summarization.data import read_documents
-    from pipelines.summarization.summarizer import Summarizer
-    from pipelines.summarization.summarizer import generate
+    from pipelines.summarization.pairs import read_documents
+    from pipelines.summarization.trained import Summarizer
+    from pipelines.summarization.trained import generate
 
     if bool(args.texts) == bool(args.file):
         raise UserInputError("give either TEXT arguments or --file FILE, not both and not neither")

@@ -47,8 +47,7 @@ from pipelines.common.preflight import check_writable
 from pipelines.common.run_directory import DEFAULT_BACKUP_STEPS
 from pipelines.common.run_directory import RunDirectory
 from pipelines.summarization.config import SummarizerConfig
-from pipelines.summarization.data import read_pairs
-from pipelines.summarization.datasets import make_dataset
+from pipelines.summarization.data import make_dataset
 from pipelines.summarization.evaluation import SAMPLE_PREDICTIONS_FILE
 from pipelines.summarization.evaluation import evaluate_pairs
 from pipelines.summarization.evaluation import write_evaluation
@@ -58,10 +57,11 @@ from pipelines.summarization.fitting import compile_summarizer
 from pipelines.summarization.learning_rate import WarmupCosineSchedule
 from pipelines.summarization.learning_rate import optimizer_step
 from pipelines.summarization.model import build_summarizer
-from pipelines.summarization.summarizer import Summarizer
-from pipelines.summarization.summarizer import generate
+from pipelines.summarization.pairs import read_pairs
 from pipelines.summarization.tokenizer import SummarizationTokenizer
 from pipelines.summarization.tokenizer import learn_vocabulary
+from pipelines.summarization.trained import Summarizer
+from pipelines.summarization.trained import generate
 
 SAMPLE_COUNT = 20
 

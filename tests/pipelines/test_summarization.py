@@ -22,10 +22,10 @@ from pipelines.summarization.generation import Generator
 from pipelines.summarization.generation import SearchOptions
 from pipelines.summarization.inference import InferenceModel
 from pipelines.summarization.model import build_summarizer
-from pipelines.summarization.summarizer import Summarizer
-from pipelines.summarization.summarizer import generate
 from pipelines.summarization.tokenizer import END_ID
 from pipelines.summarization.tokenizer import PAD_ID
+from pipelines.summarization.trained import Summarizer
+from pipelines.summarization.trained import generate
 
 NAMES = ["Amanda", "Jerry", "Hannah", "Larry", "Olivia", "Tom", "Betty", "Mark"]
 PLANS = [("lunch", "the cafe"), ("a movie", "the cinema"), ("a run", "the park"),

@@ -20,7 +20,7 @@ from pipelines.classification.cli import main as classification_main
 from pipelines.common.errors import UserInputError
 from pipelines.common.run_directory import RunDirectory
 from pipelines.summarization.cli import main as summarization_main
-from pipelines.summarization.summarizer import generate
+from pipelines.summarization.trained import generate
 from reliability_helpers import one_line_error
 from reliability_helpers import truncate
 
