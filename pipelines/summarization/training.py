@@ -123,7 +123,7 @@ def tokens_per_epoch(tokenizer, pairs, model_config):
     )
 
 
-def train(config, out, *, overwrite=False, log=print, backup_steps=DEFAULT_BACKUP_STEPS):
+def train(config, out, *, overwrite=False, log=print, backup_steps=DEFAULT_BACKUP_STEPS, verbose=1):
     """Trains a summarizer as `config` says and writes the run directory `out`.
 
     Args:
@@ -133,6 +133,8 @@ def train(config, out, *, overwrite=False, log=print, backup_steps=DEFAULT_BACKU
         log: callable taking one line of progress text.
         backup_steps: int. Training steps between backups (one is also made
             at every epoch end).
+        verbose: Keras `fit` verbosity: 1 a progress bar (the default), 2 one
+            line per epoch, 0 nothing.
 
     Returns:
         The metrics dict written to metrics.json (empty on a multi-worker
@@ -164,7 +166,7 @@ def train(config, out, *, overwrite=False, log=print, backup_steps=DEFAULT_BACKU
     config.model.vocabulary_size = tokenizer.vocabulary_size
     config.save(run.config_path)
 
-    model, fit_report = fit_model(config, run, tokenizer, splits, log, backup_steps, strategy)
+    model, fit_report = fit_model(config, run, tokenizer, splits, log, backup_steps, strategy, verbose)
     if not writes_run_directory(distribute):
         shutil.rmtree(run.path, ignore_errors=True)
         log(f"worker done; the chief writes {out}")
@@ -180,7 +182,9 @@ def train(config, out, *, overwrite=False, log=print, backup_steps=DEFAULT_BACKU
     return metrics
 
 
-def fit_model(config, run, tokenizer, splits, log, backup_steps=DEFAULT_BACKUP_STEPS, strategy=None):
+def fit_model(
+    config, run, tokenizer, splits, log, backup_steps=DEFAULT_BACKUP_STEPS, strategy=None, verbose=1
+):
     """Builds, compiles and fits the model; returns it (best weights) and a speed report.
 
     With a `tf.distribute` strategy the model is built and compiled in its
@@ -232,7 +236,7 @@ def fit_model(config, run, tokenizer, splits, log, backup_steps=DEFAULT_BACKUP_S
     start = time.perf_counter()
     model.fit(
         train_dataset, validation_data=valid_dataset, epochs=training.epochs,
-        callbacks=callbacks, verbose=1, shuffle=False,  # the dataset shuffles itself
+        callbacks=callbacks, verbose=verbose, shuffle=False,  # the dataset shuffles itself
     )
     seconds = time.perf_counter() - start
     # Counted before loading the best weights, which bring back that epoch's optimizer state.

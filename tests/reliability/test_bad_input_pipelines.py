@@ -37,7 +37,7 @@ def printed_records(capsys):
 
 
 def test_empty_and_blank_texts_get_the_answer_for_a_fully_padded_row(classifier_run_dir, trained_classifier, capsys):
-    assert classification_main(["predict", classifier_run_dir, "", " \t "]) == 0
+    assert classification_main(["predict", classifier_run_dir, "", " \t ", "--json"]) == 0
     records = printed_records(capsys)
     padded = trained_classifier.model.predict(np.zeros((1, 1), np.int32), verbose=0)[0]
     for record in records:
