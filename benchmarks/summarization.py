@@ -38,10 +38,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from pipelines.decoding.settings import DecodingSettings  # noqa: E402
-from pipelines.summarization.data import read_pairs  # noqa: E402
 from pipelines.summarization.evaluation import evaluate_pairs  # noqa: E402
+from pipelines.summarization.pairs import read_pairs  # noqa: E402
 from pipelines.summarization.rouge import corpus_rouge  # noqa: E402
-from pipelines.summarization.summarizer import Summarizer  # noqa: E402
+from pipelines.summarization.trained import Summarizer  # noqa: E402
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CACHED = "key/value cache"

@@ -3,9 +3,8 @@
 import os
 import sys
 
-# Quiet TensorFlow's start-up chatter; export runs on the TensorFlow backend.
+# Export runs on the TensorFlow backend (`main` hides TensorFlow's start-up lines unless --verbose).
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from export.cli import main  # noqa: E402
 

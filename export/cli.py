@@ -8,6 +8,8 @@ inspection), 2 for a mistake the user can fix (one line, no traceback).
 import argparse
 import sys
 
+from pipelines.common.command_line import add_verbose_option
+from pipelines.common.command_line import quiet_tensorflow_start
 from pipelines.common.errors import UserInputError
 
 EXAMPLES = """examples:
@@ -50,11 +52,14 @@ def build_parser():
         help=f"use at most this many texts (default: {default_rows})",
     )
     parser.add_argument("--opset", type=int, choices=SUPPORTED_OPSETS, default=DEFAULT_OPSET)
+    add_verbose_option(parser)
     return parser
 
 
 def main(argv=None):
     """Runs the export; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else argv
+    quiet_tensorflow_start(verbose="--verbose" in argv)  # build_parser imports TensorFlow
     arguments = build_parser().parse_args(argv)
     from export.exporter import export_run
 

@@ -5,7 +5,7 @@ from export.model_card import CardText
 
 def card_fields(run):
     """The summarizer's fields of model_card.json."""
-    from pipelines.summarization.summarizer import options_dict
+    from pipelines.summarization.trained import options_dict
 
     return {
         "tokenizer": {

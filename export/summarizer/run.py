@@ -51,7 +51,7 @@ class SummarizerRun(RunFiles):
 
 
 def load_summarizer_run(directory):
-    from pipelines.summarization.summarizer import Summarizer
+    from pipelines.summarization.trained import Summarizer
 
     return SummarizerRun(
         path=directory.path,

@@ -9,48 +9,35 @@ these functions; Keras users can call them and `model.fit` themselves:
     model = build_classifier(ModelConfig(vocabulary_size=tokenizer.vocabulary_size))
 
 examples/classification_fit.py is the complete example, from files to `fit`.
+
+Names are imported on first use, so `import pipelines.classification` (and the
+command line's `--help`) loads no TensorFlow.
 """
 
-from pipelines.classification.config import ClassifierConfig
-from pipelines.classification.config import DataConfig
-from pipelines.classification.config import ModelConfig
-from pipelines.classification.config import TokenizerConfig
-from pipelines.classification.config import TrainingConfig
-from pipelines.classification.config import default_config
-from pipelines.classification.data import make_dataset
-from pipelines.classification.evaluation import evaluate_run
-from pipelines.classification.labels import LabelEncoder
-from pipelines.classification.metrics import classification_report
-from pipelines.classification.metrics import confusion_matrix
-from pipelines.classification.model import attention_explainer
-from pipelines.classification.model import build_classifier
-from pipelines.classification.trained import Explanation
-from pipelines.classification.trained import TrainedClassifier
-from pipelines.classification.training import compile_classifier
-from pipelines.classification.training import train_classifier
-from pipelines.common.tables import read_table
-from pipelines.common.tokenizer import WordPieceTokenizer
-from pipelines.common.tokenizer import build_tokenizer
+from pipelines.common.lazy_exports import lazy_exports
 
-__all__ = [
-    "ClassifierConfig",
-    "DataConfig",
-    "Explanation",
-    "LabelEncoder",
-    "ModelConfig",
-    "TokenizerConfig",
-    "TrainedClassifier",
-    "TrainingConfig",
-    "WordPieceTokenizer",
-    "attention_explainer",
-    "build_classifier",
-    "build_tokenizer",
-    "classification_report",
-    "compile_classifier",
-    "confusion_matrix",
-    "default_config",
-    "evaluate_run",
-    "make_dataset",
-    "read_table",
-    "train_classifier",
-]
+_EXPORTS = {
+    "ClassifierConfig": "pipelines.classification.config",
+    "DataConfig": "pipelines.classification.config",
+    "Explanation": "pipelines.classification.trained",
+    "LabelEncoder": "pipelines.classification.labels",
+    "ModelConfig": "pipelines.classification.config",
+    "TokenizerConfig": "pipelines.classification.config",
+    "TrainedClassifier": "pipelines.classification.trained",
+    "TrainingConfig": "pipelines.classification.config",
+    "WordPieceTokenizer": "pipelines.common.tokenizer",
+    "attention_explainer": "pipelines.classification.model",
+    "build_classifier": "pipelines.classification.model",
+    "build_tokenizer": "pipelines.common.tokenizer",
+    "classification_report": "pipelines.classification.metrics",
+    "compile_classifier": "pipelines.classification.training",
+    "confusion_matrix": "pipelines.classification.metrics",
+    "default_config": "pipelines.classification.config",
+    "evaluate_run": "pipelines.classification.evaluation",
+    "make_dataset": "pipelines.classification.data",
+    "read_table": "pipelines.common.tables",
+    "train_classifier": "pipelines.classification.training",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

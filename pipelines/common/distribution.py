@@ -19,8 +19,6 @@ import contextlib
 import json
 import os
 
-import keras
-
 from pipelines.common.errors import UserInputError
 
 DISTRIBUTIONS = ("none", "mirrored", "multiworker")
@@ -64,6 +62,8 @@ def make_strategy(name):
         )
     if name == "none":
         return None
+    import keras  # here, not above: the command lines' --help reads DISTRIBUTIONS without Keras
+
     backend = keras.backend.backend()
     if backend == "jax":
         if name == "multiworker":

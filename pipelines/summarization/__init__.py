@@ -18,7 +18,7 @@ Names are imported on first use, so the Keras-only modules (`model`,
 `fitting`, `config`) load without TensorFlow, as the JAX training route needs.
 """
 
-import importlib
+from pipelines.common.lazy_exports import lazy_exports
 
 _EXPORTS = {
     "build_summarizer": "pipelines.summarization.model",
@@ -26,18 +26,18 @@ _EXPORTS = {
     "corpus_rouge": "pipelines.summarization.rouge",
     "DecodingSettings": "pipelines.decoding.settings",
     "evaluate_pairs": "pipelines.summarization.evaluation",
-    "generate": "pipelines.summarization.summarizer",
+    "generate": "pipelines.summarization.trained",
     "GenerationConfig": "pipelines.summarization.config",
     "Generator": "pipelines.summarization.generation",
     "InferenceModel": "pipelines.summarization.inference",
     "learn_vocabulary": "pipelines.summarization.tokenizer",
-    "make_dataset": "pipelines.summarization.datasets",
+    "make_dataset": "pipelines.summarization.data",
     "ModelConfig": "pipelines.summarization.config",
-    "Pairs": "pipelines.summarization.data",
-    "read_pairs": "pipelines.summarization.data",
+    "Pairs": "pipelines.summarization.pairs",
+    "read_pairs": "pipelines.summarization.pairs",
     "SearchOptions": "pipelines.summarization.generation",  # DecodingSettings' former name
     "SummarizationTokenizer": "pipelines.summarization.tokenizer",
-    "Summarizer": "pipelines.summarization.summarizer",
+    "Summarizer": "pipelines.summarization.trained",
     "SummarizerConfig": "pipelines.summarization.config",
     "train": "pipelines.summarization.training",
     "TrainingConfig": "pipelines.summarization.config",
@@ -46,14 +46,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

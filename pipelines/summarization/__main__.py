@@ -1,7 +1,13 @@
-"""`python -m pipelines.summarization train | evaluate | summarize` (see cli.py)."""
+"""`python -m pipelines.summarization --help` (see cli.py)."""
 
+import os
 import sys
 
-from pipelines.summarization.cli import main
+# The pipeline's data path is tf.data. (TensorFlow's start-up lines are hidden
+# by `main` unless --verbose: see pipelines.common.command_line.)
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-sys.exit(main())
+from pipelines.summarization.cli import main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(main())

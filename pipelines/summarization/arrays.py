@@ -2,7 +2,7 @@
 
     prepare_arrays   (TensorFlow) data → tokenizer + teacher-forcing arrays
                      (`pipelines.common.array_bundle` describes the folder)
-    pipelines.jax_training  (Keras on JAX, no TensorFlow) arrays → weights
+    pipelines.summarization.jax_training  (Keras on JAX, no TensorFlow) arrays → weights
     import_weights   (TensorFlow) bundle + weights → a run directory that
                      `evaluate`, `summarize` and `export` read like any other
 
@@ -21,7 +21,7 @@ from pipelines.common.errors import UserInputError
 from pipelines.common.plots import plot_training_curves
 from pipelines.common.run_directory import RunDirectory
 from pipelines.summarization.config import SummarizerConfig
-from pipelines.summarization.datasets import tokenized_examples
+from pipelines.summarization.data import tokenized_examples
 from pipelines.summarization.fitting import compile_summarizer
 from pipelines.summarization.model import DECODER_IDS
 from pipelines.summarization.model import ENCODER_IDS
@@ -104,7 +104,7 @@ def load_trained_model(bundle, weights):
     if not os.path.exists(weights_path):
         raise UserInputError(
             f"{weights_path} not found; point at the --out of a finished "
-            "`pipelines.jax_training` run"
+            "`pipelines.summarization.jax_training` run"
         )
     try:
         model.load_weights(weights_path)

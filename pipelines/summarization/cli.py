@@ -1,6 +1,6 @@
 """Command line: `python -m pipelines.summarization train | evaluate | summarize`,
 and `prepare-arrays` / `import-weights` around training on a machine with JAX
-but no TensorFlow (`pipelines.jax_training`).
+but no TensorFlow (`pipelines.summarization.jax_training`).
 
 A thin layer over the Python API: it parses options into a `SummarizerConfig`
 or search options, calls `train`, `evaluate_pairs` or `generate`, and prints.
@@ -17,17 +17,74 @@ from pipelines.common.argument_types import non_negative_float
 from pipelines.common.argument_types import non_negative_int
 from pipelines.common.argument_types import positive_float
 from pipelines.common.argument_types import positive_int
+from pipelines.common.command_line import PROGRESS
+from pipelines.common.command_line import ConfigOption
+from pipelines.common.command_line import HelpFormatter
+from pipelines.common.command_line import add_config_file_option
+from pipelines.common.command_line import add_config_options
+from pipelines.common.command_line import add_progress_option
+from pipelines.common.command_line import add_verbose_option
+from pipelines.common.command_line import check_heads_divide_width
+from pipelines.common.command_line import describe_config_default
+from pipelines.common.command_line import quiet_tensorflow_start
+from pipelines.common.command_line import train_config
 from pipelines.common.distribution import DISTRIBUTIONS
 from pipelines.common.errors import UserInputError
 from pipelines.common.errors import run_command
 from pipelines.common.run_directory import DEFAULT_BACKUP_STEPS
+from pipelines.summarization.config import SummarizerConfig
 
-DEFAULTS_NOTE = "defaults are the SAMSum settings (see README)"
+DEFAULTS_NOTE = "Defaults are the SAMSum settings (see README)."
 JAX_ROUTE = """training where only JAX is installed (no TensorFlow):
   python -m pipelines.summarization prepare-arrays --train ... --valid ... --out BUNDLE
-  KERAS_BACKEND=jax python -m pipelines.jax_training BUNDLE --out WEIGHTS
+  KERAS_BACKEND=jax python -m pipelines.summarization.jax_training BUNDLE --out WEIGHTS
   python -m pipelines.summarization import-weights BUNDLE WEIGHTS --out RUN_DIR
 """
+
+# Every option that sets a config field; defaults come from `SummarizerConfig`.
+DATA_OPTIONS = [
+    ConfigOption("--train", "data", "train", str, "training pairs", required=True),
+    ConfigOption("--valid", "data", "valid", str, "validation pairs (model selection)", required=True),
+    ConfigOption("--test", "data", "test", str, "test pairs: ROUGE in metrics.json after training"),
+    ConfigOption("--document-column", "data", "document_column", str, "column holding the documents", required=True),
+    ConfigOption("--summary-column", "data", "summary_column", str, "column holding the summaries", required=True),
+    ConfigOption("--max-train-rows", "data", "max_train_rows", positive_int, "use only the first N training rows"),
+]
+MODEL_OPTIONS = [
+    ConfigOption("--vocabulary-size", "tokenizer", "vocabulary_size", positive_int, "largest WordPiece vocabulary"),
+    ConfigOption("--hidden-dim", "model", "hidden_dim", positive_int, "model width"),
+    ConfigOption("--encoder-layers", "model", "encoder_layers", positive_int, "Transformer encoder blocks"),
+    ConfigOption("--decoder-layers", "model", "decoder_layers", positive_int, "Transformer decoder blocks"),
+    ConfigOption("--num-heads", "model", "num_heads", positive_int, "attention heads per block", aliases=("--heads",)),
+    ConfigOption("--intermediate-dim", "model", "intermediate_dim", positive_int, "feed-forward hidden size"),
+    ConfigOption("--dropout", "model", "dropout", fraction, "dropout rate"),
+    ConfigOption("--attention-dropout", "model", "attention_dropout", fraction, "dropout on attention weights"),
+    ConfigOption("--max-document-length", "model", "max_document_length", positive_int, "document tokens kept (longer ones are truncated)"),
+    ConfigOption("--max-summary-length", "model", "max_summary_length", positive_int, "summary tokens trained on"),
+]
+TRAINING_OPTIONS = [
+    ConfigOption("--epochs", "training", "epochs", positive_int, "maximum epochs (the time budget or early stopping may end sooner)"),
+    ConfigOption("--max-minutes", "training", "max_minutes", non_negative_float, "time budget for training; the learning rate decays to end with it; 0: none"),
+    ConfigOption("--batch-size", "training", "batch_size", positive_int, "training batch size (the global batch with --distribute)"),
+    ConfigOption("--learning-rate", "training", "learning_rate", positive_float, "peak learning rate (after warmup)"),
+    ConfigOption("--warmup-steps", "training", "warmup_steps", non_negative_int, "steps of linear warmup"),
+    ConfigOption("--weight-decay", "training", "weight_decay", non_negative_float, "AdamW weight decay"),
+    ConfigOption("--label-smoothing", "training", "label_smoothing", fraction, "label smoothing"),
+    ConfigOption("--patience", "training", "patience", positive_int, "epochs without validation improvement before stopping"),
+    ConfigOption("--seed", "training", "seed", int, "random seed"),
+    ConfigOption("--jit-compile", "training", "jit_compile", bool, "XLA-compile the training step"),
+    ConfigOption("--beams", "generation", "beams", positive_int, "beam width saved as the run's default and used for --test"),
+]
+DISTRIBUTE_OPTION = ConfigOption(
+    "--distribute", "training", "distribute", str,
+    "data parallelism: mirrored = all local GPUs; multiworker = the cluster in TF_CONFIG "
+    "(needs --max-minutes 0)",
+    choices=DISTRIBUTIONS,
+)
+# `prepare-arrays` writes what `train` would train on; `pipelines.summarization.jax_training`
+# has its own --distribute.
+PREPARE_OPTIONS = DATA_OPTIONS + MODEL_OPTIONS + TRAINING_OPTIONS
+TRAIN_OPTIONS = PREPARE_OPTIONS + [DISTRIBUTE_OPTION]
 
 
 def add_search_options(parser):
@@ -54,112 +111,101 @@ def search_overrides(args):
     }
 
 
-def add_run_options(parser, defaults, trains_here=True):
-    """The data, training and model options of `train` (and `prepare-arrays`)."""
-    data = parser.add_argument_group(
-        "data (CSV, TSV, JSON Lines, tfds:NAME:SPLIT, hf:NAME[,CONFIG]:SPLIT)"
+def add_run_options(parser, options):
+    """The data, model and training options of `train` and `prepare-arrays`."""
+    describe = describe_config_default(SummarizerConfig())
+    add_config_options(
+        parser.add_argument_group("data (CSV, TSV, JSON Lines, tfds:NAME:SPLIT, hf:NAME[,CONFIG]:SPLIT)"),
+        [option for option in options if option in DATA_OPTIONS], describe,
     )
-    data.add_argument("--train", required=True, help="training pairs")
-    data.add_argument("--valid", required=True, help="validation pairs (model selection)")
-    data.add_argument("--test", help="test pairs: ROUGE in metrics.json after training")
-    data.add_argument("--document-column", required=True, help="column holding the documents")
-    data.add_argument("--summary-column", required=True, help="column holding the summaries")
-    data.add_argument("--max-train-rows", type=positive_int, help="use only the first N training rows")
+    add_config_options(
+        parser.add_argument_group("model"), [option for option in options if option in MODEL_OPTIONS], describe
+    )
+    add_config_options(
+        parser.add_argument_group("training"),
+        [option for option in options if option not in DATA_OPTIONS + MODEL_OPTIONS], describe,
+    )
 
-    training = parser.add_argument_group("training")
-    training.add_argument("--epochs", type=positive_int, default=defaults.training.epochs)
-    training.add_argument(
-        "--max-minutes", type=non_negative_float, default=defaults.training.max_minutes,
-        help="time budget for training; the learning rate decays to end with it; 0: none "
-        "(default: %(default)s)",
-    )
-    training.add_argument("--batch-size", type=positive_int, default=defaults.training.batch_size)
-    training.add_argument("--learning-rate", type=positive_float, default=defaults.training.learning_rate)
-    training.add_argument("--warmup-steps", type=non_negative_int, default=defaults.training.warmup_steps)
-    training.add_argument("--label-smoothing", type=fraction, default=defaults.training.label_smoothing)
-    training.add_argument("--seed", type=int, default=defaults.training.seed)
-    training.add_argument("--jit-compile", action="store_true", help="XLA-compile the training step")
-    if trains_here:  # options of `train` itself, not of `prepare-arrays`
-        training.add_argument(
-            "--backup-steps", type=positive_int, default=DEFAULT_BACKUP_STEPS,
-            help="training steps between backups of the resumable state (one is also made at "
-            "every epoch end); a killed run resumes from the last one (default: %(default)s)",
-        )
-        training.add_argument(
-            "--distribute", choices=DISTRIBUTIONS, default=defaults.training.distribute,
-            help="data parallelism: mirrored = all local GPUs; multiworker = the cluster in "
-            "TF_CONFIG (needs --max-minutes 0). --batch-size is the global batch",
-        )
 
-    model = parser.add_argument_group("model")
-    model.add_argument("--vocabulary-size", type=positive_int, default=defaults.tokenizer.vocabulary_size)
-    model.add_argument("--hidden-dim", type=positive_int, default=defaults.model.hidden_dim)
-    model.add_argument("--intermediate-dim", type=positive_int, default=defaults.model.intermediate_dim)
-    model.add_argument("--heads", type=positive_int, default=defaults.model.num_heads)
-    model.add_argument("--encoder-layers", type=positive_int, default=defaults.model.encoder_layers)
-    model.add_argument("--decoder-layers", type=positive_int, default=defaults.model.decoder_layers)
-    model.add_argument("--dropout", type=fraction, default=defaults.model.dropout)
-    model.add_argument(
-        "--max-document-length", type=positive_int, default=defaults.model.max_document_length
-    )
-    model.add_argument(
-        "--max-summary-length", type=positive_int, default=defaults.model.max_summary_length
-    )
-    parser.add_argument(
-        "--beams", type=positive_int, default=defaults.generation.beams,
-        help="beam width saved as the run's default and used for --test",
-    )
+def add_output_options(parser, what):
+    run = parser.add_argument_group("run")
+    run.add_argument("--out", required=True, help=f"the {what} to write")
+    run.add_argument("--overwrite", action="store_true", help="replace what --out holds")
+    return run
 
 
 def build_parser():
-    from pipelines.summarization.config import SummarizerConfig
-
-    defaults = SummarizerConfig()
     parser = argparse.ArgumentParser(
         prog="python -m pipelines.summarization",
         description="Abstractive summarization with an encoder-decoder Transformer.",
         epilog=JAX_ROUTE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = commands.add_parser(
-        "train", help="train a summarizer into a run directory", description=DEFAULTS_NOTE
+        "train", help="train a summarizer into a run directory",
+        description="Train a summarizer on (document, summary) pairs and write a run directory. "
+        "Rerun an interrupted command to resume it. " + DEFAULTS_NOTE,
+        formatter_class=HelpFormatter,
     )
-    add_run_options(train, defaults)
-    train.add_argument("--out", required=True, help="the run directory to write")
-    train.add_argument("--overwrite", action="store_true", help="replace what --out holds")
+    run = add_output_options(train, "run directory")
+    add_config_file_option(run)
+    run.add_argument(
+        "--backup-steps", type=positive_int, default=DEFAULT_BACKUP_STEPS,
+        help="training steps between backups of the resumable state (one is also made at "
+        "every epoch end); a killed run resumes from the last one",
+    )
+    add_progress_option(run)
+    add_verbose_option(run)
+    add_run_options(train, TRAIN_OPTIONS)
 
     prepare = commands.add_parser(
         "prepare-arrays",
         help="tokenize train/valid into arrays for training without TensorFlow",
         description="Learn the vocabulary and write the teacher-forcing arrays, tokenizer and "
-        "settings to a bundle folder for `python -m pipelines.jax_training`. " + DEFAULTS_NOTE,
+        "settings to a bundle folder for `python -m pipelines.summarization.jax_training`. "
+        + DEFAULTS_NOTE,
+        formatter_class=HelpFormatter,
     )
-    add_run_options(prepare, defaults, trains_here=False)
-    prepare.add_argument("--out", required=True, help="the bundle folder to write")
-    prepare.add_argument("--overwrite", action="store_true", help="replace what --out holds")
+    run = add_output_options(prepare, "bundle folder")
+    add_config_file_option(run)
+    add_verbose_option(run)
+    add_run_options(prepare, PREPARE_OPTIONS)
 
     import_weights = commands.add_parser(
         "import-weights",
         help="build a run directory from a bundle and the weights trained from it",
-        description="Load the weights written by `python -m pipelines.jax_training`, check that "
-        "they reproduce the recorded outputs, then write a run directory as `train` does "
+        description="Load the weights written by `python -m pipelines.summarization.jax_training`, "
+        "check that they reproduce the recorded outputs, then write a run directory as `train` does "
         "(validation figures, sample predictions, test ROUGE when the bundle names --test).",
+        formatter_class=HelpFormatter,
     )
     import_weights.add_argument("bundle", metavar="BUNDLE", help="folder written by prepare-arrays")
     import_weights.add_argument("weights", metavar="WEIGHTS", help="folder written by jax_training")
-    import_weights.add_argument("--out", required=True, help="the run directory to write")
-    import_weights.add_argument("--overwrite", action="store_true", help="replace what --out holds")
+    add_output_options(import_weights, "run directory")
+    add_verbose_option(import_weights)
 
-    evaluate = commands.add_parser("evaluate", help="ROUGE of a trained run on a data file")
+    evaluate = commands.add_parser(
+        "evaluate", help="ROUGE of a trained run on a data file",
+        description="Summarize the documents of a file of pairs and score them against its "
+        "summaries (ROUGE-1/2/Lsum F1 x 100); writes the report and the predictions beside the run.",
+        formatter_class=HelpFormatter,
+    )
     evaluate.add_argument("run_dir", metavar="RUN_DIR")
     evaluate.add_argument("--data", required=True, help="pairs to score")
     evaluate.add_argument("--document-column", help="defaults to the training column")
     evaluate.add_argument("--summary-column", help="defaults to the training column")
+    add_verbose_option(evaluate)
     add_search_options(evaluate)
 
-    summarize = commands.add_parser("summarize", help="summarize texts with a trained run")
+    summarize = commands.add_parser(
+        "summarize", help="summarize texts with a trained run",
+        description="Summarize documents given as arguments or in a file. Prints the summaries "
+        "separated by blank lines, or with --json one JSON object per line: text (the document) "
+        "and summary.",
+        formatter_class=HelpFormatter,
+    )
     summarize.add_argument("run_dir", metavar="RUN_DIR")
     summarize.add_argument(
         "texts", nargs="*", metavar="TEXT", help=r"documents; the two characters \n mean a line break"
@@ -168,35 +214,21 @@ def build_parser():
         "--file", help="a .txt file (one document) or a CSV/TSV/JSON Lines file (one per row)"
     )
     summarize.add_argument("--document-column", help="defaults to the training column")
+    summarize.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_verbose_option(summarize)
     add_search_options(summarize)
     return parser
 
 
 def config_from_args(args):
-    from pipelines.summarization.config import SummarizerConfig
-
-    config = SummarizerConfig()
-    config.data.train, config.data.valid, config.data.test = args.train, args.valid, args.test
-    config.data.document_column = args.document_column
-    config.data.summary_column = args.summary_column
-    config.data.max_train_rows = args.max_train_rows
-    config.tokenizer.vocabulary_size = args.vocabulary_size
-    for name in ("epochs", "max_minutes", "batch_size", "learning_rate", "warmup_steps",
-                 "label_smoothing", "seed", "jit_compile"):
-        setattr(config.training, name, getattr(args, name))
-    config.training.distribute = getattr(args, "distribute", config.training.distribute)
-    model = config.model
-    model.hidden_dim, model.intermediate_dim = args.hidden_dim, args.intermediate_dim
-    model.num_heads, model.dropout = args.heads, args.dropout
-    model.encoder_layers, model.decoder_layers = args.encoder_layers, args.decoder_layers
-    model.max_document_length = args.max_document_length
-    model.max_summary_length = args.max_summary_length
-    if model.hidden_dim % model.num_heads:
-        raise UserInputError(
-            f"--hidden-dim {model.hidden_dim} is not divisible by --heads {model.num_heads}; "
-            "make the width a multiple of the number of heads"
-        )
-    config.generation.beams = args.beams
+    """The run's `SummarizerConfig`: defaults, then the --config file's settings,
+    then the options given."""
+    options = TRAIN_OPTIONS if args.command == "train" else PREPARE_OPTIONS
+    config = train_config(args, options, SummarizerConfig)
+    by_field = {option.field: option for option in options}
+    check_heads_divide_width(
+        args, by_field["hidden_dim"], config.model.hidden_dim, {by_field["num_heads"]: config.model.num_heads}
+    )
     return config
 
 
@@ -205,7 +237,7 @@ def run_train(args):
 
     metrics = train(
         config_from_args(args), args.out, overwrite=args.overwrite, log=print,
-        backup_steps=args.backup_steps,
+        backup_steps=args.backup_steps, verbose=PROGRESS[args.progress],
     )
     if not metrics:  # a multi-worker run's other workers write nothing
         return
@@ -217,7 +249,7 @@ def run_prepare_arrays(args):
     from pipelines.summarization.arrays import prepare_arrays
 
     prepare_arrays(config_from_args(args), args.out, overwrite=args.overwrite, log=print)
-    print(f"next: KERAS_BACKEND=jax python -m pipelines.jax_training {args.out} --out WEIGHTS")
+    print(f"next: KERAS_BACKEND=jax python -m pipelines.summarization.jax_training {args.out} --out WEIGHTS")
 
 
 def run_import_weights(args):
@@ -229,10 +261,10 @@ def run_import_weights(args):
 
 
 def run_evaluate(args):
-    from pipelines.summarization.data import read_pairs
     from pipelines.summarization.evaluation import evaluate_pairs
     from pipelines.summarization.evaluation import write_evaluation
-    from pipelines.summarization.summarizer import Summarizer
+    from pipelines.summarization.pairs import read_pairs
+    from pipelines.summarization.trained import Summarizer
 
     summarizer = Summarizer.load(args.run_dir)
     data = summarizer.config.data
@@ -254,9 +286,9 @@ def run_evaluate(args):
 
 
 def run_summarize(args):
-    from pipelines.summarization.data import read_documents
-    from pipelines.summarization.summarizer import Summarizer
-    from pipelines.summarization.summarizer import generate
+    from pipelines.summarization.pairs import read_documents
+    from pipelines.summarization.trained import Summarizer
+    from pipelines.summarization.trained import generate
 
     if bool(args.texts) == bool(args.file):
         raise UserInputError("give either TEXT arguments or --file FILE, not both and not neither")
@@ -274,7 +306,11 @@ def run_summarize(args):
     summaries = generate(
         summarizer, documents, progress=len(documents) > batch_size, **overrides
     )
-    print("\n\n".join(summaries))
+    if args.json:
+        for document, summary in zip(documents, summaries):
+            print(json.dumps({"text": document, "summary": summary}, ensure_ascii=False))
+    else:
+        print("\n\n".join(summaries))
 
 
 COMMANDS = {
@@ -289,4 +325,5 @@ COMMANDS = {
 def main(argv=None):
     """Runs one command; returns the exit status."""
     args = build_parser().parse_args(argv)
+    quiet_tensorflow_start(verbose=args.verbose)
     return run_command(COMMANDS[args.command], args)

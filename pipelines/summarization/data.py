@@ -1,139 +1,130 @@
-"""Reading (document, summary) pairs from CSV, TSV, JSON Lines or online datasets.
+"""`tf.data` pipelines from (document, summary) texts to teacher-forcing batches.
 
-Rows that cannot be used are skipped and counted in a `BadRows` report, never
-dropped silently: an empty document counts as "empty text", an empty summary as
-"missing label" (the summary is the training target), an unparseable JSON line
-as "unparseable". Documents keep their newlines (dialogue turns).
+Each example becomes
 
-Sources may also name online datasets, `tfds:NAME:SPLIT` or
-`hf:NAME[,CONFIG]:SPLIT` (see `pipelines.common.remote_tables`).
+    encoder_ids = document ids, cut to `max_document_length`
+    decoder_ids = [BOS] + summary ids          (cut to `max_summary_length`)
+    labels      = summary ids + [EOS]          (cut to `max_summary_length`)
+
+so the decoder input at step t is the target of step t - 1 (teacher forcing).
+A summary that is cut keeps no [EOS]: the model is never taught to stop in the
+middle of a sentence. Batches are padded with 0 (`[PAD]`), and the third
+element, `sample_weight`, is 1 on real label tokens and 0 on padding, so the
+loss and the metrics average over real tokens only.
+
+Training batches are drawn from shuffled windows sorted by document length
+(little padding, still random order); the number of batches per epoch is exact,
+so the progress bar has a total. Tokenization runs once, in the pipeline, and
+is cached.
 """
 
-import dataclasses
-import os
+import math
 
-from pipelines.common import bad_rows as bad_row_reasons
-from pipelines.common.bad_rows import BadRows
-from pipelines.common.errors import UserInputError
-from pipelines.common.tables import REMOTE_PREFIXES
-from pipelines.common.tables import read_file_records
+import tensorflow as tf
 
-PLAIN_TEXT_SUFFIXES = (".txt",)
+from pipelines.summarization.model import DECODER_IDS
+from pipelines.summarization.model import ENCODER_IDS
+from pipelines.summarization.tokenizer import END_ID
+from pipelines.summarization.tokenizer import START_ID
 
-
-@dataclasses.dataclass
-class Pairs:
-    """The usable rows of one source.
-
-    Attributes:
-        source: str. The path or dataset name read.
-        documents: list of str.
-        summaries: list of str, parallel to `documents`; None when only
-            documents were read.
-        line_numbers: list of int. The line (or record number) of each row.
-        bad_rows: BadRows. What was skipped and why.
-    """
-
-    source: str
-    documents: list
-    summaries: list
-    line_numbers: list
-    bad_rows: BadRows
-
-    def __len__(self):
-        return len(self.documents)
+_WINDOW_BATCHES = 32  # batches per length-sorted window
+_TOKENIZE_CHUNK = 256  # texts tokenized per call (vectorized)
 
 
-def read_pairs(source, document_column, summary_column, max_rows=None):
-    """Reads the usable (document, summary) rows of a file or online dataset.
+def teacher_forcing_example(document_ids, summary_ids, max_document_length, max_summary_length):
+    """The `(inputs, labels)` of one tokenized example (1-D int32 tensors)."""
+    start = tf.constant([START_ID], tf.int32)
+    end = tf.constant([END_ID], tf.int32)
+    inputs = {
+        ENCODER_IDS: document_ids[:max_document_length],
+        DECODER_IDS: tf.concat([start, summary_ids], 0)[:max_summary_length],
+    }
+    labels = tf.concat([summary_ids, end], 0)[:max_summary_length]
+    return inputs, labels
+
+
+def tokenized_examples(documents, summaries, tokenizer, max_document_length, max_summary_length):
+    """Unbatched `(inputs, labels)` examples, tokenized in vectorized chunks."""
+    dataset = tf.data.Dataset.from_tensor_slices(
+        (tf.constant(list(documents), tf.string), tf.constant(list(summaries), tf.string))
+    ).batch(_TOKENIZE_CHUNK)
+    dataset = dataset.map(
+        lambda document, summary: (tokenizer.tokenize(document), tokenizer.tokenize(summary)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    ).unbatch()
+    # Unbatched ragged rows are rank-0-ragged specs; make them plain tensors.
+    return dataset.map(
+        lambda document, summary: teacher_forcing_example(
+            tf.convert_to_tensor(document), tf.convert_to_tensor(summary),
+            max_document_length, max_summary_length,
+        ),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+
+
+def with_sample_weight(inputs, labels):
+    return inputs, labels, tf.cast(tf.not_equal(labels, 0), tf.float32)
+
+
+def make_dataset(
+    documents,
+    summaries,
+    *,
+    tokenizer,
+    max_document_length,
+    max_summary_length,
+    batch_size=32,
+    shuffle=False,
+    seed=None,
+):
+    """Batches of `({"encoder_ids", "decoder_ids"}, labels, sample_weight)`.
 
     Args:
-        source: str. A `.csv`, `.tsv` or `.jsonl` path, or
-            `tfds:NAME:SPLIT` / `hf:NAME[,CONFIG]:SPLIT`.
-        document_column: str. Column (or JSON key) holding the document.
-        summary_column: str. Column holding the reference summary; None to
-            read documents only.
-        max_rows: int. Keep only the first `max_rows` usable rows (quick runs).
+        documents: list of str.
+        summaries: list of str, parallel to `documents`.
+        tokenizer: `SummarizationTokenizer`.
+        max_document_length: int. Encoder tokens kept per document.
+        max_summary_length: int. Decoder steps per summary (with [BOS]/[EOS]).
+        batch_size: int. Defaults to 32.
+        shuffle: bool. Reshuffle every epoch and batch documents of similar
+            length together (training). Otherwise keep the input order.
+        seed: int. Shuffle seed.
 
     Returns:
-        A `Pairs`.
+        A prefetching `tf.data.Dataset` of int32 ids `(batch, length)`, padded
+        with 0, with a known number of batches.
     """
-    records = read_records(source)
-    columns = {"--document-column": document_column, "--summary-column": summary_column}
-    check_columns(source, records, columns)
-    pairs = Pairs(source, [], [] if summary_column else None, [], BadRows(source))
-    for line, record in records:
-        if max_rows is not None and len(pairs) >= max_rows:
-            break
-        add_record(pairs, line, record, document_column, summary_column)
-    return pairs
-
-
-def read_documents(source, document_column):
-    """Documents to summarize: a `.txt` file is one document; tables give one per row."""
-    if not source.startswith(REMOTE_PREFIXES) and source.lower().endswith(PLAIN_TEXT_SUFFIXES):
-        if not os.path.isfile(source):
-            raise UserInputError(f"{source}: no such file; check the path")
-        try:
-            with open(source, encoding="utf-8-sig") as file:
-                text = file.read()
-        except UnicodeDecodeError as error:
-            raise UserInputError(f"{source}: not UTF-8 text ({error.reason}); re-encode it as UTF-8") from None
-        if not text.strip():
-            raise UserInputError(f"{source}: the file is empty; nothing to summarize")
-        return [text]
-    pairs = read_pairs(source, document_column, None)
-    if not pairs.documents:
-        raise UserInputError(f"{source}: no non-empty {document_column!r} rows to summarize")
-    return pairs.documents
-
-
-def read_records(source):
-    """`(line_number, dict or None)` pairs; None marks an unparseable line."""
-    if source.startswith(REMOTE_PREFIXES):
-        from pipelines.common.remote_tables import read_remote_records
-
-        return list(read_remote_records(source))
-    if source.lower().endswith(PLAIN_TEXT_SUFFIXES):
-        raise UserInputError(
-            f"{source}: a .txt file holds no columns; use CSV, TSV or JSON Lines with "
-            "document and summary columns"
+    if len(documents) != len(summaries):
+        raise ValueError(
+            f"documents and summaries differ in number: {len(documents)} vs {len(summaries)}"
         )
-    # Columns are checked below, with this pipeline's option names.
-    return read_file_records(source, None, None)
+    if not documents:
+        raise ValueError("No examples to make a dataset of.")
+    dataset = tokenized_examples(
+        documents, summaries, tokenizer, max_document_length, max_summary_length
+    ).cache()  # tokenize once; later epochs read ids
+    if shuffle:
+        dataset = dataset.shuffle(len(documents), seed=seed, reshuffle_each_iteration=True)
+        dataset = sort_windows_by_length(dataset, batch_size * _WINDOW_BATCHES)
+    dataset = dataset.padded_batch(batch_size)
+    if shuffle:
+        dataset = dataset.shuffle(_WINDOW_BATCHES, seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.map(with_sample_weight, num_parallel_calls=tf.data.AUTOTUNE)
+    # Windows are cut into batches in order, so the count is exactly this.
+    batches = math.ceil(len(documents) / batch_size)
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
+    return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def check_columns(source, records, columns):
-    parsed = [record for _, record in records if record is not None]
-    if not parsed:
-        return
-    present = set().union(*(record.keys() for record in parsed))
-    for option, column in columns.items():
-        if column is not None and column not in present:
-            available = ", ".join(repr(name) for name in sorted(present)) or "none"
-            raise UserInputError(
-                f"{source}: no column {column!r} (columns: {available}); pass the right {option}"
-            )
+def sort_windows_by_length(dataset, window_size):
+    """Reorders each window of `window_size` examples by document length."""
 
+    def sort_window(inputs, labels):
+        order = tf.argsort(inputs[ENCODER_IDS].row_lengths())
+        gather = lambda ragged: tf.gather(ragged, order)
+        return tf.nest.map_structure(gather, inputs), gather(labels)
 
-def cell_text(record, column):
-    value = record.get(column)
-    return "" if value is None else str(value)
-
-
-def add_record(pairs, line, record, document_column, summary_column):
-    if record is None:
-        pairs.bad_rows.add(bad_row_reasons.UNPARSEABLE, line)
-        return
-    document = cell_text(record, document_column)
-    if not document.strip():
-        pairs.bad_rows.add(bad_row_reasons.EMPTY_TEXT, line)
-        return
-    if summary_column is not None:
-        summary = cell_text(record, summary_column)
-        if not summary.strip():
-            pairs.bad_rows.add(bad_row_reasons.MISSING_LABEL, line)
-            return
-        pairs.summaries.append(summary.strip())
-    pairs.documents.append(document)
-    pairs.line_numbers.append(line)
+    dataset = dataset.ragged_batch(window_size).map(sort_window).unbatch()
+    return dataset.map(lambda inputs, labels: tf.nest.map_structure(
+        tf.convert_to_tensor, (inputs, labels)
+    ))

@@ -7,8 +7,8 @@ import time
 from pipelines.common.atomic import write_json_atomic
 from pipelines.common.atomic import write_text_atomic
 from pipelines.summarization.rouge import corpus_rouge
-from pipelines.summarization.summarizer import generate
-from pipelines.summarization.summarizer import options_dict
+from pipelines.summarization.trained import generate
+from pipelines.summarization.trained import options_dict
 
 EVALUATION_DIR = "evaluation"
 SAMPLE_PREDICTIONS_FILE = "sample_predictions.jsonl"

@@ -1,7 +1,7 @@
 """What `fit` needs on any Keras backend: the compile settings and a step clock.
 
 Keras alone (no TensorFlow): `training.py` uses these on TensorFlow and
-`pipelines.jax_training` on JAX, so both train the same objective.
+`pipelines.summarization.jax_training` on JAX, so both train the same objective.
 """
 
 import time

@@ -49,8 +49,7 @@ from pipelines.common.preflight import removed_if_start_fails
 from pipelines.common.run_directory import DEFAULT_BACKUP_STEPS
 from pipelines.common.run_directory import RunDirectory
 from pipelines.summarization.config import SummarizerConfig
-from pipelines.summarization.data import read_pairs
-from pipelines.summarization.datasets import make_dataset
+from pipelines.summarization.data import make_dataset
 from pipelines.summarization.evaluation import SAMPLE_PREDICTIONS_FILE
 from pipelines.summarization.evaluation import evaluate_pairs
 from pipelines.summarization.evaluation import write_evaluation
@@ -60,10 +59,11 @@ from pipelines.summarization.fitting import compile_summarizer
 from pipelines.summarization.learning_rate import WarmupCosineSchedule
 from pipelines.summarization.learning_rate import optimizer_step
 from pipelines.summarization.model import build_summarizer
-from pipelines.summarization.summarizer import Summarizer
-from pipelines.summarization.summarizer import generate
+from pipelines.summarization.pairs import read_pairs
 from pipelines.summarization.tokenizer import SummarizationTokenizer
 from pipelines.summarization.tokenizer import learn_vocabulary
+from pipelines.summarization.trained import Summarizer
+from pipelines.summarization.trained import generate
 
 SAMPLE_COUNT = 20
 
@@ -127,7 +127,7 @@ def tokens_per_epoch(tokenizer, pairs, model_config):
     )
 
 
-def train(config, out, *, overwrite=False, log=print, backup_steps=DEFAULT_BACKUP_STEPS):
+def train(config, out, *, overwrite=False, log=print, backup_steps=DEFAULT_BACKUP_STEPS, verbose=1):
     """Trains a summarizer as `config` says and writes the run directory `out`.
 
     Args:
@@ -137,6 +137,8 @@ def train(config, out, *, overwrite=False, log=print, backup_steps=DEFAULT_BACKU
         log: callable taking one line of progress text.
         backup_steps: int. Training steps between backups (one is also made
             at every epoch end).
+        verbose: Keras `fit` verbosity: 1 a progress bar (the default), 2 one
+            line per epoch, 0 nothing.
 
     Returns:
         The metrics dict written to metrics.json (empty on a multi-worker
@@ -170,7 +172,7 @@ def train(config, out, *, overwrite=False, log=print, backup_steps=DEFAULT_BACKU
         config.model.vocabulary_size = tokenizer.vocabulary_size
         config.save(run.config_path)
 
-    model, fit_report = fit_model(config, run, tokenizer, splits, log, backup_steps, strategy)
+    model, fit_report = fit_model(config, run, tokenizer, splits, log, backup_steps, strategy, verbose)
     if not writes_run_directory(distribute):
         shutil.rmtree(run.path, ignore_errors=True)
         log(f"worker done; the chief writes {out}")
@@ -186,7 +188,9 @@ def train(config, out, *, overwrite=False, log=print, backup_steps=DEFAULT_BACKU
     return metrics
 
 
-def fit_model(config, run, tokenizer, splits, log, backup_steps=DEFAULT_BACKUP_STEPS, strategy=None):
+def fit_model(
+    config, run, tokenizer, splits, log, backup_steps=DEFAULT_BACKUP_STEPS, strategy=None, verbose=1
+):
     """Builds, compiles and fits the model; returns it (best weights) and a speed report.
 
     With a `tf.distribute` strategy the model is built and compiled in its
@@ -238,7 +242,7 @@ def fit_model(config, run, tokenizer, splits, log, backup_steps=DEFAULT_BACKUP_S
     start = time.perf_counter()
     model.fit(
         train_dataset, validation_data=valid_dataset, epochs=training.epochs,
-        callbacks=callbacks, verbose=1, shuffle=False,  # the dataset shuffles itself
+        callbacks=callbacks, verbose=verbose, shuffle=False,  # the dataset shuffles itself
     )
     seconds = time.perf_counter() - start
     # Counted before loading the best weights, which bring back that epoch's optimizer state.

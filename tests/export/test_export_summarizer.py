@@ -30,7 +30,7 @@ from export.summary_text import build_dialogue_tokenizer
 from export.warmup import read_warmup_file
 from export.warmup import replay
 from pipelines.common.tables import read_table
-from pipelines.summarization.summarizer import generate
+from pipelines.summarization.trained import generate
 from pipelines.summarization.postprocessing.python_text import restore_case
 
 from export_fixtures import SUMMARIZER_TEST_ROWS

@@ -15,8 +15,8 @@ TEMPLATES = [
 ]
 # Settings small enough to train in seconds on two CPU cores.
 TINY_MODEL_OPTIONS = [
-    "--embedding-dim", "16",
-    "--num-blocks", "1",
+    "--hidden-dim", "16",
+    "--encoder-layers", "1",
     "--num-heads", "2",
     "--intermediate-dim", "32",
     "--vocabulary-size", "300",
@@ -63,7 +63,7 @@ def train_command(data, out, *extra):
         "--label-column", "label",
         "--out", str(out),
         "--epochs", "1",
-        "--verbose", "0",
+        "--progress", "none",
         *TINY_MODEL_OPTIONS,
         *extra,
     ]

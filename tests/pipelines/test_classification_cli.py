@@ -75,20 +75,32 @@ def test_tensorboard_logs_hold_epoch_scalars(tiny_run):
     assert "epoch_accuracy" in tags and "epoch_loss" in tags
 
 
-def test_predict_prints_one_json_line_per_text(tiny_run, capsys):
-    assert main(["predict", tiny_run, "a good film", "dull and flat"]) == 0
+def test_predict_json_prints_one_object_per_text_with_the_label_contract(tiny_run, capsys):
+    assert main(["predict", tiny_run, "a good film", "dull and flat", "--json"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     records = [json.loads(line) for line in lines]
     assert [record["text"] for record in records] == ["a good film", "dull and flat"]
     for record in records:
         assert set(record["probabilities"]) == {"neg", "pos"}
         assert sum(record["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+        # `label` is the class name (a string, as in every exported runtime), `label_id` its index.
         assert record["label"] == max(record["probabilities"], key=record["probabilities"].get)
+        assert record["label_id"] == ["neg", "pos"].index(record["label"])
+
+
+def test_predict_prints_a_readable_line_per_text(tiny_run, capsys):
+    assert main(["predict", tiny_run, "a good film", "dull and flat"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    expected = TrainedClassifier.load(tiny_run).predict(["a good film", "dull and flat"])
+    assert lines == [
+        f"{prediction['label']} ({prediction['probabilities'][prediction['label']]:.3f})  {text}"
+        for text, prediction in zip(["a good film", "dull and flat"], expected)
+    ]
 
 
 def test_predict_from_a_file_reports_bad_rows(tiny_run, tmp_path, capsys):
     path = write_jsonl(tmp_path / "texts.jsonl", [{"sentence": "a good film"}, {"sentence": ""}])
-    assert main(["predict", tiny_run, "--file", path]) == 0
+    assert main(["predict", tiny_run, "--file", path, "--json"]) == 0
     captured = capsys.readouterr()
     records = [json.loads(line) for line in captured.out.strip().splitlines()]
     assert [record["line"] for record in records] == [1]
@@ -96,10 +108,11 @@ def test_predict_from_a_file_reports_bad_rows(tiny_run, tmp_path, capsys):
 
 
 def test_predictions_agree_with_the_python_api(tiny_run, capsys):
-    main(["predict", tiny_run, "it is charming ."])
+    main(["predict", tiny_run, "it is charming .", "--json"])
     printed = json.loads(capsys.readouterr().out)
     expected = TrainedClassifier.load(tiny_run).predict(["it is charming ."])[0]
     assert printed["probabilities"] == pytest.approx(expected["probabilities"], abs=1e-5)
+    assert (printed["label"], printed["label_id"]) == (expected["label"], expected["label_id"])
 
 
 def test_explain_writes_a_heatmap_and_a_line(tiny_run, tmp_path, capsys):
@@ -203,7 +216,7 @@ def test_resuming_with_other_settings_is_refused(tiny_data, tmp_path):
     # An interrupted run is a run directory with config.json and no model.keras.
     RunDirectory(out).create()
     config_from_arguments(build_parser().parse_args(command)).save(RunDirectory(out).config_path)
-    changed = config_from_arguments(build_parser().parse_args(command + ["--embedding-dim", "32"]))
+    changed = config_from_arguments(build_parser().parse_args(command + ["--hidden-dim", "32"]))
     with pytest.raises(UserInputError, match=r"model.embedding_dim: 16 → 32"):
         train_classifier(changed, str(out), verbose=0, log=lambda _: None)
 
@@ -215,3 +228,61 @@ def test_overwrite_never_deletes_a_folder_that_is_not_a_run(tiny_data, tmp_path,
     assert main(train_command(tiny_data, keep.parent, "--overwrite")) == 2
     assert "refusing to delete" in capsys.readouterr().err
     assert keep.read_text() == "mine"
+
+
+def saved_config(run_dir):
+    with open(RunDirectory(run_dir).config_path, encoding="utf-8") as file:
+        saved = json.load(file)
+    saved.pop("task", None)  # recorded by newer versions; not a section
+    return saved
+
+
+def test_train_config_file_reproduces_a_run_and_flags_override_it(tiny_run, tmp_path, capsys):
+    config_path = RunDirectory(tiny_run).config_path
+    out = tmp_path / "again"
+    assert main(["train", "--config", config_path, "--out", str(out), "--progress", "none", "--epochs", "2"]) == 0
+    again, before = saved_config(out), saved_config(tiny_run)
+    assert (before["training"]["epochs"], again["training"]["epochs"]) == (1, 2)
+    again["training"]["epochs"] = 1
+    assert again == before  # every other setting came from the earlier run's config.json
+    assert json.load(open(RunDirectory(out).metrics_path))["test"]["examples"] == 60  # its data too
+
+
+def test_train_config_file_may_hold_part_of_a_config(tiny_data, tmp_path):
+    part = tmp_path / "part.json"
+    part.write_text(json.dumps({"model": {"dropout": 0.3, "pooling_heads": 2}, "task": "classification"}))
+    command = train_command(tiny_data, tmp_path / "run", "--config", str(part), "--pooling-heads", "4")
+    config = config_from_arguments(build_parser().parse_args(command))
+    assert (config.model.dropout, config.model.pooling_heads) == (0.3, 4)  # the file's, then the flag's
+    assert config.model.embedding_dim == 16 and config.training.epochs == 1  # from the flags
+    assert config.model.attention_dropout == ClassifierConfig().model.attention_dropout  # neither
+
+
+@pytest.mark.parametrize(
+    "contents, message",
+    [
+        ({"model": {"num_head": 2}}, "unknown keys ['num_head']"),
+        ({"modle": {}}, "unknown sections ['modle']"),
+        ({"model": 3}, "section 'model' is not a JSON object"),
+        ({"task": "summarization", "model": {}}, "belongs to a summarization run"),
+        ({"generation": {"beams": 2}}, "belongs to a summarization run"),
+        ([1, 2], "not a JSON object"),
+    ],
+)
+def test_bad_config_files_end_in_one_line_errors(tiny_data, tmp_path, capsys, contents, message):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(contents))
+    out = tmp_path / "run"
+    assert main(train_command(tiny_data, out, "--config", str(path))) == 2
+    error = capsys.readouterr().err.strip()
+    assert message in error and error.startswith("error: --config") and len(error.splitlines()) == 1
+    assert not out.exists()
+
+
+def test_required_options_may_come_from_a_config_file_only(tmp_path, capsys):
+    assert main(["train", "--out", str(tmp_path / "run")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error == (
+        "error: --train, --valid, --text-column, --label-column are required; "
+        "give them on the command line or in a --config file"
+    )

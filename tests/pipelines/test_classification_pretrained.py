@@ -87,7 +87,7 @@ def test_run_uses_the_checkpoint_tokenizer(pretrained_run):
 
 
 def test_predict_evaluate_and_explain_work_on_the_run(pretrained_run, tiny_data, tmp_path, capsys):
-    assert main(["predict", pretrained_run, "a good film", "a dull film"]) == 0
+    assert main(["predict", pretrained_run, "a good film", "a dull film", "--json"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["text"] for line in lines] == ["a good film", "a dull film"]
     assert main(["evaluate", pretrained_run, "--data", tiny_data["test"]]) == 0
@@ -194,7 +194,7 @@ def test_help_states_both_defaults():
     assert result.returncode == 0
     help_text = " ".join(result.stdout.split())
     assert "--init-from" in help_text
-    assert "(default 0.001; 5e-05 with --init-from)" in help_text
+    assert "(default: 0.001; 5e-05 with --init-from)" in help_text
     assert "fixed by the checkpoint with --init-from" in help_text
     assert "None" not in help_text
 

@@ -22,17 +22,17 @@ from pipelines.summarization.config import ModelConfig
 from pipelines.summarization.generation import Generator
 from pipelines.summarization.inference import InferenceModel
 from pipelines.summarization.model import build_summarizer
-from pipelines.summarization.summarizer import Summarizer
-from pipelines.summarization.summarizer import generate
 from pipelines.summarization.tokenizer import END_ID
 from pipelines.summarization.tokenizer import PAD_ID
+from pipelines.summarization.trained import Summarizer
+from pipelines.summarization.trained import generate
 
 NAMES = ["Amanda", "Jerry", "Hannah", "Larry", "Olivia", "Tom", "Betty", "Mark"]
 PLANS = [("lunch", "the cafe"), ("a movie", "the cinema"), ("a run", "the park"),
          ("dinner", "Luigi's"), ("coffee", "the station")]
 TINY_MODEL_OPTIONS = [
     "--vocabulary-size", "200", "--hidden-dim", "32", "--intermediate-dim", "64",
-    "--heads", "2", "--encoder-layers", "1", "--decoder-layers", "1",
+    "--num-heads", "2", "--encoder-layers", "1", "--decoder-layers", "1",
     "--max-document-length", "64", "--max-summary-length", "24",
     "--batch-size", "8", "--epochs", "3", "--warmup-steps", "4", "--learning-rate", "0.003",
     "--beams", "2",
@@ -267,3 +267,33 @@ def test_user_mistakes_exit_with_one_line(tiny_run, dialogue_files, capsys):
     assert main(["summarize", tiny_run]) == 2
     assert "TEXT arguments or --file" in capsys.readouterr().err
     assert main(["evaluate", tiny_run + "-missing", "--data", dialogue_files["valid"]]) == 2
+
+
+def test_summarize_json_prints_one_object_per_text(tiny_run, capsys):
+    documents = ["Tom: lunch at 5?\nMark: yes! see you at the cafe", "Betty: a movie at 3?"]
+    arguments = [r"Tom: lunch at 5?\nMark: yes! see you at the cafe", "Betty: a movie at 3?"]
+    assert main(["summarize", tiny_run, *arguments, "--json", "--beams", "1", "--max-length", "12"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    expected = generate(Summarizer.load(tiny_run), documents, beams=1, max_length=12)
+    assert records == [{"text": text, "summary": summary} for text, summary in zip(documents, expected)]
+
+
+def test_train_config_file_reproduces_a_run_and_flags_override_it(tiny_run, tmp_path):
+    from pipelines.summarization.cli import build_parser
+    from pipelines.summarization.cli import config_from_args
+
+    saved_path = os.path.join(tiny_run, "config.json")
+    with open(saved_path, encoding="utf-8") as file:
+        saved = json.load(file)
+    saved.pop("task", None)
+    out = str(tmp_path / "again")
+    same = config_from_args(build_parser().parse_args(["train", "--config", saved_path, "--out", out]))
+    assert set(saved) == {"tokenizer", "model", "training", "generation", "data"}
+    for section, values in saved.items():
+        assert getattr(same, section).__dict__ == values, section
+    changed = config_from_args(build_parser().parse_args(
+        ["train", "--config", saved_path, "--out", out, "--epochs", "5", "--heads", "4"]
+    ))
+    assert (changed.training.epochs, changed.model.num_heads) == (5, 4)
+    changed.training.epochs, changed.model.num_heads = same.training.epochs, same.model.num_heads
+    assert changed.to_dict() == same.to_dict()

@@ -26,7 +26,7 @@ REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__f
 JAX_SIDE = """
 import sys
 sys.modules["tensorflow"] = None
-from pipelines.jax_training import main
+from pipelines.summarization.jax_training import main
 status = main(sys.argv[1:])
 assert [name for name in sys.modules if name.startswith("tensorflow")] == ["tensorflow"]
 assert sys.modules["tensorflow"] is None

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 from pipelines.common.errors import UserInputError
-from pipelines.summarization.data import read_documents
-from pipelines.summarization.data import read_pairs
-from pipelines.summarization.datasets import DECODER_IDS
-from pipelines.summarization.datasets import ENCODER_IDS
-from pipelines.summarization.datasets import make_dataset
+from pipelines.summarization.data import DECODER_IDS
+from pipelines.summarization.data import ENCODER_IDS
+from pipelines.summarization.data import make_dataset
 from pipelines.summarization.losses import SmoothedSparseCrossEntropy
+from pipelines.summarization.pairs import read_documents
+from pipelines.summarization.pairs import read_pairs
 from pipelines.summarization.rouge import corpus_rouge
 from pipelines.summarization.sentences import split_sentences
 from pipelines.summarization.tokenizer import END_ID

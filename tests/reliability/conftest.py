@@ -62,7 +62,7 @@ def summarizer():
     from pipelines.summarization.config import ModelConfig
     from pipelines.summarization.config import SummarizerConfig
     from pipelines.summarization.model import build_summarizer
-    from pipelines.summarization.summarizer import Summarizer
+    from pipelines.summarization.trained import Summarizer
     from pipelines.summarization.tokenizer import SummarizationTokenizer
     from pipelines.summarization.tokenizer import learn_vocabulary
 

@@ -20,7 +20,7 @@ from pipelines.classification.cli import main as classification_main
 from pipelines.common.errors import UserInputError
 from pipelines.common.run_directory import RunDirectory
 from pipelines.summarization.cli import main as summarization_main
-from pipelines.summarization.summarizer import generate
+from pipelines.summarization.trained import generate
 from reliability_helpers import one_line_error
 from reliability_helpers import truncate
 
@@ -37,7 +37,7 @@ def printed_records(capsys):
 
 
 def test_empty_and_blank_texts_get_the_answer_for_a_fully_padded_row(classifier_run_dir, trained_classifier, capsys):
-    assert classification_main(["predict", classifier_run_dir, "", " \t "]) == 0
+    assert classification_main(["predict", classifier_run_dir, "", " \t ", "--json"]) == 0
     records = printed_records(capsys)
     padded = trained_classifier.model.predict(np.zeros((1, 1), np.int32), verbose=0)[0]
     for record in records:
