@@ -5,3 +5,7 @@
 generation loops in numpy) run the ONNX files with onnxruntime alone; this package
 imports nothing heavy at the top level so that it stays TensorFlow-free.
 """
+
+from pipelines.common.install_extras import require
+
+require("export", ("onnxruntime", "tokenizers"))  # what every part of export needs

@@ -11,26 +11,29 @@ these functions; Keras users can call them and `model.fit` themselves:
 examples/classification_fit.py is the complete example, from files to `fit`.
 """
 
-from pipelines.classification.config import ClassifierConfig
-from pipelines.classification.config import DataConfig
-from pipelines.classification.config import ModelConfig
-from pipelines.classification.config import TokenizerConfig
-from pipelines.classification.config import TrainingConfig
-from pipelines.classification.config import default_config
-from pipelines.classification.data import make_dataset
-from pipelines.classification.evaluation import evaluate_run
-from pipelines.classification.labels import LabelEncoder
-from pipelines.classification.metrics import classification_report
-from pipelines.classification.metrics import confusion_matrix
-from pipelines.classification.model import attention_explainer
-from pipelines.classification.model import build_classifier
-from pipelines.classification.trained import Explanation
-from pipelines.classification.trained import TrainedClassifier
-from pipelines.classification.training import compile_classifier
-from pipelines.classification.training import train_classifier
-from pipelines.common.tables import read_table
-from pipelines.common.tokenizer import WordPieceTokenizer
-from pipelines.common.tokenizer import build_tokenizer
+from pipelines.common.install_extras import explain_missing
+
+with explain_missing("pipelines"):
+    from pipelines.classification.config import ClassifierConfig
+    from pipelines.classification.config import DataConfig
+    from pipelines.classification.config import ModelConfig
+    from pipelines.classification.config import TokenizerConfig
+    from pipelines.classification.config import TrainingConfig
+    from pipelines.classification.config import default_config
+    from pipelines.classification.data import make_dataset
+    from pipelines.classification.evaluation import evaluate_run
+    from pipelines.classification.labels import LabelEncoder
+    from pipelines.classification.metrics import classification_report
+    from pipelines.classification.metrics import confusion_matrix
+    from pipelines.classification.model import attention_explainer
+    from pipelines.classification.model import build_classifier
+    from pipelines.classification.trained import Explanation
+    from pipelines.classification.trained import TrainedClassifier
+    from pipelines.classification.training import compile_classifier
+    from pipelines.classification.training import train_classifier
+    from pipelines.common.tables import read_table
+    from pipelines.common.tokenizer import WordPieceTokenizer
+    from pipelines.common.tokenizer import build_tokenizer
 
 __all__ = [
     "ClassifierConfig",

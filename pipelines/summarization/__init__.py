@@ -20,6 +20,8 @@ Names are imported on first use, so the Keras-only modules (`model`,
 
 import importlib
 
+from pipelines.common.install_extras import explain_missing
+
 _EXPORTS = {
     "build_summarizer": "pipelines.summarization.model",
     "compile_summarizer": "pipelines.summarization.fitting",
@@ -49,7 +51,8 @@ __all__ = sorted(_EXPORTS)
 def __getattr__(name):
     if name not in _EXPORTS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    with explain_missing("pipelines"):
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
     globals()[name] = value
     return value
 
