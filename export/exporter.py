@@ -17,6 +17,7 @@ from export import layout
 from export.model_card import model_card
 from export.model_card import write_model_card
 from export.onnx_conversion import DEFAULT_OPSET
+from export.onnx_metadata import stamp_onnx_folder
 from export.run_loader import load_run
 from export.staging import remove_abandoned_staging
 from export.staging import staged_version
@@ -27,6 +28,7 @@ from pipelines.common.errors import UserInputError
 from pipelines.common.preflight import EXPORT_WEIGHT_COPIES
 from pipelines.common.preflight import check_free_space
 from pipelines.common.preflight import check_writable
+from pipelines.common.run_directory import RunDirectory
 from pipelines.common.tables import read_table
 
 
@@ -99,6 +101,9 @@ def export_run(
     with staged_version(model_dir, version, overwrite) as staging:
         log(f"writing {name} version {version} (staged in {staging.path})")
         task.write_artifacts(run, staging.path, name, texts, opset, log)
+        stamp_onnx_folder(
+            os.path.join(staging.path, layout.ONNX_DIR), task.name, opset, RunDirectory(run.path).model_path
+        )
         log(f"parity gate on {len(texts)} test {task.inputs} and edge cases")
         report = task.check_parity(run, staging.path, texts)
         write_json_atomic(os.path.join(staging.path, layout.PARITY_REPORT), report)

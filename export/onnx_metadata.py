@@ -11,6 +11,7 @@ deployer can read (`batch`, `sequence`, `past_sequence`, ...).
 import hashlib
 import importlib.metadata
 import json
+import os
 
 DISTRIBUTION = "keras-attention-kit"
 # Keys every exported ONNX file carries (values are strings; lists are JSON).
@@ -103,3 +104,26 @@ def unnamed_dimensions(model_proto):
             if not dim.HasField("dim_value") and (not dim.dim_param or dim.dim_param.startswith("unk__")):
                 unnamed.append((value.name, axis))
     return unnamed
+
+
+def stamp_onnx_folder(onnx_dir, task, opset, model_path):
+    """Writes `metadata_props` into every `.onnx` file of an exported `onnx/` folder.
+
+    The keys: `common_metadata`, then from the folder's config.json the
+    labels (classifiers), the tokenizer file and the longest input
+    (`max_length`: tokens per text, or per document for a summarizer).
+    """
+    import onnx
+
+    with open(os.path.join(onnx_dir, "config.json"), encoding="utf-8") as file:
+        config = json.load(file)
+    metadata = common_metadata(task, opset, model_path)
+    metadata["tokenizer_file"] = config["tokenizer_file"]
+    metadata["max_length"] = config.get("max_length", config.get("max_document_length"))
+    if "labels" in config:
+        metadata["labels"] = config["labels"]
+    for name in sorted(os.listdir(onnx_dir)):
+        if name.endswith(".onnx"):
+            path = os.path.join(onnx_dir, name)
+            onnx.save(set_metadata(onnx.load(path), metadata), path)
+    return metadata

@@ -12,10 +12,11 @@ import onnxruntime
 from pipelines.common.errors import UserInputError
 
 CONFIG_FILE = "config.json"
+CPU_PROVIDER = "CPUExecutionProvider"
 
 
-def session_options(intra_op_threads=1, optimization="all"):
-    """onnxruntime options: intra-op threads and graph optimization level.
+def session_options(intra_op_threads=1, optimization="all", inter_op_threads=1):
+    """onnxruntime options: thread counts and graph optimization level.
 
     Args:
         intra_op_threads: int. Threads inside one operator. Defaults to 1,
@@ -23,8 +24,9 @@ def session_options(intra_op_threads=1, optimization="all"):
             (benchmarks/inference.py measures 1 and 2); for throughput, run
             one session per core. With more than one thread, idle threads do
             not spin, which costs little and helps on shared CPUs.
-            Inter-op parallelism stays off (sequential execution).
         optimization: `"all"` (default), `"extended"`, `"basic"` or `"disabled"`.
+        inter_op_threads: int. Threads running independent operators at once.
+            Defaults to 1: sequential execution (these graphs are chains).
     """
     levels = {
         "all": onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL,
@@ -34,27 +36,49 @@ def session_options(intra_op_threads=1, optimization="all"):
     }
     if optimization not in levels:
         raise ValueError(f"`optimization` must be one of {sorted(levels)}. Received: {optimization!r}")
-    if not isinstance(intra_op_threads, int) or intra_op_threads <= 0:
-        raise ValueError(
-            f"`intra_op_threads` must be a positive integer. Received: intra_op_threads={intra_op_threads}"
-        )
+    for name, value in (("intra_op_threads", intra_op_threads), ("inter_op_threads", inter_op_threads)):
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = intra_op_threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    options.inter_op_num_threads = inter_op_threads
+    options.execution_mode = (
+        onnxruntime.ExecutionMode.ORT_SEQUENTIAL if inter_op_threads == 1 else onnxruntime.ExecutionMode.ORT_PARALLEL
+    )
     options.graph_optimization_level = levels[optimization]
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return options
 
 
-def create_session(path, intra_op_threads=1, optimization="all"):
-    """An onnxruntime session of the file `path`; a user error if it is missing or not ONNX."""
+def checked_providers(providers):
+    """`providers` (names or `(name, options)` pairs) if this onnxruntime has them all;
+    None means CPU. A user error names the missing ones and those available."""
+    if providers is None:
+        return [CPU_PROVIDER]
+    providers = list(providers)
+    available = onnxruntime.get_available_providers()
+    missing = [p for p in providers if (p[0] if isinstance(p, (tuple, list)) else p) not in available]
+    if not providers or missing:
+        raise UserInputError(
+            f"execution providers {missing or providers} are not available in this onnxruntime "
+            f"build; choose from {available} (a GPU needs the onnxruntime-gpu package)"
+        )
+    return providers
+
+
+def create_session(path, intra_op_threads=1, optimization="all", providers=None, inter_op_threads=1):
+    """An onnxruntime session of the file `path`; a user error if it is missing or not ONNX.
+
+    `providers`: onnxruntime execution providers in order of preference
+    (e.g. `["CUDAExecutionProvider", "CPUExecutionProvider"]`); CPU by default.
+    """
     path = os.fspath(path)
-    options = session_options(intra_op_threads, optimization)
+    options = session_options(intra_op_threads, optimization, inter_op_threads)
+    providers = checked_providers(providers)
     if not os.path.isfile(path):
         raise UserInputError(f"{path} not found; copy the whole onnx/ folder of an exported version")
     try:
-        return onnxruntime.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
+        return onnxruntime.InferenceSession(path, sess_options=options, providers=providers)
     except Exception as error:  # onnxruntime's InvalidProtobuf, Fail, ... share no base class
         reason = str(error).strip().splitlines()[0]
         raise UserInputError(

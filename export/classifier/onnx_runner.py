@@ -43,11 +43,16 @@ class OnnxClassifier:
         self.longest_token_ids = longest_token_ids
 
     @classmethod
-    def load(cls, onnx_dir, intra_op_threads=1, optimization="all"):
-        """Loads an exported `onnx/` folder (config.json, classifier.onnx, tokenizer.json)."""
+    def load(cls, onnx_dir, intra_op_threads=1, optimization="all", providers=None, inter_op_threads=1):
+        """Loads an exported `onnx/` folder (config.json, classifier.onnx, tokenizer.json).
+
+        `providers` (onnxruntime execution providers, CPU by default) and the
+        thread counts go to `export.onnx_session.create_session`.
+        """
         config = read_onnx_config(onnx_dir)
         session = create_session(
-            os.path.join(onnx_dir, config["model_file"]), intra_op_threads, optimization
+            os.path.join(onnx_dir, config["model_file"]), intra_op_threads, optimization, providers,
+            inter_op_threads,
         )
         tokenizer_path = os.path.join(onnx_dir, config["tokenizer_file"])
         try:

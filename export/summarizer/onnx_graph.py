@@ -30,6 +30,7 @@ import tensorflow as tf
 from export import layout
 from export.onnx_conversion import OnnxExportError
 from export.onnx_conversion import convert_function
+from export.onnx_metadata import rename_dimensions
 from pipelines.decoding.settings import FORBIDDEN_SCORE
 from pipelines.summarization.special_tokens import SEARCH_IDS
 
@@ -91,7 +92,22 @@ def decoder_step_function(inference_model, max_length):
 
 
 def convert(function, path, opset):
-    return convert_function(function, path, opset)
+    return convert_function(function, path, opset, edit=name_dynamic_axes)
+
+
+def name_dynamic_axes(model_proto):
+    """Names the free axes `batch` and `source_sequence` (tf2onnx leaves `unk__N`);
+    the cache's length is fixed (`max_length`), the vocabulary too."""
+    names = {}
+    for value in list(model_proto.graph.input) + list(model_proto.graph.output):
+        rank = len(value.type.tensor_type.shape.dim)
+        if rank:
+            names[(value.name, 0)] = "batch"
+        if value.name in ("encoder_ids", "encoder_padding_mask"):
+            names[(value.name, 1)] = "source_sequence"
+        elif value.name.startswith("cross_key_values_"):
+            names[(value.name, 2)] = "source_sequence"
+    rename_dimensions(model_proto, names)
 
 
 def convert_summarizer(model, directory, max_length, opset=18, check_ids=None):

@@ -15,12 +15,12 @@ float rounding of the logits; the export's parity gate measures how often.
 Detokenization and truecasing are `pipelines.summarization.postprocessing.python_text`.
 """
 
-import json
 import os
 
 import numpy as np
 
 from export.onnx_session import create_session
+from export.onnx_session import read_onnx_config
 from export.summary_text import DialogueTokenizer
 from pipelines.decoding.numpy_search import search_for
 from pipelines.decoding.settings import DecodingSettings
@@ -50,12 +50,17 @@ class OnnxSummarizer:
         self.decoder_layers = config["decoder_layers"]
 
     @classmethod
-    def load(cls, onnx_dir, intra_op_threads=1, optimization="all"):
-        """Loads an exported `onnx/` folder (config.json, the two graphs, tokenizer.json)."""
-        with open(os.path.join(onnx_dir, "config.json"), encoding="utf-8") as file:
-            config = json.load(file)
+    def load(cls, onnx_dir, intra_op_threads=1, optimization="all", providers=None, inter_op_threads=1):
+        """Loads an exported `onnx/` folder (config.json, the two graphs, tokenizer.json).
+
+        `providers` (onnxruntime execution providers, CPU by default) and the
+        thread counts go to `export.onnx_session.create_session`.
+        """
+        config = read_onnx_config(onnx_dir)
         sessions = [
-            create_session(os.path.join(onnx_dir, config[key]), intra_op_threads, optimization)
+            create_session(
+                os.path.join(onnx_dir, config[key]), intra_op_threads, optimization, providers, inter_op_threads
+            )
             for key in ("encoder_file", "decoder_step_file")
         ]
         tokenizer = DialogueTokenizer.load(os.path.join(onnx_dir, config["tokenizer_file"]))

@@ -1,6 +1,7 @@
 """ONNX files that explain themselves: metadata_props round trip, axis names."""
 
 import json
+import os
 
 import numpy as np
 import onnx
@@ -69,3 +70,38 @@ def test_renamed_axes_follow_every_use_and_leave_the_answers_alone(tmp_path):
 def test_a_wrong_axis_name_request_says_what_is_wrong(names, message):
     with pytest.raises(ValueError, match=message):
         rename_dimensions(tiny_graph(), names)
+
+
+def test_exported_classifier_onnx_describes_itself(version_dir, classifier_run_dir):
+    from export.onnx_metadata import file_sha256
+
+    onnx_dir = os.path.join(version_dir, "onnx")
+    with open(os.path.join(onnx_dir, "config.json"), encoding="utf-8") as file:
+        config = json.load(file)
+    model = onnx.load(os.path.join(onnx_dir, "classifier.onnx"))
+    metadata = read_metadata(model)
+    assert metadata["task"] == "classification" and metadata["exporter"] == "keras-attention-kit"
+    assert json.loads(metadata["labels"]) == config["labels"]
+    assert json.loads(metadata["max_length"]) == config["max_length"]
+    assert json.loads(metadata["opset"]) == config["opset"] == model.opset_import[0].version
+    assert os.path.isfile(os.path.join(onnx_dir, metadata["tokenizer_file"]))
+    assert metadata["run_model_sha256"] == file_sha256(os.path.join(classifier_run_dir, "model.keras"))
+    assert unnamed_dimensions(model) == []
+
+
+def test_runner_options_choose_providers_and_threads(version_dir):
+    from export.classifier.onnx_runner import OnnxClassifier
+    from pipelines.common.errors import UserInputError
+
+    onnx_dir = os.path.join(version_dir, "onnx")
+    texts = ["a gorgeous film", "a dull, lifeless mess"]
+    default = OnnxClassifier.load(onnx_dir).predict_probabilities(texts)
+    chosen = OnnxClassifier.load(
+        onnx_dir, providers=["CPUExecutionProvider"], intra_op_threads=2, inter_op_threads=2
+    )
+    assert chosen.session.get_providers() == ["CPUExecutionProvider"]
+    np.testing.assert_allclose(chosen.predict_probabilities(texts), default, atol=1e-6)
+    with pytest.raises(UserInputError, match=r"\['NoSuchExecutionProvider'\] are not available.*choose from"):
+        OnnxClassifier.load(onnx_dir, providers=["NoSuchExecutionProvider"])
+    with pytest.raises(ValueError, match="inter_op_threads"):
+        OnnxClassifier.load(onnx_dir, inter_op_threads=0)
