@@ -34,7 +34,12 @@ def version_figures(version_dir, threads):
         card = json.load(file)
     if card["task"] != "classification":
         raise SystemExit(f"error: {version_dir} is a {card['task']} export; pass classifier versions")
-    arguments = types.SimpleNamespace(version_dir=version_dir, run_dir=card["source_run"], threads=threads)
+    from export.model_card import source_run_dir
+
+    run_dir = source_run_dir(card)
+    if run_dir is None:
+        raise SystemExit(f"error: the run {card['source_run']!r} of {version_dir} is not under runs/")
+    arguments = types.SimpleNamespace(version_dir=version_dir, run_dir=run_dir, threads=threads)
     run, runtimes = load_runtimes(arguments)
     training = run.metrics.get("training", {})
     pretrained = card.get("pretrained_from") or {}

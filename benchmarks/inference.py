@@ -54,7 +54,7 @@ SINGLE_TEXTS = 64
 def parse_arguments():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("version_dir", help="an exported saved_models/NAME/VERSION folder")
-    parser.add_argument("--run-dir", help="the trained run (default: the model card's source_run)")
+    parser.add_argument("--run-dir", help="the trained run (default: runs/ and the model card's source_run)")
     parser.add_argument("--texts", help="texts file (default: the run's test file)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--rounds", type=int, default=5)
@@ -246,7 +246,11 @@ def main():
     with open(os.path.join(arguments.version_dir, "model_card.json"), encoding="utf-8") as file:
         card = json.load(file)
     if arguments.run_dir is None:
-        arguments.run_dir = card["source_run"]
+        from export.model_card import source_run_dir
+
+        arguments.run_dir = source_run_dir(card)
+        if arguments.run_dir is None:
+            sys.exit(f"error: the run {card['source_run']!r} of {arguments.version_dir} is not under runs/; pass --run-dir")
     try:
         arguments.task = task_export(card["task"])
     except UserInputError as error:

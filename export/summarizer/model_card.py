@@ -23,16 +23,28 @@ def card_fields(run):
 
 
 def card_text(card):
-    """The summarizer's lines of MODEL_CARD.md."""
+    """The summarizer's part of MODEL_CARD.md."""
     test = card["metrics"].get("test") or {}
+    validation = card["metrics"].get("validation") or {}
+    beams = card["generation"]["beam_search"]["beams"]
     return CardText(
-        task=f"- task: {card['task']}; greedy (`serving_default`) and beam search "
-        f"(`beam_search`, {card['generation']['beam_search']['beams']} beams)",
-        quality=[
-            f"- test ROUGE-1/2/Lsum: {test.get('rouge1', 'n/a')} / {test.get('rouge2', 'n/a')} / "
-            f"{test.get('rougeLsum', 'n/a')}",
+        task=f"Abstractive summarization of dialogues: greedy (`serving_default`) and beam search "
+        f"(`beam_search`, {beams} beams).",
+        pipeline_tag="summarization",
+        metric_names=["rouge"],
+        intended_use=[
+            "- Summarizing English chat dialogues like those it was trained on into a few sentences,",
+            "  for research and prototypes.",
+            "- Summaries can leave out or invent facts and names: a person should read them before",
+            "  they reach others. Not for medical, legal or other high-stakes records.",
         ],
-        truncated="dialogues cut to",
+        evaluation=[
+            ("test", "ROUGE-1", test.get("rouge1")),
+            ("test", "ROUGE-2", test.get("rouge2")),
+            ("test", "ROUGE-Lsum", test.get("rougeLsum")),
+            ("validation", "loss", validation.get("loss")),
+        ],
+        truncated="the start of the dialogue is kept",
         inputs=[
             "Inputs are raw UTF-8 dialogues (SavedModel `serving_default`, `beam_search`) or token",
             "ids (`generate_token_ids`, ONNX). See README, section Export and serving.",

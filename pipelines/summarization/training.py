@@ -262,6 +262,8 @@ def fit_model(
         # Real encoder + decoder tokens per second of training steps (after the first).
         "tokens_per_second": round(tokens_per_step * clock.steps / max(clock.seconds, 1e-9), 1),
         "parameters": model.count_params(),
+        "train_examples": len(train_pairs),
+        "valid_examples": len(valid_pairs),
         "distribute": training.distribute,
         "replicas": replicas(strategy),
     }

@@ -5,6 +5,7 @@ import glob
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -21,6 +22,7 @@ import export.classifier.parity_check
 import export.exporter
 from export import cli
 from export.layout import next_version
+from export.model_card import card_metrics
 from export.serving import load_saved_model
 
 from export_fixtures import MODEL_NAME
@@ -43,7 +45,8 @@ def test_model_card_describes_the_version(version_dir, classifier_run):
         card = json.load(file)
     assert card["task"] == "classification" and card["labels"] == ["0", "1"]
     assert card["name"] == MODEL_NAME and card["version"] == 1
-    assert card["metrics"] == classifier_run.metrics
+    assert card["metrics"] == card_metrics(classifier_run.metrics)
+    assert card["metrics"]["test"]["accuracy"] == round(classifier_run.metrics["test"]["accuracy"], 4)
     with open(classifier_run.vocabulary_path, "rb") as file:
         assert card["tokenizer"]["vocabulary_sha256"] == hashlib.sha256(file.read()).hexdigest()
     assert set(card["versions"]) >= {"tensorflow", "keras", "tf2onnx", "onnxruntime", "tensorflow_text"}
@@ -57,6 +60,43 @@ def test_invalid_name_exits_2_and_writes_nothing(classifier_run_dir, tmp_path, c
     assert cli.main([classifier_run_dir, "--name", name, "--out", str(tmp_path)]) == 2
     assert "invalid model name" in capsys.readouterr().err
     assert os.listdir(tmp_path) == []
+
+
+def strings_in(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from strings_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings_in(item)
+
+
+def test_model_card_holds_no_machine_path_and_rounded_figures(version_dir, classifier_run_dir, classifier_run):
+    with open(os.path.join(version_dir, "model_card.json")) as file:
+        text = file.read()
+    card = json.loads(text)
+    run_parent = os.path.dirname(os.path.abspath(classifier_run_dir))
+    assert run_parent not in text and not any(value.startswith("/") for value in strings_in(card))
+    assert card["source_run"] == os.path.basename(classifier_run_dir)
+    assert not re.search(r"\d\.\d{5,}", text)  # no unrounded figure
+    accuracy = classifier_run.metrics["test"]["accuracy"]
+    assert card["metrics"]["test"]["accuracy"] == round(accuracy, 4)
+    data = card["training_data"]
+    assert data["train"]["rows"] == classifier_run.metrics["training"]["train_examples"]
+    assert data["test"]["rows"] == classifier_run.metrics["test"]["examples"]
+    with open(os.path.join(version_dir, "MODEL_CARD.md")) as file:
+        markdown = file.read()
+    assert run_parent not in markdown
+    header = markdown.split("---\n")[1]
+    assert header.splitlines()[:4] == [
+        "license: unknown", "language: en", "library_name: keras", "pipeline_tag: text-classification"
+    ]
+    for section in ("## Intended use", "## Training data", "## Evaluation", "## Limitations"):
+        assert section in markdown
+    assert f"| test | accuracy | {round(accuracy, 4)} |" in markdown
+    assert "trained from scratch" in markdown
 
 
 def test_existing_version_is_refused(classifier_run_dir, export_base, version_dir, capsys):

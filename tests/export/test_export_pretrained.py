@@ -81,6 +81,8 @@ def test_model_card_names_the_checkpoint_and_licence(tiny_export):
         markdown = file.read()
     assert "fine-tuned from the pretrained checkpoint tiny/bert" in markdown
     assert card["pretrained_from"]["sha256"] in markdown and "apache-2.0" in markdown
+    assert "path" not in card["pretrained_from"]
+    assert "license: apache-2.0\n" in markdown and "base_model: tiny/bert\n" in markdown
 
 
 def test_minilm_classifier_exports_within_the_parity_bound(tmp_path):

@@ -188,6 +188,11 @@ def test_onnx_files_config_model_card_and_warmup(published, saved_model, summari
     assert card["task"] == "summarization" and card["parity_passed"] is True
     assert card["tokenizer"]["vocabulary_sha256"] == summarizer_run.vocabulary_sha256()
     assert card["generation"]["beam_search"]["beams"] == 4
+    assert card["training_data"]["train"]["rows"] == summarizer_run.metrics["training"]["train_examples"] > 0
+    with open(os.path.join(published.path, "MODEL_CARD.md")) as file:
+        markdown = file.read()
+    assert "pipeline_tag: summarization\n" in markdown and "metrics: [rouge]\n" in markdown
+    assert f"| validation | loss | {card['metrics']['validation']['loss']} |" in markdown
     logs = read_warmup_file(published.path)
     assert sorted(log.predict_log.request.model_spec.signature_name for log in logs) == sorted(SIGNATURES)
     for log in logs:
