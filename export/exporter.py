@@ -105,7 +105,7 @@ def export_run(
             os.path.join(staging.path, layout.ONNX_DIR), task.name, opset, RunDirectory(run.path).model_path
         )
         log(f"parity gate on {len(texts)} test {task.inputs} and edge cases")
-        report = task.check_parity(run, staging.path, texts)
+        report = task.check_parity(run, staging.path, texts, log)
         write_json_atomic(os.path.join(staging.path, layout.PARITY_REPORT), report)
         card = model_card(run, task, name, version, opset, report["passed"])
         write_model_card(staging.path, card, task.card_text(card))

@@ -6,6 +6,8 @@ what `parity.json` holds: the task's name, whether every case passed, the
 task's pass criteria, what each runtime is, and one row per case.
 """
 
+import time
+
 RUNTIMES = ("keras", "savedmodel", "onnx")
 
 
@@ -13,7 +15,7 @@ def batches(items, batch_size):
     return [items[start : start + batch_size] for start in range(0, len(items), batch_size)]
 
 
-def parity_report(task, cases, check_case, criteria, runtimes):
+def parity_report(task, cases, check_case, criteria, runtimes, log=None):
     """The parity report (parity.json contents).
 
     Args:
@@ -22,8 +24,15 @@ def parity_report(task, cases, check_case, criteria, runtimes):
         check_case: callable case → its row (a dict with a bool `"passed"`).
         criteria: dict. The task's pass criteria (a tolerance, thresholds), recorded.
         runtimes: dict. What each of `RUNTIMES` is, recorded.
+        log: callable taking a progress line per case, or None.
     """
-    results = [check_case(case) for case in cases]
+    results = []
+    for number, case in enumerate(cases, 1):
+        started = time.perf_counter()
+        results.append(check_case(case))
+        if log is not None:
+            outcome = "ok" if results[-1]["passed"] else "FAILED"
+            log(f"    case {number}/{len(cases)} {case.name}: {outcome} ({time.perf_counter() - started:.1f} s)")
     return {
         "task": task,
         "passed": all(result["passed"] for result in results),

@@ -46,7 +46,8 @@ class TaskExport:
         load_run: callable `RunDirectory` → the loaded run.
         write_artifacts: callable `(run, version_dir, name, texts, opset, log)`:
             the SavedModel, its warmup records and the `onnx/` folder.
-        check_parity: callable `(run, version_dir, texts)` → the parity report.
+        check_parity: callable `(run, version_dir, texts, log)` → the parity report;
+            `log` takes a progress line per case.
         format_parity_table: callable report → the table printed after export.
         card_fields: callable run → the task's fields of model_card.json.
         card_text: callable card → the task's `model_card.CardText`.

@@ -31,12 +31,12 @@ TOLERANCE = 1e-5
 MAX_LISTED_MISMATCHES = 50
 
 
-def check_parity(run, version_dir, texts):
+def check_parity(run, version_dir, texts, log=None):
     """The parity report of the artifacts in `version_dir`, each reloaded from disk."""
     cases = classifier_parity_cases(
         texts, run.tokenizer, run.tokenizer.vocabulary_size, run.longest_token_ids
     )
-    return run_parity(cases, load_runtimes(run, version_dir), run.labels, TOLERANCE)
+    return run_parity(cases, load_runtimes(run, version_dir), run.labels, TOLERANCE, log)
 
 
 def load_runtimes(run, version_dir):
@@ -148,7 +148,7 @@ def mismatch_record(case, row, label_ids, labels):
     return record
 
 
-def run_parity(cases, runtimes, labels, tolerance=TOLERANCE):
+def run_parity(cases, runtimes, labels, tolerance=TOLERANCE, log=None):
     """The parity report (parity.json contents) of `cases` over the three runtimes."""
 
     def check_case(case):
@@ -165,6 +165,7 @@ def run_parity(cases, runtimes, labels, tolerance=TOLERANCE):
             "savedmodel": "reloaded SavedModel signatures (serving_default for texts)",
             "onnx": "onnxruntime, tokenizers (Hugging Face) tokenizer",
         },
+        log=log,
     )
 
 

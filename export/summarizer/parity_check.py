@@ -42,10 +42,10 @@ BEAM_THRESHOLD = 0.95
 THRESHOLDS = {"greedy": GREEDY_THRESHOLD, "beam": BEAM_THRESHOLD}
 
 
-def check_parity(run, version_dir, texts):
+def check_parity(run, version_dir, texts, log=None):
     """The summarizer's parity report of the artifacts in `version_dir`, each reloaded from disk."""
     cases = summarizer_parity_cases(texts, run.tokenizer, run.max_document_length, run.beams)
-    return run_summarizer_parity(cases, load_runtimes(run, version_dir), END_ID, run.beams)
+    return run_summarizer_parity(cases, load_runtimes(run, version_dir), END_ID, run.beams, log)
 
 
 def load_runtimes(run, version_dir):
@@ -186,11 +186,13 @@ def compare(case, outputs, tokenization_identical, end_id):
     }
 
 
-def run_summarizer_parity(cases, runtimes, end_id, beams):
+def run_summarizer_parity(cases, runtimes, end_id, beams, log=None):
     """The parity report (parity.json contents) of `cases` over the three runtimes."""
     for search in THRESHOLDS:  # the pipeline generates every dialogue of a search in one call
         texts = [text for case in cases if case.search == search for text in case.texts]
         if texts:
+            if log is not None:
+                log(f"    Keras: {search} summaries of {len(texts)} dialogues")
             runtimes["keras"].summaries(texts, search)
 
     def check_case(case):
@@ -208,6 +210,7 @@ def run_summarizer_parity(cases, runtimes, end_id, beams):
             "savedmodel": "reloaded SavedModel text signatures (serving_default, beam_search)",
             "onnx": "onnxruntime encoder + decoder step, numpy search, tokenizers (Hugging Face)",
         },
+        log=log,
     )
 
 

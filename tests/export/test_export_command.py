@@ -179,12 +179,16 @@ def test_export_killed_mid_way_keeps_the_previous_version_and_the_next_export_su
     })[0]
     np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, atol=1e-5)
 
-    # The next export removes the dead process's staging folder and publishes version 2.
-    result = export.exporter.export_run(
-        classifier_run_dir, "m", out=str(tmp_path), parity_rows=8, log=lambda line: None
-    )
+    # The next export removes the dead process's staging folder and publishes version 2,
+    # telling as it goes how far the parity gate is.
+    lines = []
+    result = export.exporter.export_run(classifier_run_dir, "m", out=str(tmp_path), parity_rows=8, log=lines.append)
     assert result.passed and result.path == str(model_dir / "2")
     assert sorted(os.listdir(model_dir)) == ["1", "2"]
+    cases = result.parity["cases"]
+    progress = [line.strip() for line in lines if line.strip().startswith("case ")]
+    assert len(progress) == len(cases) > 1
+    assert progress[-1].startswith(f"case {len(cases)}/{len(cases)} {cases[-1]['case']}: ok (")
 
 
 def test_demo_shows_the_same_answer_from_each_runtime(classifier_run, version_dir):
