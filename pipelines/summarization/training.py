@@ -169,6 +169,7 @@ def train(config, out, *, overwrite=False, log=print, backup_steps=DEFAULT_BACKU
                 learn_vocabulary(pairs.documents + pairs.summaries, config.tokenizer.vocabulary_size)
             )
             tokenizer.save(run.tokenizer_dir)
+            log(f"vocabulary: {tokenizer.vocabulary_size} tokens")
         config.model.vocabulary_size = tokenizer.vocabulary_size
         config.save(run.config_path)
 
@@ -291,6 +292,7 @@ def report_metrics(config, run, model, tokenizer, splits, fit_report, log):
     }
     summarizer = Summarizer(model, tokenizer, config)
     samples = valid_pairs.documents[:SAMPLE_COUNT]
+    log(f"generating {len(samples)} sample summaries of validation dialogues ({SAMPLE_PREDICTIONS_FILE}) ...")
     write_predictions(
         os.path.join(run.path, SAMPLE_PREDICTIONS_FILE), valid_pairs, generate(summarizer, samples)
     )
