@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_attention.projections import in_tensorflow_xla_function
+
 # Finite stand-ins for -inf: tf2onnx rewrites a float select as
 # `cast(c) * x + cast(!c) * y`, which turns -inf into NaN after export.
 _LARGE_NEGATIVE = {"float16": -3.0e4}
@@ -137,22 +139,9 @@ def _product(equation, first, second):
     hold), slower under XLA than one einsum, which XLA fuses with the
     transposes (benchmarks/layers.py, BENCHMARKS.md).
     """
-    if _in_tensorflow_xla_function():
+    if in_tensorflow_xla_function():
         return ops.einsum(equation, first, second, optimize="optimal")
     return ops.einsum(equation, first, second)
-
-
-def _in_tensorflow_xla_function():
-    if keras.backend.backend() != "tensorflow":
-        return False
-    try:
-        import tensorflow as tf
-        from tensorflow.python.ops import control_flow_util
-    except ImportError:  # TensorFlow's internal module moved: keep the graph form
-        return False
-    if tf.executing_eagerly():
-        return False
-    return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
 
 
 def zero_fully_masked_queries(output, mask):
