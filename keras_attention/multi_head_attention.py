@@ -775,7 +775,7 @@ class MultiHeadAttention(keras.layers.Layer):
                 key,
                 value,
                 mask=attention_mask,
-                dropout_fn=dropout,
+                dropout_fn=dropout if dropout_active else None,
                 scale=self._inverse_sqrt_key_dim,
                 return_weights=return_attention_scores,
             )

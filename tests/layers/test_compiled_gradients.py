@@ -1,8 +1,8 @@
 """Compiled training steps (XLA via tf.function on TensorFlow, jax.jit on JAX):
 losses and gradients of our layers equal those of Keras's built-ins with the
-same weights. Under XLA on TensorFlow the projections run as one product with
-a hand-written gradient (`keras_attention/projections.py`), a path that eager
-calls and exports never take."""
+same weights. Under XLA on TensorFlow the projections and the attention
+products have hand-written gradients (`keras_attention/projections.py`,
+`keras_attention/ops.py`), a path that eager calls and exports never take."""
 
 import keras
 import numpy as np
@@ -71,10 +71,11 @@ def inputs(*shape, seed=0):
 
 
 @pytest.mark.parametrize("use_bias", [True, False], ids=["bias", "no_bias"])
-@pytest.mark.parametrize("attention", ["self", "cross"])
+@pytest.mark.parametrize("attention", ["self", "cross", "causal", "unmasked"])
 def test_multi_head_attention_step_matches_keras(attention, use_bias):
     """Self-attention projects Q, K and V in one product; cross-attention one
-    product each. A padding mask leaves some keys out."""
+    product each. A padding mask leaves some keys out; the causal case has no
+    explicit mask, the unmasked one no mask at all."""
     x = inputs(3, 6, 16)
     memory = inputs(3, 4, 12, seed=1)
     padding = np.array([[1, 1, 1, 1], [1, 1, 0, 0], [1, 0, 0, 0]], bool)
@@ -83,6 +84,14 @@ def test_multi_head_attention_step_matches_keras(attention, use_bias):
 
         def arguments(x):
             return (x, x), {"attention_mask": padding[:, None, :]}
+    elif attention == "causal":
+
+        def arguments(x):
+            return (x, x), {"use_causal_mask": True}
+    elif attention == "unmasked":
+
+        def arguments(x):
+            return (x, x), {}
     else:
 
         def arguments(x):
