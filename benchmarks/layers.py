@@ -22,10 +22,13 @@ backend's default, which is the path this script measured faster there.
 import argparse
 import os
 import statistics
+import sys
 import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The layers of this checkout, not whichever copy of the package is installed.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -162,6 +165,7 @@ def main():
         f"our attention rows on the {path} path, "
         f"median of {args.repeats} x {args.steps} steps; "
         f"backend {BACKEND}, Keras {keras.__version__}, {os.cpu_count()} CPU cores, "
+        f"keras_attention from {os.path.dirname(os.path.dirname(keras_attention.__file__))}, "
         f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}"
     )
     header = f"{'layer':<10} {'xla':<5} {'seq':>5} {'ours ms':>9} {'keras ms':>9} {'ours tok/s':>11} {'ratio':>6} {'load':>5}"
