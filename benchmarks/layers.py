@@ -7,7 +7,9 @@ machine load:
     keras.layers.MultiHeadAttention, LayerNormalization and Dense,
 at batch 32, width 256, 8 heads, sequence 64/128/256/512. A 10%-padded key
 mask is applied to both sides. Prints times, tokens/s and the ratio Keras time /
-our time (above 1.0 means ours is faster), with the load average.
+our time (above 1.0 means ours is faster), with the load average. The `cpu`
+ratio divides the process CPU time per step instead (all threads): on a machine
+others are loading, it moves much less than the wall-clock ratio.
 
     KERAS_BACKEND=tensorflow python benchmarks/layers.py [--repeats 5] [--steps 5]
     KERAS_BACKEND=jax python benchmarks/layers.py
@@ -21,11 +23,15 @@ backend's default, which is the path this script measured faster there.
 
 import argparse
 import os
+import resource
 import statistics
+import sys
 import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The layers of this checkout, not whichever copy of the package is installed.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -108,12 +114,18 @@ def make_step(layer, arguments, compiled):
     return step
 
 
+def process_cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def time_steps(step, x, mask, steps):
-    start = time.perf_counter()
+    """Wall-clock and process CPU seconds per step."""
+    start, start_cpu = time.perf_counter(), process_cpu_seconds()
     for _ in range(steps):
         loss, _ = step(x, mask)
     float(loss)  # wait for the last step
-    return (time.perf_counter() - start) / steps
+    return (time.perf_counter() - start) / steps, (process_cpu_seconds() - start_cpu) / steps
 
 
 def measure(kind, seq_len, compiled, repeats, steps, use_fused_attention=None):
@@ -133,7 +145,9 @@ def measure(kind, seq_len, compiled, repeats, steps, use_fused_attention=None):
     for _ in range(repeats):
         ours_times.append(time_steps(step_ours, x, mask, steps))
         theirs_times.append(time_steps(step_theirs, x, mask, steps))
-    return statistics.median(ours_times), statistics.median(theirs_times)
+    # Medians of (wall, cpu) for each side.
+    return [tuple(statistics.median(column) for column in zip(*times))
+            for times in (ours_times, theirs_times)]
 
 
 def default_path():
@@ -162,16 +176,20 @@ def main():
         f"our attention rows on the {path} path, "
         f"median of {args.repeats} x {args.steps} steps; "
         f"backend {BACKEND}, Keras {keras.__version__}, {os.cpu_count()} CPU cores, "
+        f"keras_attention from {os.path.dirname(os.path.dirname(keras_attention.__file__))}, "
         f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}"
     )
-    header = f"{'layer':<10} {'xla':<5} {'seq':>5} {'ours ms':>9} {'keras ms':>9} {'ours tok/s':>11} {'ratio':>6} {'load':>5}"
+    header = (
+        f"{'layer':<10} {'xla':<5} {'seq':>5} {'ours ms':>9} {'keras ms':>9} "
+        f"{'ours tok/s':>11} {'ratio':>6} {'cpu':>6} {'load':>5}"
+    )
     print(header)
     print("-" * len(header))
     compiled_modes = (True,) if BACKEND == "jax" else (False, True)
     for kind in args.kinds:
         for compiled in compiled_modes:
             for seq_len in args.seq_lens:
-                ours, theirs = measure(
+                (ours, ours_cpu), (theirs, theirs_cpu) = measure(
                     kind, seq_len, compiled, args.repeats, args.steps,
                     use_fused_attention=PATHS[args.attention_path] if kind == "attention" else None,
                 )
@@ -179,7 +197,7 @@ def main():
                 print(
                     f"{kind:<10} {str(compiled):<5} {seq_len:>5} {ours * 1e3:>9.1f} "
                     f"{theirs * 1e3:>9.1f} {tokens_per_s:>11.0f} {theirs / ours:>6.2f}x "
-                    f"{os.getloadavg()[0]:>5.2f}",
+                    f"{theirs_cpu / ours_cpu:>5.2f}x {os.getloadavg()[0]:>5.2f}",
                     flush=True,
                 )
 

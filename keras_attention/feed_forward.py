@@ -2,6 +2,9 @@ import keras
 from keras import ops
 
 from keras_attention.initializers import clone_initializer
+from keras_attention.projections import flat_matmul
+from keras_attention.projections import in_tensorflow_xla_function
+from keras_attention.projections import kernel_gives_output
 from keras_attention.validation import check_positive_int
 from keras_attention.validation import check_rate
 
@@ -97,9 +100,9 @@ class FeedForward(keras.layers.Layer):
         )
 
     def call(self, inputs, training=None):
-        hidden = self._activation_fn(self.intermediate_dense(inputs))
+        hidden = self._activation_fn(_apply_dense(self.intermediate_dense, inputs))
         hidden = self.dropout_layer(hidden, training=training)
-        return self.output_dense(hidden)
+        return _apply_dense(self.output_dense, hidden)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -116,3 +119,10 @@ class FeedForward(keras.layers.Layer):
             }
         )
         return config
+
+
+def _apply_dense(dense, inputs):
+    """`dense(inputs)`; under XLA on TensorFlow, one 2-D product with the bias folded in."""
+    if in_tensorflow_xla_function() and kernel_gives_output(dense):
+        return dense.activation(flat_matmul(inputs, dense.kernel, dense.bias))
+    return dense(inputs)

@@ -10,6 +10,8 @@ from keras_attention.initializers import clone_initializer
 from keras_attention.ops import masked_softmax
 from keras_attention.ops import scaled_dot_product_attention
 from keras_attention.ops import zero_fully_masked_queries
+from keras_attention.projections import flat_matmul
+from keras_attention.projections import kernel_gives_output
 from keras_attention.rotary import apply_rotary_embedding
 from keras_attention.validation import check_positive_int
 from keras_attention.validation import check_rate
@@ -529,9 +531,12 @@ class MultiHeadAttention(keras.layers.Layer):
         # the EinsumDense, and a MatMul in exported graphs.
         kernel = projection.kernel
         heads, head_dim = kernel.shape[-2:]
-        projected = _flat_matmul(inputs, ops.reshape(kernel, (kernel.shape[0], heads * head_dim)))
-        if projection.bias is not None:
-            projected = projected + ops.reshape(projection.bias, (heads * head_dim,))
+        bias = projection.bias
+        projected = flat_matmul(
+            inputs,
+            ops.reshape(kernel, (kernel.shape[0], heads * head_dim)),
+            None if bias is None else ops.reshape(bias, (heads * head_dim,)),
+        )
         projected = projection.activation(projected)  # linear but for the gate's sigmoid
         return _split_heads(projected, heads, head_dim)
 
@@ -539,11 +544,10 @@ class MultiHeadAttention(keras.layers.Layer):
         """Q, K and V of one input with a single matrix product."""
         projections = (self._query_dense, self._key_dense, self._value_dense)
         kernels = [ops.reshape(p.kernel, (p.kernel.shape[0], -1)) for p in projections]
-        projected = _flat_matmul(inputs, ops.concatenate(kernels, axis=-1))
+        bias = None
         if self.use_bias:
-            projected = projected + ops.concatenate(
-                [ops.reshape(p.bias, (-1,)) for p in projections], axis=-1
-            )
+            bias = ops.concatenate([ops.reshape(p.bias, (-1,)) for p in projections], axis=-1)
+        projected = flat_matmul(inputs, ops.concatenate(kernels, axis=-1), bias)
         qk_size = self.num_heads * self.key_dim
         # One split, not three slices: its gradient is one concatenation, where
         # each slice's gradient would be a zero-padded tensor of the full width.
@@ -562,9 +566,12 @@ class MultiHeadAttention(keras.layers.Layer):
         features = self.num_heads * self.value_dim
         shape = ops.shape(attended)
         merged = ops.reshape(attended, tuple(shape[:-2]) + (features,))
-        output = _flat_matmul(merged, ops.reshape(kernel, (features, -1)))
-        if projection.bias is not None:
-            output = output + ops.reshape(projection.bias, (-1,))
+        bias = projection.bias
+        output = flat_matmul(
+            merged,
+            ops.reshape(kernel, (features, -1)),
+            None if bias is None else ops.reshape(bias, (-1,)),
+        )
         output_shape = tuple(kernel.shape[2:])
         if len(output_shape) > 1:
             output = ops.reshape(output, tuple(shape[:-2]) + output_shape)
@@ -766,7 +773,7 @@ class MultiHeadAttention(keras.layers.Layer):
                 key,
                 value,
                 mask=attention_mask,
-                dropout_fn=dropout,
+                dropout_fn=dropout if dropout_active else None,
                 scale=self._inverse_sqrt_key_dim,
                 return_weights=return_attention_scores,
             )
@@ -909,20 +916,9 @@ def _as_saved(argument):
 
 def _use_flattened_kernel(projection):
     """Whether this layer may multiply by `projection`'s flattened kernel itself."""
-    return (
-        _FLATTENED_PROJECTIONS.get(keras.backend.backend(), False)
-        and not projection.lora_enabled
-        and projection.quantization_mode is None
-        and projection.activity_regularizer is None
+    return _FLATTENED_PROJECTIONS.get(keras.backend.backend(), False) and kernel_gives_output(
+        projection
     )
-
-
-def _flat_matmul(inputs, kernel):
-    """`inputs @ kernel` as one 2-D product: faster than a batched product under XLA."""
-    shape = ops.shape(inputs)
-    # An explicit width, not -1: -1 cannot be inferred when the batch is empty.
-    flat = ops.reshape(inputs, (-1, kernel.shape[0]))
-    return ops.reshape(ops.matmul(flat, kernel), tuple(shape[:-1]) + (kernel.shape[1],))
 
 
 def _split_heads(x, heads, head_dim):
