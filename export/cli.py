@@ -14,6 +14,7 @@ EXAMPLES = """examples:
   python -m export runs/sst2 --name sst2
   python -m export runs/sst2 --name sst2 --version 3 --overwrite --out /models
   python -m export runs/samsum --name samsum --parity-rows 200
+  python -m export runs/sst2 --name sst2 --quantize int8
 """
 
 
@@ -27,6 +28,7 @@ def positive_int(text):
 def build_parser():
     from export.onnx_conversion import DEFAULT_OPSET
     from export.onnx_conversion import SUPPORTED_OPSETS
+    from export.onnx_session import QUANTIZATIONS
     from export.tasks import all_task_exports
 
     default_rows = ", ".join(f"{task.parity_rows} {task.inputs} for {task.name}" for task in all_task_exports())
@@ -50,6 +52,11 @@ def build_parser():
         help=f"use at most this many texts (default: {default_rows})",
     )
     parser.add_argument("--opset", type=int, choices=SUPPORTED_OPSETS, default=DEFAULT_OPSET)
+    parser.add_argument(
+        "--quantize", choices=QUANTIZATIONS,
+        help="also write int8 ONNX files (onnxruntime dynamic quantization) beside the float ones, "
+        "checked against them in the parity gate",
+    )
     return parser
 
 
@@ -69,6 +76,7 @@ def main(argv=None):
             text_column=arguments.text_column,
             parity_rows=arguments.parity_rows,
             opset=arguments.opset,
+            quantize=arguments.quantize,
         )
     except UserInputError as error:
         print(f"error: {error}", file=sys.stderr)

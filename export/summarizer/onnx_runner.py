@@ -23,7 +23,9 @@ import os
 
 import numpy as np
 
+from export.onnx_session import FLOAT32
 from export.onnx_session import create_session
+from export.onnx_session import model_path
 from export.summary_text import DialogueTokenizer
 from pipelines.summarization.truecase import restore_case
 
@@ -57,12 +59,16 @@ class OnnxSummarizer:
         self.pad_id, self.start_id, self.end_id = special["pad"], special["start"], special["end"]
 
     @classmethod
-    def load(cls, onnx_dir, intra_op_threads=1, optimization="all"):
-        """Loads an exported `onnx/` folder (config.json, the two graphs, tokenizer.json)."""
+    def load(cls, onnx_dir, intra_op_threads=1, optimization="all", precision=FLOAT32):
+        """Loads an exported `onnx/` folder (config.json, the two graphs, tokenizer.json).
+
+        `precision="int8"` loads `encoder.int8.onnx` and `decoder_step.int8.onnx`
+        (exported with `--quantize int8`).
+        """
         with open(os.path.join(onnx_dir, "config.json"), encoding="utf-8") as file:
             config = json.load(file)
         sessions = [
-            create_session(os.path.join(onnx_dir, config[key]), intra_op_threads, optimization)
+            create_session(model_path(onnx_dir, config, key, precision), intra_op_threads, optimization)
             for key in ("encoder_file", "decoder_step_file")
         ]
         tokenizer = DialogueTokenizer.load(os.path.join(onnx_dir, config["tokenizer_file"]))
