@@ -21,6 +21,7 @@ from export.onnx_session import INT8
 from export.onnx_session import read_onnx_config
 from export.parity_report import batches
 from export.summarizer.onnx_runner import OnnxSummarizer
+from export.summarizer.onnx_runner import tokens_until_end
 from export.summarizer.parity_cases import BATCH_SIZE
 
 
@@ -34,8 +35,6 @@ def int8_entry(onnx_dir, texts, references, beams, end_id):
         beams: int. The search (1 is greedy).
         end_id: int. The `[EOS]` id.
     """
-    from export.summarizer.parity_check import tokens_until_end  # parity_check imports this module
-
     summarizers = {
         "onnx": OnnxSummarizer.load(onnx_dir),
         "onnx_int8": OnnxSummarizer.load(onnx_dir, precision=INT8),

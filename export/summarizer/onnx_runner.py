@@ -117,6 +117,12 @@ class OnnxSummarizer:
         return encoder_ids
 
 
+def tokens_until_end(ids, end_id):
+    """One row of `generate_ids` as a list: its tokens up to and including `[EOS]` (`end_id`)."""
+    ids = [int(token) for token in ids]
+    return ids[: ids.index(end_id) + 1] if end_id in ids else [token for token in ids if token]
+
+
 class DecoderStep:
     """Runs `decoder_step.onnx` over `batch × beams` rows and keeps their caches."""
 

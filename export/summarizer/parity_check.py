@@ -33,6 +33,7 @@ from export.serving import load_saved_model
 from export.summarizer.int8_parity import format_int8_line
 from export.summarizer.int8_parity import int8_entry
 from export.summarizer.onnx_runner import OnnxSummarizer
+from export.summarizer.onnx_runner import tokens_until_end
 from export.summarizer.parity_cases import summarizer_parity_cases
 from export.summarizer.saved_model import SUMMARY_IDS_OUTPUT
 from export.summarizer.saved_model import SUMMARY_OUTPUT
@@ -136,11 +137,6 @@ def run_case(case, runtimes):
         parts = [runtimes[name].summaries(texts, case.search) for texts in batches(case.texts, case.batch_size)]
         outputs[name] = (np.concatenate([ids for ids, _ in parts]), [t for _, texts in parts for t in texts])
     return outputs, tokenization_identical
-
-
-def tokens_until_end(ids, end_id):
-    ids = [int(token) for token in ids]
-    return ids[: ids.index(end_id) + 1] if end_id in ids else [token for token in ids if token]
 
 
 def compare(case, outputs, tokenization_identical, end_id):

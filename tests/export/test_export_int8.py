@@ -160,6 +160,8 @@ def test_agreement_below_the_bound_fails_the_gate(
     assert (f"int8 ONNX vs float ONNX: labels agree on {agreeing}/{PARITY_ROWS} texts "
             f"({agreeing / PARITY_ROWS:.2%}, needed 99%)") in captured.out
     assert captured.out.rstrip().endswith("FAIL") and "parity failed, nothing published" in captured.err
+    assert "the float files passed; the int8 ones answer too differently from them: export without " \
+        "--quantize int8" in captured.err
     with open(os.path.join(export_base, NAME, "rejected-2", "parity.json")) as file:
         report = json.load(file)
     assert report["passed"] is False and report["int8"]["passed"] is False
