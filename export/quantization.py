@@ -10,8 +10,8 @@ the float files in the parity gate.
 Dynamic quantization stores the weights of `MatMul` and `Gather` (embedding
 tables) as int8 and quantizes activations to uint8 at run time, one scale per
 tensor; nothing needs calibration data. Settings, chosen on the first 3,000
-SST-2 dev phrases (labels of the int8 file against the float one; the test
-figures are in BENCHMARKS.md, "int8 ONNX"):
+SST-2 dev phrases (labels of the int8 file against the float one, measured by
+benchmarks/int8_settings.py; the test figures are in BENCHMARKS.md, "int8 ONNX"):
 
 - per-channel weight scales (`per_channel=True`): the fine-tuned MiniLM
   differs from the float model on 14 of the 3,000 (99.53% agreement), against
