@@ -2,7 +2,8 @@
 
 load the run → stage `NAME/.staging-VERSION-pidN/` → SavedModel + vocabulary
 asset → warmup records → ONNX files (loaded in onnxruntime) + tokenizer.json →
-with `quantize="int8"`, their int8 copies (export/quantization.py) → parity gate on the reloaded artifacts → parity.json + model card → rename to
+with `quantize="int8"`, their int8 copies (export/quantization.py) → parity
+gate on the reloaded artifacts → parity.json + model card → rename to
 `NAME/VERSION` if parity passed, else keep it as `NAME/rejected-VERSION`.
 
 The steps are shared; what differs by task (the artifacts, the parity gate,

@@ -31,7 +31,7 @@ def int8_entry(onnx_dir, texts, references, beams, end_id):
     Args:
         onnx_dir: str. The `onnx/` folder, listing its int8 files in config.json.
         texts: list of str. The parity dialogues.
-        references: list of str. Their reference summaries, or None.
+        references: list. Their reference summaries (a table reads "5" as 5), or None.
         beams: int. The search (1 is greedy).
         end_id: int. The `[EOS]` id.
     """
@@ -46,7 +46,7 @@ def int8_entry(onnx_dir, texts, references, beams, end_id):
             summary_ids = summarizer.generate_ids(token_ids, beams=beams)
             outputs[name][0].extend(tokens_until_end(row, end_id) for row in summary_ids)
             outputs[name][1].extend(summarizer.texts_of(summary_ids, dialogues))
-    entry = compare_int8(outputs, references)
+    entry = compare_int8(outputs, None if references is None else [str(summary) for summary in references])
     entry["beams"] = beams
     entry["files"] = read_onnx_config(onnx_dir)[INT8]
     return entry
