@@ -25,12 +25,29 @@ from export_fixtures import sst2_path
 NAME = "tiny-int8"
 
 
+def copy_float_artifacts(patch, version_dir):
+    """Writing the SavedModel and converting to ONNX give the session's files again: copy them."""
+
+    def copy_saved_model(run, directory):
+        for name in ("saved_model.pb", "fingerprint.pb", "variables", "assets"):
+            source = os.path.join(version_dir, name)
+            (shutil.copytree if os.path.isdir(source) else shutil.copy)(source, os.path.join(directory, name))
+
+    def copy_onnx(model, path, opset):
+        shutil.copy(os.path.join(version_dir, "onnx", "classifier.onnx"), path)
+
+    patch.setattr(export.classifier.saved_model, "write_classifier_saved_model", copy_saved_model)
+    patch.setattr(export.classifier.onnx_graph, "convert_classifier", copy_onnx)
+
+
 @pytest.fixture(scope="module")
-def int8_export(classifier_run_dir, export_base):
-    result = export_run(
-        classifier_run_dir, NAME, version=1, out=export_base, parity_rows=PARITY_ROWS,
-        quantize="int8", log=lambda line: None,
-    )
+def int8_export(classifier_run_dir, export_base, version_dir):
+    with pytest.MonkeyPatch.context() as patch:
+        copy_float_artifacts(patch, version_dir)
+        result = export_run(
+            classifier_run_dir, NAME, version=1, out=export_base, parity_rows=PARITY_ROWS,
+            quantize="int8", log=lambda line: None,
+        )
     assert result.passed, result.parity
     return result
 
@@ -121,17 +138,8 @@ def test_bound_is_inclusive_and_nan_fails():
 
 
 def test_agreement_below_the_bound_fails_the_gate(
-    classifier_run_dir, export_base, int8_export, monkeypatch, capsys
+    classifier_run_dir, export_base, version_dir, int8_export, monkeypatch, capsys
 ):
-    # Writing the SavedModel and converting to ONNX give the same files again: copy them.
-    def copy_saved_model(run, directory):
-        for name in ("saved_model.pb", "fingerprint.pb", "variables", "assets"):
-            source = os.path.join(int8_export.path, name)
-            (shutil.copytree if os.path.isdir(source) else shutil.copy)(source, os.path.join(directory, name))
-
-    def copy_onnx(model, path, opset):
-        shutil.copy(os.path.join(int8_export.path, "onnx", "classifier.onnx"), path)
-
     class FlipFirstLabel(OnnxClassifier):
         """The int8 file answering the first row of every batch with the other label."""
 
@@ -147,8 +155,7 @@ def test_agreement_below_the_bound_fails_the_gate(
             probabilities[0] = probabilities[0, ::-1]
             return probabilities
 
-    monkeypatch.setattr(export.classifier.saved_model, "write_classifier_saved_model", copy_saved_model)
-    monkeypatch.setattr(export.classifier.onnx_graph, "convert_classifier", copy_onnx)
+    copy_float_artifacts(monkeypatch, version_dir)
     monkeypatch.setattr(export.classifier.int8_parity, "OnnxClassifier", FlipFirstLabel)
     status = cli.main([classifier_run_dir, "--name", NAME, "--out", export_base, "--version", "2",
                        "--parity-rows", str(PARITY_ROWS), "--quantize", "int8"])
