@@ -23,6 +23,15 @@ step); the SavedModel is its `serving_default` signature; onnxruntime is
 intra-op thread (`OnnxClassifier`'s default) and with `--threads`, sequential
 execution, ORT_ENABLE_ALL graph optimization, no spinning. Ratios are against the SavedModel.
 
+int8 (an export made with `--quantize int8`): the int8 files run as further
+onnxruntime rows of the same tables, and a last table gives each precision's
+ONNX file size (MB, all model files) and quality against the float files:
+the classifier's accuracy on every text of the test file (batches of 32) and
+its label agreement with the float file; the summarizer's ROUGE (as the
+pipeline computes it, with the run's default search) on the first
+`--rouge-dialogues` test dialogues, their token agreement with the float
+files, and the time of that generation in batches of 32.
+
 Summarizer: greedy generation at batch 1, in new tokens per second (tokens
 generated up to and including `[EOS]`, summed over the dialogues, divided by
 the time), over the first `--dialogues` test dialogues, interleaved rounds,
@@ -59,6 +68,8 @@ def parse_arguments():
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--dialogues", type=int, default=16, help="summarizer: dialogues per round")
+    parser.add_argument("--rouge-dialogues", type=int, default=100,
+                        help="summarizer with int8 files: dialogues for the ROUGE table")
     parser.add_argument("--json", help="also write the figures to this JSON file")
     return parser.parse_args()
 
@@ -81,7 +92,8 @@ def load_runtimes(arguments):
     saved_model = load_saved_model(arguments.version_dir)
     onnx_dir = os.path.join(arguments.version_dir, "onnx")
     sessions = {
-        threads: arguments.task.onnx_runner.load(onnx_dir, intra_op_threads=threads)
+        (precision, threads): arguments.task.onnx_runner.load(onnx_dir, intra_op_threads=threads, precision=precision)
+        for precision in onnx_precisions(onnx_dir)
         for threads in sorted({1, arguments.threads})
     }
     serving = saved_model.signatures["serving_default"]
@@ -97,13 +109,32 @@ def load_runtimes(arguments):
             lambda ids: by_ids(token_ids=tf.constant(ids))["probabilities"].numpy(),
         ),
     }
-    for threads, classifier in sessions.items():
-        runtimes[onnx_name(threads)] = (classifier.predict_probabilities, classifier.predict_token_ids)
+    for (precision, threads), classifier in sessions.items():
+        runtimes[onnx_name(threads, precision)] = (classifier.predict_probabilities, classifier.predict_token_ids)
     return run, runtimes
 
 
-def onnx_name(threads):
-    return f"onnxruntime ({threads} thread{'s' if threads > 1 else ''})"
+def onnx_precisions(onnx_dir):
+    """The precisions of an exported `onnx/` folder: float32, and int8 if it was quantized."""
+    from export.onnx_session import FLOAT32
+    from export.onnx_session import INT8
+    from export.onnx_session import read_onnx_config
+
+    return (FLOAT32, INT8) if INT8 in read_onnx_config(onnx_dir) else (FLOAT32,)
+
+
+def onnx_name(threads, precision="float32"):
+    name = "onnxruntime" if precision == "float32" else f"onnxruntime {precision}"
+    return f"{name} ({threads} thread{'s' if threads > 1 else ''})"
+
+
+def onnx_file_megabytes(onnx_dir, precision, keys):
+    """The size of a precision's model files (`config[key]` for each key), in MB."""
+    from export.onnx_session import model_path
+    from export.onnx_session import read_onnx_config
+
+    config = read_onnx_config(onnx_dir)
+    return sum(os.path.getsize(model_path(onnx_dir, config, key, precision)) for key in keys) / 1e6
 
 
 def seconds(function, inputs):
@@ -134,11 +165,13 @@ def measure(runtimes, single_inputs, batch_inputs, rounds, mode):
 
 def format_table(title, figures):
     reference = figures["savedmodel"]
-    lines = [title, f"{'runtime':<26}{'batch 1 ms':>12}{'× SavedModel':>14}{'batch 32 texts/s':>18}{'× SavedModel':>14}"]
+    lines = [title, f"{'runtime':<31}{'batch 1 ms':>12}{'× SavedModel':>14}{'batch 32 texts/s':>18}"
+             f"{'× SavedModel':>14}{'batch 32 ms':>13}"]
     for name, values in figures.items():
         lines.append(
-            f"{name:<26}{values['latency']:>12.3f}{reference['latency'] / values['latency']:>13.2f}×"
+            f"{name:<31}{values['latency']:>12.3f}{reference['latency'] / values['latency']:>13.2f}×"
             f"{values['throughput']:>18.0f}{values['throughput'] / reference['throughput']:>13.2f}×"
+            f"{1000 * BATCH / values['throughput']:>13.2f}"
         )
     return "\n".join(lines)
 
@@ -163,12 +196,13 @@ def summarizer_runtimes(arguments):
             lambda ids: by_ids(token_ids=tf.constant([ids], tf.int32))["summary_ids"].numpy(),
         ),
     }
-    for threads in sorted({1, arguments.threads}):
-        summarizer = arguments.task.onnx_runner.load(onnx_dir, intra_op_threads=threads)
-        runtimes[onnx_name(threads)] = (
-            lambda text, summarizer=summarizer: summarizer.summarize([text]),
-            lambda ids, summarizer=summarizer: summarizer.generate_ids([ids]),
-        )
+    for precision in onnx_precisions(onnx_dir):
+        for threads in sorted({1, arguments.threads}):
+            summarizer = arguments.task.onnx_runner.load(onnx_dir, intra_op_threads=threads, precision=precision)
+            runtimes[onnx_name(threads, precision)] = (
+                lambda text, summarizer=summarizer: summarizer.summarize([text]),
+                lambda ids, summarizer=summarizer: summarizer.generate_ids([ids]),
+            )
     return run, runtimes
 
 
@@ -228,11 +262,66 @@ def summarizer_main(arguments):
         print(line + f"{differ[name]:>22}")
     ratio = figures[onnx_name(1), "ids"] / reference["ids"]
     print(f"\nonnxruntime (1 thread) vs SavedModel, greedy generation at batch 1: {ratio:.2f}× (target ≥ 1.5×)")
+    quality = None
+    if len(onnx_precisions(onnx_dir_of(arguments))) > 1:
+        table = read_table(source, run.config.data.document_column, run.config.data.summary_column)
+        quality = summarizer_precision_table(
+            onnx_dir_of(arguments), table.texts[: arguments.rouge_dialogues],
+            table.labels[: arguments.rouge_dialogues], run.beams, END_ID,
+        )
     if arguments.json:
         with open(arguments.json, "w", encoding="utf-8") as file:
             json.dump({"threads": arguments.threads, "new_tokens": tokens, "differ": differ,
-                       "tokens_per_second": {f"{name} / {mode}": value for (name, mode), value in figures.items()}},
+                       "tokens_per_second": {f"{name} / {mode}": value for (name, mode), value in figures.items()},
+                       "precisions": quality},
                       file, indent=2)
+
+
+def onnx_dir_of(arguments):
+    return os.path.join(arguments.version_dir, "onnx")
+
+
+def summarizer_precision_table(onnx_dir, dialogues, references, beams, end_id):
+    """File size, ROUGE, token agreement with float and batch-32 generation time, per precision."""
+    from export.summarizer.int8_parity import token_agreement
+    from export.summarizer.onnx_runner import OnnxSummarizer
+    from export.summarizer.onnx_runner import tokens_until_end
+    from export.summarizer.task import TASK
+    from pipelines.summarization.rouge import corpus_rouge
+
+    figures = {}
+    for precision in onnx_precisions(onnx_dir):
+        summarizer = OnnxSummarizer.load(onnx_dir, precision=precision)
+        summarizer.summarize(dialogues[:2], beams=beams)  # warm up
+        start = time.perf_counter()
+        sequences, summaries = [], []
+        for first in range(0, len(dialogues), BATCH):
+            batch = dialogues[first : first + BATCH]
+            summary_ids = summarizer.generate_ids(summarizer.tokenize(batch), beams=beams)
+            sequences.extend(tokens_until_end(row, end_id) for row in summary_ids)
+            summaries.extend(summarizer.texts_of(summary_ids, batch))
+        elapsed = time.perf_counter() - start
+        figures[precision] = {
+            "megabytes": onnx_file_megabytes(onnx_dir, precision, TASK.onnx_model_files),
+            "rouge": corpus_rouge(summaries, references),
+            "token_agreement": token_agreement(figures["float32"]["sequences"], sequences)
+            if figures else 1.0,
+            "seconds": elapsed,
+            "new_tokens": sum(len(sequence) for sequence in sequences),
+            "sequences": sequences,
+        }
+    print(f"\nONNX precisions: {len(dialogues)} test dialogues, beams {beams}, batches of {BATCH}, "
+          f"1 thread; load average {os.getloadavg()[0]:.1f}")
+    print(f"{'precision':<11}{'files MB':>10}{'R-1':>8}{'R-2':>8}{'R-Lsum':>8}{'token agreement':>17}"
+          f"{'seconds':>9}{'new tok/s':>11}")
+    for precision, values in figures.items():
+        rouge = values["rouge"]
+        print(f"{precision:<11}{values['megabytes']:>10.2f}{rouge['rouge1']:>8.2f}{rouge['rouge2']:>8.2f}"
+              f"{rouge['rougeLsum']:>8.2f}{values['token_agreement']:>17.2%}{values['seconds']:>9.1f}"
+              f"{values['new_tokens'] / values['seconds']:>11.1f}")
+    for values in figures.values():
+        del values["sequences"]
+    return figures
 
 
 def main():
@@ -286,9 +375,44 @@ def classifier_main(arguments):
     ratio = texts_in["savedmodel"]["latency"] / texts_in[onnx_name(1)]["latency"]
     print(f"\nonnxruntime (default session, 1 thread) vs SavedModel at batch 1, texts in: "
           f"{ratio:.2f}× (target ≥ 1.5×)")
+    quality = None
+    if len(onnx_precisions(onnx_dir_of(arguments))) > 1:
+        table = read_table(source, run.config.data.text_column, run.config.data.label_column)
+        quality = classifier_precision_table(onnx_dir_of(arguments), table.texts, table.labels, run.labels)
     if arguments.json:
         with open(arguments.json, "w", encoding="utf-8") as file:
-            json.dump({"threads": arguments.threads, "results": results}, file, indent=2)
+            json.dump({"threads": arguments.threads, "results": results, "precisions": quality}, file, indent=2)
+
+
+def classifier_precision_table(onnx_dir, texts, references, labels):
+    """File size, test accuracy and label agreement with float (batches of 32), per precision."""
+    import numpy as np
+
+    from export.classifier.int8_parity import accuracy
+    from export.classifier.onnx_runner import OnnxClassifier
+    from export.classifier.task import TASK
+
+    label_ids = {}
+    for precision in onnx_precisions(onnx_dir):
+        classifier = OnnxClassifier.load(onnx_dir, precision=precision)
+        label_ids[precision] = np.concatenate([
+            classifier.predict_probabilities(texts[start : start + BATCH]).argmax(axis=-1)
+            for start in range(0, len(texts), BATCH)
+        ])
+    figures = {
+        precision: {
+            "megabytes": onnx_file_megabytes(onnx_dir, precision, TASK.onnx_model_files),
+            "accuracy": accuracy(ids, references, labels),
+            "label_agreement": float(np.mean(ids == label_ids["float32"])),
+        }
+        for precision, ids in label_ids.items()
+    }
+    print(f"\nONNX precisions: all {len(texts)} test texts, batches of {BATCH}")
+    print(f"{'precision':<11}{'file MB':>9}{'accuracy':>10}{'labels = float32':>18}")
+    for precision, values in figures.items():
+        print(f"{precision:<11}{values['megabytes']:>9.2f}{values['accuracy']:>10.4f}"
+              f"{values['label_agreement']:>18.2%}")
+    return figures
 
 
 if __name__ == "__main__":

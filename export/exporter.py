@@ -2,7 +2,8 @@
 
 load the run → stage `NAME/.staging-VERSION-pidN/` → SavedModel + vocabulary
 asset → warmup records → ONNX files (loaded in onnxruntime) + tokenizer.json →
-parity gate on the reloaded artifacts → parity.json + model card → rename to
+with `quantize="int8"`, their int8 copies (export/quantization.py) → parity
+gate on the reloaded artifacts → parity.json + model card → rename to
 `NAME/VERSION` if parity passed, else keep it as `NAME/rejected-VERSION`.
 
 The steps are shared; what differs by task (the artifacts, the parity gate,
@@ -18,6 +19,7 @@ from export.model_card import model_card
 from export.model_card import write_model_card
 from export.onnx_conversion import DEFAULT_OPSET
 from export.onnx_metadata import stamp_onnx_folder
+from export.quantization import quantize_onnx_folder
 from export.run_loader import load_run
 from export.staging import remove_abandoned_staging
 from export.staging import staged_version
@@ -62,6 +64,7 @@ def export_run(
     text_column=None,
     parity_rows=None,
     opset=DEFAULT_OPSET,
+    quantize=None,
     log=print,
 ):
     """Exports the run in `run_dir` as `out/name/version`; see the module docstring.
@@ -80,6 +83,9 @@ def export_run(
             the task's (1000 texts for a classifier, 100 dialogues for a
             summarizer).
         opset: int. ONNX opset, 17 or 18.
+        quantize: str. `"int8"` also writes int8 copies of the ONNX files,
+            checked in the parity gate against the float ones; None (default)
+            writes float files only.
         log: callable for progress lines.
 
     Returns:
@@ -93,19 +99,26 @@ def export_run(
     version = layout.validate_version(version) if version is not None else layout.next_version(model_dir)
     run = load_run(run_dir)
     task = task_export(run.task)
-    texts = read_parity_texts(
-        run, parity_texts, text_column or task.text_column(run), parity_rows or task.parity_rows
-    )
+    text_column = text_column or task.text_column(run)
+    parity_rows = parity_rows or task.parity_rows
+    texts = read_parity_texts(run, parity_texts, text_column, parity_rows)
+    references = None
+    if quantize:  # labels or reference summaries score the int8 files
+        source = parity_source(run, parity_texts)
+        references = read_parity_references(source, text_column, task.reference_column(run), texts)
     check_writable(model_dir)
     check_free_space(model_dir, run.model.count_params(), EXPORT_WEIGHT_COPIES)
     with staged_version(model_dir, version, overwrite) as staging:
         log(f"writing {name} version {version} (staged in {staging.path})")
         task.write_artifacts(run, staging.path, name, texts, opset, log)
+        if quantize:
+            log(f"  {quantize} ONNX (onnxruntime dynamic quantization)")
+            quantize_onnx_folder(os.path.join(staging.path, layout.ONNX_DIR), task.onnx_model_files, quantize)
         stamp_onnx_folder(
             os.path.join(staging.path, layout.ONNX_DIR), task.name, opset, RunDirectory(run.path).model_path
         )
         log(f"parity gate on {len(texts)} test {task.inputs} and edge cases")
-        report = task.check_parity(run, staging.path, texts, log)
+        report = task.check_parity(run, staging.path, texts, references, log)
         write_json_atomic(os.path.join(staging.path, layout.PARITY_REPORT), report)
         card = model_card(run, task, name, version, opset, report["passed"])
         write_model_card(staging.path, card, task.card_text(card))
@@ -113,12 +126,30 @@ def export_run(
     return ExportResult(passed=report["passed"], path=path, version=version, parity=report, task=task)
 
 
+def parity_source(run, source):
+    """The file of parity texts: `source`, or the run's test file."""
+    if source:
+        return source
+    if not run.config.data.test:
+        raise UserInputError("the run names no test file for the parity gate; pass --parity-texts FILE")
+    return resolve_recorded_path(run.config.data.test, run.path, "data.test", "--parity-texts")
+
+
 def read_parity_texts(run, source, column, limit):
-    if not source:
-        if not run.config.data.test:
-            raise UserInputError("the run names no test file for the parity gate; pass --parity-texts FILE")
-        source = resolve_recorded_path(run.config.data.test, run.path, "data.test", "--parity-texts")
+    source = parity_source(run, source)
     texts = read_table(source, column).texts[:limit]
     if not texts:
         raise UserInputError(f"{source}: no texts in column {column!r} for the parity gate")
     return texts
+
+
+def read_parity_references(source, column, reference_column, texts):
+    """The references (labels or summaries) of the parity `texts`, row for row; None when
+    the file has no `reference_column` or a row lacks its reference."""
+    try:
+        table = read_table(source, column, reference_column)
+    except UserInputError:  # no such column, or a file of texts only
+        return None
+    if table.texts[: len(texts)] != texts:  # rows without a reference were skipped
+        return None
+    return table.labels[: len(texts)]

@@ -9,6 +9,8 @@
       onnx/classifier.onnx              classifier: token_ids + attention_mask → probabilities
       onnx/encoder.onnx                 summarizer: encoder_ids → cross-attention keys/values
       onnx/decoder_step.onnx            summarizer: one cached decoder step → logits
+      onnx/*.int8.onnx                  with --quantize int8: each file above with int8 weights
+                                        (onnxruntime dynamic quantization, export/quantization.py)
       onnx/tokenizer.json               Hugging Face `tokenizers` file, same ids as tensorflow-text
       onnx/config.json                  task, labels or generation settings, input/output names, opset
       model_card.json, MODEL_CARD.md    task, labels, run metrics, vocabulary hash, versions
@@ -31,11 +33,21 @@ ONNX_DIR = "onnx"
 ONNX_CLASSIFIER = os.path.join(ONNX_DIR, "classifier.onnx")
 ONNX_TOKENIZER = os.path.join(ONNX_DIR, "tokenizer.json")
 ONNX_CONFIG = os.path.join(ONNX_DIR, "config.json")
+INT8_SUFFIX = ".int8.onnx"
 MODEL_CARD_JSON = "model_card.json"
 MODEL_CARD_MARKDOWN = "MODEL_CARD.md"
 PARITY_REPORT = "parity.json"
 
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def int8_onnx_file(file_name):
+    """The name of the int8 file quantized from the float ONNX file `file_name`
+    (`classifier.onnx` → `classifier.int8.onnx`), kept beside it in `onnx/`."""
+    stem, extension = os.path.splitext(file_name)
+    if extension != ".onnx":
+        raise ValueError(f"expected an .onnx file name. Received: file_name={file_name!r}")
+    return stem + INT8_SUFFIX
 
 
 def validate_model_name(name):

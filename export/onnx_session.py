@@ -13,6 +13,10 @@ from pipelines.common.errors import UserInputError
 
 CONFIG_FILE = "config.json"
 CPU_PROVIDER = "CPUExecutionProvider"
+FLOAT32 = "float32"
+INT8 = "int8"
+PRECISIONS = (FLOAT32, INT8)
+QUANTIZATIONS = (INT8,)  # what `python -m export --quantize` can add to the float files
 
 
 def session_options(intra_op_threads=1, optimization="all", inter_op_threads=1):
@@ -95,3 +99,21 @@ def read_onnx_config(onnx_dir):
         raise UserInputError(f"{path} not found; pass the onnx/ folder of an exported version") from None
     except ValueError as error:
         raise UserInputError(f"{path}: not valid JSON ({error}); export the run again") from None
+
+
+def model_path(onnx_dir, config, key, precision=FLOAT32):
+    """The path of the model file named `config[key]`, or of its int8 copy.
+
+    An export with `--quantize int8` lists the int8 files under
+    `config["int8"]`, by the same keys as the float ones.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"`precision` must be one of {PRECISIONS}. Received: precision={precision!r}")
+    if precision == FLOAT32:
+        return os.path.join(onnx_dir, config[key])
+    if key not in config.get(precision, {}):
+        raise UserInputError(
+            f"{os.path.join(onnx_dir, CONFIG_FILE)} lists no {precision} model; "
+            f"export the run again with --quantize {precision}, or load it with precision={FLOAT32!r}"
+        )
+    return os.path.join(onnx_dir, config[precision][key])

@@ -3,9 +3,15 @@
 Each task's `parity_check.py` runs and judges one case (one row of the report)
 and names its table's columns; this module knows nothing of tasks. A report is
 what `parity.json` holds: the task's name, whether every case passed, the
-task's pass criteria, what each runtime is, and one row per case.
+task's pass criteria, what each runtime is, and one row per case; an export
+with `--quantize int8` adds the task's `"int8"` entry (its `int8_parity.py`).
 """
 
+import os
+
+from export import layout
+from export.onnx_session import INT8
+from export.onnx_session import read_onnx_config
 import time
 
 RUNTIMES = ("keras", "savedmodel", "onnx")
@@ -40,6 +46,16 @@ def parity_report(task, cases, check_case, criteria, runtimes, log=None):
         "runtimes": runtimes,
         "cases": results,
     }
+
+
+def with_int8_entry(report, version_dir, int8_entry):
+    """Adds `int8_entry(onnx_dir)` as the report's `"int8"` when config.json lists int8 files;
+    the report then passes only if that entry passes too."""
+    onnx_dir = os.path.join(version_dir, layout.ONNX_DIR)
+    if INT8 in read_onnx_config(onnx_dir):
+        report["int8"] = int8_entry(onnx_dir)
+        report["passed"] = report["passed"] and report["int8"]["passed"]
+    return report
 
 
 def render_table(title, header, lines):

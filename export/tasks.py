@@ -10,6 +10,7 @@ a folder with the same files for the same roles, and one line in `TASKS`:
       onnx_runner.py              onnxruntime inference, no TensorFlow
       parity_cases.py             the parity gate's inputs
       parity_check.py             the three runtimes, the gate, its table
+      int8_parity.py              with --quantize int8: the int8 files against the float ones
       model_card.py               the task's part of the model card
       task.py                     `TASK`: the `TaskExport` tying them together
 
@@ -43,15 +44,21 @@ class TaskExport:
         inputs: str. What the parity texts are, for the progress line.
         parity_rows: int. Default number of parity texts.
         text_column: callable run → the column of the parity texts.
+        reference_column: callable run → the column of their references (labels,
+            or reference summaries), for the int8 parity entry.
         load_run: callable `RunDirectory` → the loaded run.
         write_artifacts: callable `(run, version_dir, name, texts, opset, log)`:
             the SavedModel, its warmup records and the `onnx/` folder.
-        check_parity: callable `(run, version_dir, texts, log)` → the parity report;
-            `log` takes a progress line per case.
+        check_parity: callable `(run, version_dir, texts, references, log)` →
+            the parity report; `references` (None when the file has none) score
+            the int8 files when config.json lists them; `log` takes a progress
+            line per case.
         format_parity_table: callable report → the table printed after export.
         card_fields: callable run → the task's fields of model_card.json.
         card_text: callable card → the task's `model_card.CardText`.
         onnx_runner: the class that runs the `onnx/` folder (`.load(onnx_dir)`).
+        onnx_model_files: tuple of str. The `onnx/config.json` keys naming the
+            model files (what `--quantize int8` quantizes).
         example: str. An input for the demo.
         demo_answers: callable `(run, version_dir, text)` → {runtime: answer line}.
     """
@@ -60,6 +67,7 @@ class TaskExport:
     inputs: str
     parity_rows: int
     text_column: object
+    reference_column: object
     load_run: object
     write_artifacts: object
     check_parity: object
@@ -67,6 +75,7 @@ class TaskExport:
     card_fields: object
     card_text: object
     onnx_runner: object
+    onnx_model_files: tuple
     example: str
     demo_answers: object
 

@@ -13,7 +13,9 @@ import os
 
 import numpy as np
 
+from export.onnx_session import FLOAT32
 from export.onnx_session import create_session
+from export.onnx_session import model_path
 from export.onnx_session import read_onnx_config
 from export.text_tokenizer import encode_batch
 from export.text_tokenizer import load_text_tokenizer
@@ -43,15 +45,18 @@ class OnnxClassifier:
         self.longest_token_ids = longest_token_ids
 
     @classmethod
-    def load(cls, onnx_dir, intra_op_threads=1, optimization="all", providers=None, inter_op_threads=1):
+    def load(
+        cls, onnx_dir, intra_op_threads=1, optimization="all", precision=FLOAT32, providers=None, inter_op_threads=1
+    ):
         """Loads an exported `onnx/` folder (config.json, classifier.onnx, tokenizer.json).
 
+        `precision="int8"` loads `classifier.int8.onnx` (exported with `--quantize int8`).
         `providers` (onnxruntime execution providers, CPU by default) and the
         thread counts go to `export.onnx_session.create_session`.
         """
         config = read_onnx_config(onnx_dir)
         session = create_session(
-            os.path.join(onnx_dir, config["model_file"]), intra_op_threads, optimization, providers,
+            model_path(onnx_dir, config, "model_file", precision), intra_op_threads, optimization, providers,
             inter_op_threads,
         )
         tokenizer_path = os.path.join(onnx_dir, config["tokenizer_file"])

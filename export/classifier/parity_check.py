@@ -14,6 +14,8 @@ import warnings
 import numpy as np
 
 from export import layout
+from export.classifier.int8_parity import format_int8_line
+from export.classifier.int8_parity import int8_entry
 from export.classifier.onnx_runner import OnnxClassifier
 from export.classifier.parity_cases import classifier_parity_cases
 from export.classifier.saved_model import PREDICT_TOKEN_IDS
@@ -22,6 +24,7 @@ from export.parity_report import batches
 from export.parity_report import parity_report
 from export.parity_report import render_table
 from export.parity_report import verdict
+from export.parity_report import with_int8_entry
 from export.serving import SERVING_DEFAULT
 from export.serving import TOKENIZE
 from export.serving import load_saved_model
@@ -31,12 +34,20 @@ TOLERANCE = 1e-5
 MAX_LISTED_MISMATCHES = 50
 
 
-def check_parity(run, version_dir, texts, log=None):
-    """The parity report of the artifacts in `version_dir`, each reloaded from disk."""
+def check_parity(run, version_dir, texts, references=None, log=None):
+    """The parity report of the artifacts in `version_dir`, each reloaded from disk.
+
+    With int8 files (`--quantize int8`), the report's `"int8"` entry compares
+    them with the float file on `texts`, scored against `references` (labels).
+    `log` takes a progress line per case.
+    """
     cases = classifier_parity_cases(
         texts, run.tokenizer, run.tokenizer.vocabulary_size, run.longest_token_ids
     )
-    return run_parity(cases, load_runtimes(run, version_dir), run.labels, TOLERANCE, log)
+    report = run_parity(cases, load_runtimes(run, version_dir), run.labels, TOLERANCE, log)
+    return with_int8_entry(
+        report, version_dir, lambda onnx_dir: int8_entry(onnx_dir, texts, references, run.labels)
+    )
 
 
 def load_runtimes(run, version_dir):
@@ -195,4 +206,5 @@ def format_parity_table(report):
         f"parity vs Keras: max |Δ probability| (tolerance {report['tolerance']:.0e}), "
         f"{verdict(report['passed'])}"
     )
-    return render_table(title, header, lines)
+    table = render_table(title, header, lines)
+    return table + "\n" + format_int8_line(report["int8"]) if "int8" in report else table

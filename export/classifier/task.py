@@ -72,6 +72,7 @@ TASK = TaskExport(
     inputs="texts",
     parity_rows=DEFAULT_PARITY_ROWS,
     text_column=lambda run: run.config.data.text_column,
+    reference_column=lambda run: run.config.data.label_column,
     load_run=load_classifier_run,
     write_artifacts=write_artifacts,
     check_parity=parity_check.check_parity,
@@ -79,6 +80,7 @@ TASK = TaskExport(
     card_fields=model_card.card_fields,
     card_text=model_card.card_text,
     onnx_runner=OnnxClassifier,
+    onnx_model_files=("model_file",),
     example="a gorgeous, witty, seductive movie.",
     demo_answers=demo_answers,
 )

@@ -19,7 +19,9 @@ import os
 
 import numpy as np
 
+from export.onnx_session import FLOAT32
 from export.onnx_session import create_session
+from export.onnx_session import model_path
 from export.onnx_session import read_onnx_config
 from export.summary_text import DialogueTokenizer
 from pipelines.decoding.numpy_search import search_for
@@ -50,16 +52,21 @@ class OnnxSummarizer:
         self.decoder_layers = config["decoder_layers"]
 
     @classmethod
-    def load(cls, onnx_dir, intra_op_threads=1, optimization="all", providers=None, inter_op_threads=1):
+    def load(
+        cls, onnx_dir, intra_op_threads=1, optimization="all", precision=FLOAT32, providers=None, inter_op_threads=1
+    ):
         """Loads an exported `onnx/` folder (config.json, the two graphs, tokenizer.json).
 
-        `providers` (onnxruntime execution providers, CPU by default) and the
-        thread counts go to `export.onnx_session.create_session`.
+        `precision="int8"` loads `encoder.int8.onnx` and `decoder_step.int8.onnx`
+        (exported with `--quantize int8`). `providers` (onnxruntime execution
+        providers, CPU by default) and the thread counts go to
+        `export.onnx_session.create_session`.
         """
         config = read_onnx_config(onnx_dir)
         sessions = [
             create_session(
-                os.path.join(onnx_dir, config[key]), intra_op_threads, optimization, providers, inter_op_threads
+                model_path(onnx_dir, config, key, precision), intra_op_threads, optimization, providers,
+                inter_op_threads,
             )
             for key in ("encoder_file", "decoder_step_file")
         ]
@@ -107,6 +114,12 @@ class OnnxSummarizer:
         for index, row in enumerate(rows):
             encoder_ids[index, : len(row)] = row
         return encoder_ids
+
+
+def tokens_until_end(ids, end_id):
+    """One row of `generate_ids` as a list: its tokens up to and including `[EOS]` (`end_id`)."""
+    ids = [int(token) for token in ids]
+    return ids[: ids.index(end_id) + 1] if end_id in ids else [token for token in ids if token]
 
 
 class DecoderStep:

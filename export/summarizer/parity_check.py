@@ -27,9 +27,13 @@ from export.parity_report import batches
 from export.parity_report import parity_report
 from export.parity_report import render_table
 from export.parity_report import verdict
+from export.parity_report import with_int8_entry
 from export.serving import TOKENIZE
 from export.serving import load_saved_model
+from export.summarizer.int8_parity import format_int8_line
+from export.summarizer.int8_parity import int8_entry
 from export.summarizer.onnx_runner import OnnxSummarizer
+from export.summarizer.onnx_runner import tokens_until_end
 from export.summarizer.parity_cases import summarizer_parity_cases
 from export.summarizer.saved_model import SUMMARY_IDS_OUTPUT
 from export.summarizer.saved_model import SUMMARY_OUTPUT
@@ -42,10 +46,18 @@ BEAM_THRESHOLD = 0.95
 THRESHOLDS = {"greedy": GREEDY_THRESHOLD, "beam": BEAM_THRESHOLD}
 
 
-def check_parity(run, version_dir, texts, log=None):
-    """The summarizer's parity report of the artifacts in `version_dir`, each reloaded from disk."""
+def check_parity(run, version_dir, texts, references=None, log=None):
+    """The summarizer's parity report of the artifacts in `version_dir`, each reloaded from disk.
+
+    With int8 files (`--quantize int8`), the report's `"int8"` entry compares
+    them with the float files on `texts`, scored against `references`. `log`
+    takes a progress line per case.
+    """
     cases = summarizer_parity_cases(texts, run.tokenizer, run.max_document_length, run.beams)
-    return run_summarizer_parity(cases, load_runtimes(run, version_dir), END_ID, run.beams, log)
+    report = run_summarizer_parity(cases, load_runtimes(run, version_dir), END_ID, run.beams, log)
+    return with_int8_entry(
+        report, version_dir, lambda onnx_dir: int8_entry(onnx_dir, texts, references, run.beams, END_ID)
+    )
 
 
 def load_runtimes(run, version_dir):
@@ -126,11 +138,6 @@ def run_case(case, runtimes):
         parts = [runtimes[name].summaries(texts, case.search) for texts in batches(case.texts, case.batch_size)]
         outputs[name] = (np.concatenate([ids for ids, _ in parts]), [t for _, texts in parts for t in texts])
     return outputs, tokenization_identical
-
-
-def tokens_until_end(ids, end_id):
-    ids = [int(token) for token in ids]
-    return ids[: ids.index(end_id) + 1] if end_id in ids else [token for token in ids if token]
 
 
 def compare(case, outputs, tokenization_identical, end_id):
@@ -233,4 +240,5 @@ def format_parity_table(report):
             )
         )
     title = f"parity vs Keras: identical generated token sequences, {verdict(report['passed'])}"
-    return render_table(title, header, lines)
+    table = render_table(title, header, lines)
+    return table + "\n" + format_int8_line(report["int8"]) if "int8" in report else table

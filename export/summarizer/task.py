@@ -61,6 +61,7 @@ TASK = TaskExport(
     inputs="dialogues",
     parity_rows=DEFAULT_PARITY_ROWS,
     text_column=lambda run: run.config.data.document_column,
+    reference_column=lambda run: run.config.data.summary_column,
     load_run=load_summarizer_run,
     write_artifacts=write_artifacts,
     check_parity=parity_check.check_parity,
@@ -68,6 +69,7 @@ TASK = TaskExport(
     card_fields=model_card.card_fields,
     card_text=model_card.card_text,
     onnx_runner=OnnxSummarizer,
+    onnx_model_files=("encoder_file", "decoder_step_file"),
     example="Anna: lunch at 1?\nBen: sure, see you there",
     demo_answers=demo_answers,
 )

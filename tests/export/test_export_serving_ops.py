@@ -5,7 +5,6 @@ classifier's beside their own export fixtures (test_export_summarizer.py,
 test_export_pretrained.py), each through `export.serving_ops`.
 """
 
-import os
 
 import keras
 import tensorflow as tf

@@ -18,8 +18,11 @@ import tensorflow as tf
 import export.exporter
 import export.summarizer.onnx_graph
 import export.summarizer.onnx_runner
+import export.summarizer.parity_check
 import export.summarizer.saved_model
 from export import cli
+from export.exporter import read_parity_references
+from export.quantization import quantize_onnx_folder
 from export.run_loader import load_run
 from export.serving import load_saved_model
 from export.summarizer.onnx_runner import OnnxSummarizer
@@ -27,10 +30,13 @@ from export.serving_ops import saved_model_ops
 from export.serving_ops import unlisted_ops
 from export.summary_text import DialogueTokenizer
 from export.summary_text import build_dialogue_tokenizer
+from export.summarizer.task import TASK as SUMMARIZER_TASK
 from export.warmup import read_warmup_file
 from export.warmup import replay
 from pipelines.common.tables import read_table
+from pipelines.summarization.rouge import corpus_rouge
 from pipelines.summarization.trained import generate
+from pipelines.summarization.special_tokens import END_ID
 from pipelines.summarization.postprocessing.python_text import restore_case
 
 from export_fixtures import SUMMARIZER_TEST_ROWS
@@ -314,3 +320,41 @@ def test_onnx_files_describe_themselves_and_name_their_axes(published, summarize
                 for value in list(model.graph.input) + list(model.graph.output)}
         assert axes["encoder_padding_mask"] == ["batch", "source_sequence"]
         assert axes["cross_key_values_0"][:3] == ["batch", 2, "source_sequence"]
+
+
+def test_int8_files_and_their_parity_entry(summarizer_run, published, parity_file, dialogues, tmp_path, monkeypatch):
+    # The float gate is the module's export; here only the int8 entry is computed, on a copy.
+    shutil.copytree(os.path.join(published.path, "onnx"), tmp_path / "onnx")
+    onnx_dir = str(tmp_path / "onnx")
+    files = quantize_onnx_folder(onnx_dir, SUMMARIZER_TASK.onnx_model_files)
+    assert files == {"encoder_file": "encoder.int8.onnx", "decoder_step_file": "decoder_step.int8.onnx"}
+    monkeypatch.setattr(export.summarizer.parity_check, "load_runtimes", lambda run, version_dir: None)
+    monkeypatch.setattr(
+        export.summarizer.parity_check, "run_summarizer_parity",
+        lambda cases, runtimes, end_id, beams, log=None: {"passed": True, "cases": []},
+    )
+    references = read_parity_references(parity_file, "dialogue", "summary", dialogues)
+    report = export.summarizer.parity_check.check_parity(summarizer_run, str(tmp_path), dialogues, references)
+    entry = report["int8"]
+    assert entry["passed"] and not entry["enforced"] and entry["beams"] == TINY_GENERATION["beams"]
+    assert entry["files"]["decoder_step_file"] == "decoder_step.int8.onnx"
+
+    summaries = {}
+    for precision in ("float32", "int8"):
+        summarizer = OnnxSummarizer.load(onnx_dir, precision=precision)
+        ids = np.concatenate([
+            summarizer.generate_ids(summarizer.tokenize(dialogues[start : start + 8]), beams=4)
+            for start in range(0, len(dialogues), 8)
+        ])
+        sequences = [list(row[: list(row).index(END_ID) + 1]) if END_ID in row else list(row[row != 0]) for row in ids]
+        summaries[precision] = (sequences, summarizer.texts_of(ids, dialogues))
+    (float_ids, float_texts), (int8_ids, int8_texts) = summaries["float32"], summaries["int8"]
+    assert entry["rows"] == len(dialogues) == SUMMARIZER_TEST_ROWS
+    assert entry["identical_sequences"] == sum(a == b for a, b in zip(float_ids, int8_ids))
+    same = sum(np.sum(np.array(a[: len(b)]) == np.array(b[: len(a)])) for a, b in zip(float_ids, int8_ids))
+    assert entry["token_agreement"] == pytest.approx(same / sum(max(len(a), len(b)) for a, b in zip(float_ids, int8_ids)))
+    assert entry["rouge"] == {"onnx": corpus_rouge(float_texts, references), "onnx_int8": corpus_rouge(int8_texts, references)}
+    assert len(entry["differing_summaries"]) == len(dialogues) - entry["identical_sequences"]
+    line = SUMMARIZER_TASK.format_parity_table(report).splitlines()[-1]
+    assert line.startswith("int8 ONNX vs float ONNX (beams 4): ") and line.endswith("(reported, not enforced)")
+    assert f"ROUGE-1/2/Lsum {'/'.join(f'{value:.2f}' for value in entry['rouge']['onnx_int8'].values())}" in line

@@ -20,7 +20,7 @@ REPOSITORY = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")
 EXPORT = os.path.join(REPOSITORY, "export")
 ROLE_FILES = {
     "__init__.py", "task.py", "run.py", "saved_model.py", "onnx_graph.py", "onnx_runner.py",
-    "parity_cases.py", "parity_check.py", "model_card.py",
+    "parity_cases.py", "parity_check.py", "int8_parity.py", "model_card.py",
 }
 
 
