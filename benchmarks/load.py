@@ -71,19 +71,24 @@ def load_runtimes(version_dir):
 
 
 def default_texts(version_dir, source=None, column=None):
-    """The texts of the run the version was exported from (its test file), or of `source`."""
+    """The texts of `source` (its `column`), by default those of the run the
+    version was exported from (its test file and text column)."""
     from pipelines.common.tables import read_table
 
     from export.model_card import source_run_dir
 
-    with open(os.path.join(version_dir, "model_card.json"), encoding="utf-8") as file:
-        card = json.load(file)
-    run_dir = source_run_dir(card)
-    if run_dir is None:
-        raise SystemExit(f"error: the run {card['source_run']!r} of {version_dir} is not under runs/")
-    with open(os.path.join(run_dir, "config.json"), encoding="utf-8") as file:
-        data = json.load(file)["data"]
-    return read_table(source or data["test"], column or data["text_column"]).texts
+    if source is None or column is None:
+        with open(os.path.join(version_dir, "model_card.json"), encoding="utf-8") as file:
+            card = json.load(file)
+        run_dir = source_run_dir(card)
+        if run_dir is None:
+            raise SystemExit(
+                f"error: the run {card['source_run']!r} of {version_dir} is not under runs/; pass --texts and --text-column"
+            )
+        with open(os.path.join(run_dir, "config.json"), encoding="utf-8") as file:
+            data = json.load(file)["data"]
+        source, column = source or data["test"], column or data["text_column"]
+    return read_table(source, column).texts
 
 
 def request_texts(texts, threads, requests):

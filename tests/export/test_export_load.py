@@ -25,9 +25,10 @@ def load_benchmark():
 
 
 @pytest.fixture(scope="module")
-def load_results(version_dir):
+def load_results(version_dir, classifier_run):
     benchmark = load_benchmark()
-    texts = benchmark.default_texts(version_dir)[: THREADS * REQUESTS // 2]  # each text sent twice
+    data = classifier_run.config.data
+    texts = benchmark.default_texts(version_dir, data.test, data.text_column)[: THREADS * REQUESTS // 2]  # each text sent twice
     runtimes = benchmark.load_runtimes(version_dir)
     return {name: benchmark.run_load(predict, texts, THREADS, REQUESTS) for name, predict in runtimes.items()}
 
