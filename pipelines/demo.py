@@ -17,10 +17,10 @@ import shlex
 import sys
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from pipelines.classification.cli import main as classification_main  # noqa: E402
 from pipelines.classification.config import default_config  # noqa: E402
+from pipelines.common.command_line import quiet_tensorflow_start  # noqa: E402
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_DATA = os.path.join(REPOSITORY, "..", "shared", "data")
@@ -40,6 +40,7 @@ def run(arguments):
 
 
 def main():
+    quiet_tensorflow_start("--verbose" in sys.argv[1:])
     sst2 = os.path.join(os.environ.get("KERAS_ATTENTION_DATA", DEFAULT_DATA), "sst2")
     if not os.path.exists(os.path.join(sst2, "train.tsv")):
         sys.exit(f"error: SST-2 not found in {sst2}; set KERAS_ATTENTION_DATA to the data folder")
