@@ -30,7 +30,7 @@ from pipelines.common.errors import UserInputError
 from pipelines.common.preflight import EXPORT_WEIGHT_COPIES
 from pipelines.common.preflight import check_free_space
 from pipelines.common.preflight import check_writable
-from pipelines.common.run_directory import RunDirectory
+from pipelines.common.run_files import files_sha256
 from pipelines.common.tables import read_table
 
 
@@ -114,13 +114,12 @@ def export_run(
         if quantize:
             log(f"  {quantize} ONNX (onnxruntime dynamic quantization)")
             quantize_onnx_folder(os.path.join(staging.path, layout.ONNX_DIR), task.onnx_model_files, quantize)
-        stamp_onnx_folder(
-            os.path.join(staging.path, layout.ONNX_DIR), task.name, opset, RunDirectory(run.path).model_path
-        )
+        model_sha256 = files_sha256([run.directory.model_path])  # named by every ONNX file and the card
+        stamp_onnx_folder(os.path.join(staging.path, layout.ONNX_DIR), task.name, opset, model_sha256)
         log(f"parity gate on {len(texts)} test {task.inputs} and edge cases")
         report = task.check_parity(run, staging.path, texts, references, log)
         write_json_atomic(os.path.join(staging.path, layout.PARITY_REPORT), report)
-        card = model_card(run, task, name, version, opset, report["passed"])
+        card = model_card(run, task, name, version, opset, report["passed"], model_sha256)
         write_model_card(staging.path, card, task.card_text(card))
         path = staging.publish() if report["passed"] else staging.reject()
     return ExportResult(passed=report["passed"], path=path, version=version, parity=report, task=task)

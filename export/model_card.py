@@ -9,7 +9,6 @@ import os
 import typing
 
 from export import layout
-from export.onnx_metadata import file_sha256
 from pipelines.common.atomic import write_json_atomic
 from pipelines.common.atomic import write_text_atomic
 from pipelines.common.data_paths import DATA_SPLITS
@@ -37,20 +36,21 @@ def library_versions():
     }
 
 
-def model_card(run, task, model_name, version, opset, parity_passed):
+def model_card(run, task, model_name, version, opset, parity_passed, model_sha256):
     """The model card dict of an export: shared fields and the task's (`task.card_fields`).
 
     It holds no path of the machine it was made on: the run is named by its
-    folder and its model's sha256, data files by their last two path parts.
+    folder and its `model.keras` sha256 (`model_sha256`), data files by their
+    last two path parts.
     """
     return {
         "name": model_name,
         "version": version,
         "task": task.name,
         "source_run": os.path.basename(os.path.normpath(run.path)),
-        "source_run_model_sha256": file_sha256(os.path.join(run.path, "model.keras")),
+        "source_run_model_sha256": model_sha256,
         "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "metrics": card_metrics(run.metrics),
+        "metrics": card_metrics(run.metrics or {}),
         **task.card_fields(run),
         "training_data": training_data(run),
         "model": without_paths(dict(run.config.model.__dict__)),
@@ -62,31 +62,19 @@ def model_card(run, task, model_name, version, opset, parity_passed):
     }
 
 
-def rounded(value, digits=4):
-    """`value` with every float rounded to `digits` decimals (lists and dicts too)."""
+def card_metrics(value, digits=4):
+    """metrics.json as a card shows it: every float rounded to `digits`
+    decimals, data sources (`"source"` keys) without their machine path."""
     if isinstance(value, float):
         return round(value, digits)
     if isinstance(value, dict):
-        return {key: rounded(item, digits) for key, item in value.items()}
+        return {
+            key: shown_source(item) if key == "source" and isinstance(item, str) else card_metrics(item, digits)
+            for key, item in value.items()
+        }
     if isinstance(value, (list, tuple)):
-        return [rounded(item, digits) for item in value]
+        return [card_metrics(item, digits) for item in value]
     return value
-
-
-def card_metrics(metrics):
-    """metrics.json as a card shows it: figures rounded, data sources without
-    their machine path (`shown_source`)."""
-    def shown(value):
-        if isinstance(value, dict):
-            return {
-                key: shown_source(item) if key == "source" and isinstance(item, str) else shown(item)
-                for key, item in value.items()
-            }
-        if isinstance(value, list):
-            return [shown(item) for item in value]
-        return value
-
-    return shown(rounded(metrics or {}))
 
 
 def shown_source(source):

@@ -8,7 +8,6 @@ names every free dimension `unk__N`; `rename_dimensions` gives them names a
 deployer can read (`batch`, `sequence`, `past_sequence`, ...).
 """
 
-import hashlib
 import importlib.metadata
 import json
 import os
@@ -27,15 +26,7 @@ def exporter_version():
         return "unknown"
 
 
-def file_sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def common_metadata(task, opset, model_path):
+def common_metadata(task, opset, model_sha256):
     """The keys of every export: task, exporter and its version, opset, and the
     sha256 of the run's `model.keras` (which run the file came from)."""
     return {
@@ -43,7 +34,7 @@ def common_metadata(task, opset, model_path):
         EXPORTER: DISTRIBUTION,
         EXPORTER_VERSION: exporter_version(),
         OPSET: opset,
-        RUN_SHA256: file_sha256(model_path),
+        RUN_SHA256: model_sha256,
     }
 
 
@@ -106,7 +97,7 @@ def unnamed_dimensions(model_proto):
     return unnamed
 
 
-def stamp_onnx_folder(onnx_dir, task, opset, model_path):
+def stamp_onnx_folder(onnx_dir, task, opset, model_sha256):
     """Writes `metadata_props` into every `.onnx` file of an exported `onnx/` folder.
 
     The keys: `common_metadata`, then from the folder's config.json the
@@ -117,7 +108,7 @@ def stamp_onnx_folder(onnx_dir, task, opset, model_path):
 
     with open(os.path.join(onnx_dir, "config.json"), encoding="utf-8") as file:
         config = json.load(file)
-    metadata = common_metadata(task, opset, model_path)
+    metadata = common_metadata(task, opset, model_sha256)
     metadata["tokenizer_file"] = config["tokenizer_file"]
     metadata["max_length"] = config.get("max_length", config.get("max_document_length"))
     if "labels" in config:

@@ -8,12 +8,12 @@ tokenizer, labels and generation settings are exactly the ones `predict`,
 task's `run.py` loads its kind of run.
 """
 
-import hashlib
 import os
 
 from export.tasks import task_export
 from pipelines.common.errors import UserInputError
 from pipelines.common.run_directory import RunDirectory
+from pipelines.common.run_files import files_sha256
 from pipelines.common.sectioned_config import config_task
 from pipelines.common.tokenizer import VOCABULARY_FILE
 
@@ -30,8 +30,7 @@ class RunFiles:
         return os.path.join(self.directory.tokenizer_dir, VOCABULARY_FILE)
 
     def vocabulary_sha256(self):
-        with open(self.vocabulary_path, "rb") as file:
-            return hashlib.sha256(file.read()).hexdigest()
+        return files_sha256([self.vocabulary_path])
 
 
 def detect_task(config):

@@ -23,6 +23,7 @@ from export.classifier.onnx_runner import TOKEN_IDS_INPUT
 from export.onnx_conversion import DEFAULT_OPSET
 from export.onnx_conversion import OnnxExportError
 from export.onnx_conversion import convert_function
+from export.onnx_metadata import rename_dimensions
 
 DYNAMIC_AXES = ("batch", "sequence")
 
@@ -52,11 +53,9 @@ def convert_classifier(model, path, opset=DEFAULT_OPSET):
 
 def name_dynamic_axes(model_proto):
     """Names the free dimensions `batch` and `sequence` (tf2onnx leaves `unk__N`)."""
-    for value in model_proto.graph.input:
-        for dimension, name in zip(value.type.tensor_type.shape.dim, DYNAMIC_AXES):
-            dimension.dim_param = name
-    for value in model_proto.graph.output:
-        value.type.tensor_type.shape.dim[0].dim_param = DYNAMIC_AXES[0]
+    names = {(value.name, axis): name for value in model_proto.graph.input for axis, name in enumerate(DYNAMIC_AXES)}
+    names.update({(value.name, 0): DYNAMIC_AXES[0] for value in model_proto.graph.output})
+    rename_dimensions(model_proto, names)
 
 
 def check_classifier_file(session, path, num_classes):

@@ -6,12 +6,14 @@ refused before Keras reads it: `train` never writes one, and a Lambda carries
 Python code (a lambda's bytecode, or the name of any importable function).
 """
 
+import hashlib
 import json
 import zipfile
 
 from pipelines.common.errors import UserInputError
 
 RESTORE_HINT = "restore the run directory from a backup or train it again"
+HASH_CHUNK_BYTES = 1 << 20
 
 
 def read_json_file(path):
@@ -89,3 +91,13 @@ def find_lambda_layer(config):
         if found is not None:
             return found
     return None
+
+
+def files_sha256(paths):
+    """The hex sha256 of the files' bytes, concatenated in order, read in chunks."""
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as file:
+            for chunk in iter(lambda: file.read(HASH_CHUNK_BYTES), b""):
+                digest.update(chunk)
+    return digest.hexdigest()

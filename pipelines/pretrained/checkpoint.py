@@ -14,13 +14,13 @@ encoder supports, and every tensor's name and shape against the config, with one
 
 import dataclasses
 import glob
-import hashlib
 import json
 import os
 
 import numpy as np
 
 from pipelines.common.errors import UserInputError
+from pipelines.common.run_files import files_sha256
 from pipelines.pretrained.known_checkpoints import known_checkpoint_name
 from pipelines.pretrained.known_checkpoints import resolve_checkpoint_dir
 
@@ -72,7 +72,6 @@ CONVERT_TO_SAFETENSORS = (
     "AutoModel.from_pretrained('{directory}').save_pretrained('{directory}', safe_serialization=True)\""
 )
 MAX_LISTED_TENSORS = 10
-HASH_CHUNK_BYTES = 1 << 20
 
 
 @dataclasses.dataclass
@@ -446,16 +445,6 @@ def listed_problems(names_by_kind):
         more = f" and {len(names) - len(shown)} more" if len(names) > len(shown) else ""
         parts.append(f"{kind}: {', '.join(shown)}{more}")
     return "; ".join(parts)
-
-
-def files_sha256(paths):
-    """The hex sha256 of the files' bytes, concatenated in order, read in chunks."""
-    digest = hashlib.sha256()
-    for path in paths:
-        with open(path, "rb") as file:
-            for chunk in iter(lambda: file.read(HASH_CHUNK_BYTES), b""):
-                digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_licence(readme_path):

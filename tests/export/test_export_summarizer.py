@@ -305,7 +305,7 @@ def test_saved_model_uses_only_serving_ops(published):
 def test_onnx_files_describe_themselves_and_name_their_axes(published, summarizer_run):
     import onnx
 
-    from export.onnx_metadata import file_sha256
+    from pipelines.common.run_files import files_sha256
     from export.onnx_metadata import read_metadata
     from export.onnx_metadata import unnamed_dimensions
 
@@ -314,7 +314,7 @@ def test_onnx_files_describe_themselves_and_name_their_axes(published, summarize
         metadata = read_metadata(model)
         assert metadata["task"] == "summarization" and "labels" not in metadata
         assert json.loads(metadata["max_length"]) == summarizer_run.max_document_length
-        assert metadata["run_model_sha256"] == file_sha256(os.path.join(summarizer_run.path, "model.keras"))
+        assert metadata["run_model_sha256"] == files_sha256([os.path.join(summarizer_run.path, "model.keras")])
         assert unnamed_dimensions(model) == []
         axes = {value.name: [d.dim_param or d.dim_value for d in value.type.tensor_type.shape.dim]
                 for value in list(model.graph.input) + list(model.graph.output)}

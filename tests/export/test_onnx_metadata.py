@@ -73,7 +73,7 @@ def test_a_wrong_axis_name_request_says_what_is_wrong(names, message):
 
 
 def test_exported_classifier_onnx_describes_itself(version_dir, classifier_run_dir):
-    from export.onnx_metadata import file_sha256
+    from pipelines.common.run_files import files_sha256
 
     onnx_dir = os.path.join(version_dir, "onnx")
     with open(os.path.join(onnx_dir, "config.json"), encoding="utf-8") as file:
@@ -85,7 +85,7 @@ def test_exported_classifier_onnx_describes_itself(version_dir, classifier_run_d
     assert json.loads(metadata["max_length"]) == config["max_length"]
     assert json.loads(metadata["opset"]) == config["opset"] == model.opset_import[0].version
     assert os.path.isfile(os.path.join(onnx_dir, metadata["tokenizer_file"]))
-    assert metadata["run_model_sha256"] == file_sha256(os.path.join(classifier_run_dir, "model.keras"))
+    assert metadata["run_model_sha256"] == files_sha256([os.path.join(classifier_run_dir, "model.keras")])
     assert unnamed_dimensions(model) == []
 
 

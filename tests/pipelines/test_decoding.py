@@ -328,7 +328,7 @@ def test_the_rules_change_the_shared_tests_tokens():
             without, _ = run_search("numpy", logits_of, 5, initial_state=initial_state, **free, **others)
             changed += int((with_rule != without).any())
         assert changed > 0, rule
-    penalties = set()
+    changed_by_penalty = 0
     for seed in range(4):
         logits_of, initial_state = random_scorer(seed)
         tokens = [
@@ -337,8 +337,8 @@ def test_the_rules_change_the_shared_tests_tokens():
             )[0]
             for penalty in (0.0, 2.0)
         ]
-        penalties.add(bool((tokens[0] != tokens[1]).any()))
-    assert True in penalties
+        changed_by_penalty += int((tokens[0] != tokens[1]).any())
+    assert changed_by_penalty > 0  # the length penalty changes the beam's choice for some seed
 
 
 def test_beam_search_compiles_with_xla():
