@@ -12,6 +12,7 @@
       onnx/*.int8.onnx                  with --quantize int8: each file above with int8 weights
                                         (onnxruntime dynamic quantization, export/quantization.py)
       onnx/tokenizer.json               Hugging Face `tokenizers` file, same ids as tensorflow-text
+      onnx/document_tokenizer.json      warm-started summarizer: the checkpoint's, for documents
       onnx/config.json                  task, labels or generation settings, input/output names, opset
       model_card.json, MODEL_CARD.md    task, labels, run metrics, vocabulary hash, versions
       parity.json                       the parity gate's report
@@ -32,6 +33,7 @@ WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 ONNX_DIR = "onnx"
 ONNX_CLASSIFIER = os.path.join(ONNX_DIR, "classifier.onnx")
 ONNX_TOKENIZER = os.path.join(ONNX_DIR, "tokenizer.json")
+ONNX_DOCUMENT_TOKENIZER = os.path.join(ONNX_DIR, "document_tokenizer.json")
 ONNX_CONFIG = os.path.join(ONNX_DIR, "config.json")
 INT8_SUFFIX = ".int8.onnx"
 MODEL_CARD_JSON = "model_card.json"

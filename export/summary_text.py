@@ -37,22 +37,32 @@ class DialogueTokenizer:
 
     Args:
         tokenizer: `tokenizers.Tokenizer` from `build_dialogue_tokenizer` (or
-            the exported `tokenizer.json`).
+            the exported `tokenizer.json`): the summaries' vocabulary, and the
+            documents' too unless `document_tokenizer` is given.
+        document_tokenizer: `tokenizers.Tokenizer` of a warm-started run's
+            checkpoint (the exported `document_tokenizer.json`): `[CLS]
+            pieces… [SEP]`, truncated to the encoder's length, as the run's
+            `WarmStartTokenizer.tokenize`. Defaults to None.
     """
 
-    def __init__(self, tokenizer):
+    def __init__(self, tokenizer, document_tokenizer=None):
         self.tokenizer = tokenizer
+        self.document_tokenizer = document_tokenizer
         vocabulary = tokenizer.get_vocab()
         self.vocabulary = [None] * len(vocabulary)
         for token, index in vocabulary.items():
             self.vocabulary[index] = token
 
     @classmethod
-    def load(cls, path):
-        return cls(load_text_tokenizer(path))
+    def load(cls, path, document_path=None):
+        document_tokenizer = None if document_path is None else load_text_tokenizer(document_path)
+        return cls(load_text_tokenizer(path), document_tokenizer)
 
     def tokenize(self, texts):
-        """One list of int ids per text, as `SummarizationTokenizer.tokenize` gives."""
+        """One list of int ids per text, as the run tokenizer's `tokenize` gives."""
+        if self.document_tokenizer is not None:
+            encodings = self.document_tokenizer.encode_batch(list(texts), add_special_tokens=True)
+            return [encoding.ids for encoding in encodings]
         documents = []
         for text in texts:
             # Lower-casing happens in the tokenizer's normalizer (text_tokenizer.py).

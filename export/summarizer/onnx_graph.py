@@ -184,6 +184,10 @@ def summarizer_onnx_config(run, opset):
         "encoder_file": ENCODER_FILE,
         "decoder_step_file": DECODER_STEP_FILE,
         "tokenizer_file": os.path.basename(layout.ONNX_TOKENIZER),
+        # A warm-started run's documents: the checkpoint's tokenizer (None: `tokenizer_file`).
+        "document_tokenizer_file": (
+            os.path.basename(layout.ONNX_DOCUMENT_TOKENIZER) if run.is_warm_started else None
+        ),
         "max_document_length": run.max_document_length,
         "generation": generation.to_dict(),  # `DecodingSettings`
         "special_ids": dataclasses.asdict(SEARCH_IDS),  # `SpecialIds`

@@ -70,7 +70,11 @@ class OnnxSummarizer:
             )
             for key in ("encoder_file", "decoder_step_file")
         ]
-        tokenizer = DialogueTokenizer.load(os.path.join(onnx_dir, config["tokenizer_file"]))
+        document_file = config.get("document_tokenizer_file")  # warm-started runs
+        tokenizer = DialogueTokenizer.load(
+            os.path.join(onnx_dir, config["tokenizer_file"]),
+            None if document_file is None else os.path.join(onnx_dir, document_file),
+        )
         return cls(*sessions, tokenizer, config)
 
     def tokenize(self, texts):

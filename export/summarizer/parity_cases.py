@@ -20,9 +20,11 @@ class SummaryParityCase:
 
 
 def one_token_dialogue(tokenizer):
-    """A vocabulary word that the tokenizer turns into exactly one token."""
+    """A vocabulary word that the tokenizer turns into exactly one token (besides
+    the `[CLS]` and `[SEP]` a checkpoint's tokenizer puts around every text)."""
+    framing = len(tokenizer.tokenize([""]).to_list()[0])
     for token in tokenizer.vocabulary:
-        if token.isalpha() and len(tokenizer.tokenize([token]).to_list()[0]) == 1:
+        if token.isalpha() and len(tokenizer.tokenize([token]).to_list()[0]) == framing + 1:
             return token
     raise ValueError("no vocabulary token tokenizes to a single id")
 

@@ -1,8 +1,11 @@
 """A finished summarization run, loaded: everything export needs from it."""
 
 import dataclasses
+import os
 
 from export.run_loader import RunFiles
+from pipelines.common.run_files import files_sha256
+from pipelines.common.tokenizer import VOCABULARY_FILE
 from pipelines.common.sectioned_config import SUMMARIZATION
 
 DEFAULT_BEAMS = 4
@@ -35,6 +38,34 @@ class SummarizerRun(RunFiles):
     @property
     def tokenizer(self):
         return self.summarizer.tokenizer
+
+    @property
+    def is_warm_started(self):
+        """Started from a checkpoint (`--init-from`): documents have a tokenizer of their own."""
+        return self.config.model.init_from is not None
+
+    @property
+    def vocabulary_path(self):
+        """The summaries' vocabulary: the ids the SavedModel's token-id signatures return."""
+        if self.is_warm_started:
+            from pipelines.summarization.warm_start_tokenizer import SUMMARIES_FOLDER
+
+            return os.path.join(self.path, "tokenizer", SUMMARIES_FOLDER, VOCABULARY_FILE)
+        return super().vocabulary_path
+
+    def vocabulary_sha256(self):
+        """Of every vocabulary the run reads (a warm start: documents' and summaries')."""
+        if self.is_warm_started:
+            document_vocabulary = os.path.join(self.document_tokenizer_dir, VOCABULARY_FILE)
+            return files_sha256([document_vocabulary, self.vocabulary_path])
+        return super().vocabulary_sha256()
+
+    @property
+    def document_tokenizer_dir(self):
+        """Where a warm-started run keeps its checkpoint's tokenizer."""
+        from pipelines.summarization.warm_start_tokenizer import DOCUMENTS_FOLDER
+
+        return os.path.join(self.path, "tokenizer", DOCUMENTS_FOLDER)
 
     @property
     def max_document_length(self):

@@ -17,6 +17,8 @@ from export.summarizer.onnx_runner import OnnxSummarizer
 from export.summarizer.run import load_summarizer_run
 from export.summary_text import build_dialogue_tokenizer
 from export.tasks import TaskExport
+from export.text_tokenizer import CHECKPOINT_TOKENIZER_FILE
+from export.text_tokenizer import checkpoint_text_tokenizer
 from export.text_tokenizer import save_text_tokenizer
 from export.warmup import warmup_logs
 from export.warmup import write_warmup_file
@@ -44,6 +46,11 @@ def write_artifacts(run, version_dir, name, texts, opset, log):
     onnx_graph.convert_summarizer(run.model, onnx_dir, max_length, opset)
     tokenizer = build_dialogue_tokenizer(run.tokenizer.vocabulary)
     save_text_tokenizer(tokenizer, os.path.join(version_dir, layout.ONNX_TOKENIZER))
+    if run.is_warm_started:  # documents take the checkpoint's own tokenizer
+        document_tokenizer = checkpoint_text_tokenizer(
+            os.path.join(run.document_tokenizer_dir, CHECKPOINT_TOKENIZER_FILE), run.max_document_length
+        )
+        save_text_tokenizer(document_tokenizer, os.path.join(version_dir, layout.ONNX_DOCUMENT_TOKENIZER))
     write_json_atomic(os.path.join(version_dir, layout.ONNX_CONFIG), onnx_graph.summarizer_onnx_config(run, opset))
 
 

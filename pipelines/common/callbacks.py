@@ -15,12 +15,14 @@ backend (`pipelines.jax_training`).
 
 import json
 import os
+import time
 
 import keras
 import numpy as np
 
 from pipelines.common.atomic import atomic_path
 from pipelines.common.atomic import write_json_atomic
+from pipelines.common.optimizers import optimizer_step
 from pipelines.common.run_directory import DEFAULT_BACKUP_STEPS
 
 
@@ -93,6 +95,57 @@ class BestWeightsCheckpoint(keras.callbacks.ModelCheckpoint):
         super().on_epoch_end(epoch, logs)
         if os.path.exists(self.filepath):  # written this epoch: the monitor improved
             os.replace(self.filepath, self.path)
+
+
+class TimedSnapshots(keras.callbacks.Callback):
+    """Saves the weights every `every_minutes` of training, for learning curves.
+
+    `snapshots/minute_{M}.weights.h5` holds the weights after the first step
+    that ends M minutes or more after `fit` began (validation passes count);
+    `snapshots/index.json` lists each file with its minute and optimizer step.
+    The clock restarts with a resumed run's `fit`, so its snapshots are named
+    from the time already recorded in the index.
+    """
+
+    INDEX_FILE = "index.json"
+
+    def __init__(self, directory, every_minutes):
+        super().__init__()
+        if not every_minutes or every_minutes <= 0:
+            raise ValueError(f"`every_minutes` must be a positive number. Received: {every_minutes}")
+        self.directory = directory
+        self.every_minutes = every_minutes
+
+    @property
+    def index_path(self):
+        return os.path.join(self.directory, self.INDEX_FILE)
+
+    def read_index(self):
+        if not os.path.exists(self.index_path):
+            return []
+        with open(self.index_path, encoding="utf-8") as file:
+            return json.load(file)["snapshots"]
+
+    def on_train_begin(self, logs=None):
+        self.snapshots = self.read_index()
+        # A resumed run goes on from its last snapshot's minute.
+        self.offset_minutes = self.snapshots[-1]["minutes"] if self.snapshots else 0.0
+        self.start = time.monotonic()
+
+    def on_train_batch_end(self, batch, logs=None):
+        minutes = self.offset_minutes + (time.monotonic() - self.start) / 60
+        due = (self.snapshots[-1]["minutes"] if self.snapshots else 0.0) + self.every_minutes
+        if minutes < due:
+            return
+        mark = round(due, 2)
+        name = f"minute_{mark:g}.weights.h5"
+        os.makedirs(self.directory, exist_ok=True)
+        with atomic_path(os.path.join(self.directory, name)) as temporary:
+            self.model.save_weights(temporary)
+        self.snapshots.append(
+            {"minutes": mark, "step": optimizer_step(self.model.optimizer), "file": name}
+        )
+        write_json_atomic(self.index_path, {"snapshots": self.snapshots})
 
 
 class StepBackupAndRestore(keras.callbacks.BackupAndRestore):

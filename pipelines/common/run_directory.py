@@ -9,6 +9,7 @@
       training_curves.png, confusion_matrix.png
       logs/                  TensorBoard
       checkpoints/           best weights so far (survives interruptions)
+      snapshots/             weights every N minutes of training, when asked (learning curves)
       backup/                BackupAndRestore state; present only while a run is unfinished
 """
 
@@ -71,6 +72,10 @@ class RunDirectory:
     @property
     def backup_dir(self):
         return self._join("backup")
+
+    @property
+    def snapshots_dir(self):
+        return self._join("snapshots")
 
     def is_finished(self):
         return os.path.exists(self.model_path)

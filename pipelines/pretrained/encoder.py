@@ -86,7 +86,11 @@ def load_encoder_weights(model, checkpoint, name_prefix=""):
     checkpoint's tensors have Hugging Face names and layouts (dense kernels
     stored `(out, in)`). Every tensor is checked for shape before any is set.
     """
-    assignments = encoder_weight_assignments(model, checkpoint.weights, checkpoint.settings, name_prefix)
+    assign_checked(encoder_weight_assignments(model, checkpoint.weights, checkpoint.settings, name_prefix))
+
+
+def assign_checked(assignments):
+    """Sets each (variable, array) pair, after checking every shape: all or nothing."""
     for variable, value in assignments:
         if tuple(variable.shape) != value.shape:
             raise ValueError(
@@ -99,8 +103,6 @@ def load_encoder_weights(model, checkpoint, name_prefix=""):
 
 def encoder_weight_assignments(model, weights, settings, name_prefix=""):
     """(variable, array) pairs: every encoder variable of `model` and its checkpoint value."""
-    width, heads = settings.hidden_dim, settings.num_heads
-    head_dim = width // heads
     embedding = model.get_layer(name_prefix + EMBEDDING_LAYER)
     pairs = [
         (embedding.token_embedding.embeddings, weights["embeddings.word_embeddings.weight"]),
@@ -111,28 +113,40 @@ def encoder_weight_assignments(model, weights, settings, name_prefix=""):
     ]
     for index in range(settings.num_layers):
         block = model.get_layer(name_prefix + encoder_block_name(index))
-        prefix = f"encoder.layer.{index}."
-        attention = block.self_attention
-
-        def tensor(name, prefix=prefix):
-            return weights[prefix + name]
-
-        for projection in ("query", "key", "value"):
-            kernel = tensor(f"attention.self.{projection}.weight").T  # (in, out)
-            pairs.append((getattr(attention, f"{projection}_kernel"), kernel.reshape(width, heads, head_dim)))
-            bias = tensor(f"attention.self.{projection}.bias")
-            pairs.append((getattr(attention, f"{projection}_bias"), bias.reshape(heads, head_dim)))
-        output_kernel = tensor("attention.output.dense.weight").T
-        pairs += [
-            (attention.output_kernel, output_kernel.reshape(heads, head_dim, width)),
-            (attention.output_bias, tensor("attention.output.dense.bias")),
-            (block.attention_norm.gamma, tensor("attention.output.LayerNorm.weight")),
-            (block.attention_norm.beta, tensor("attention.output.LayerNorm.bias")),
-            (block.feed_forward.intermediate_dense.kernel, tensor("intermediate.dense.weight").T),
-            (block.feed_forward.intermediate_dense.bias, tensor("intermediate.dense.bias")),
-            (block.feed_forward.output_dense.kernel, tensor("output.dense.weight").T),
-            (block.feed_forward.output_dense.bias, tensor("output.dense.bias")),
-            (block.feed_forward_norm.gamma, tensor("output.LayerNorm.weight")),
-            (block.feed_forward_norm.beta, tensor("output.LayerNorm.bias")),
-        ]
+        pairs += layer_weight_assignments(
+            weights, settings, index, block.self_attention, block.attention_norm,
+            block.feed_forward, block.feed_forward_norm,
+        )
     return [(variable, np.ascontiguousarray(value)) for variable, value in pairs]
+
+
+def layer_weight_assignments(weights, settings, index, attention, attention_norm, feed_forward, feed_forward_norm):
+    """(variable, array) pairs: checkpoint layer `index` into one attention sublayer, its
+    LayerNorm, a feed-forward sublayer and its LayerNorm (an encoder block's, or a
+    warm-started decoder block's self-attention side)."""
+    width, heads = settings.hidden_dim, settings.num_heads
+    head_dim = width // heads
+    prefix = f"encoder.layer.{index}."
+
+    def tensor(name):
+        return weights[prefix + name]
+
+    pairs = []
+    for projection in ("query", "key", "value"):
+        kernel = tensor(f"attention.self.{projection}.weight").T  # (in, out)
+        pairs.append((getattr(attention, f"{projection}_kernel"), kernel.reshape(width, heads, head_dim)))
+        bias = tensor(f"attention.self.{projection}.bias")
+        pairs.append((getattr(attention, f"{projection}_bias"), bias.reshape(heads, head_dim)))
+    output_kernel = tensor("attention.output.dense.weight").T
+    return pairs + [
+        (attention.output_kernel, output_kernel.reshape(heads, head_dim, width)),
+        (attention.output_bias, tensor("attention.output.dense.bias")),
+        (attention_norm.gamma, tensor("attention.output.LayerNorm.weight")),
+        (attention_norm.beta, tensor("attention.output.LayerNorm.bias")),
+        (feed_forward.intermediate_dense.kernel, tensor("intermediate.dense.weight").T),
+        (feed_forward.intermediate_dense.bias, tensor("intermediate.dense.bias")),
+        (feed_forward.output_dense.kernel, tensor("output.dense.weight").T),
+        (feed_forward.output_dense.bias, tensor("output.dense.bias")),
+        (feed_forward_norm.gamma, tensor("output.LayerNorm.weight")),
+        (feed_forward_norm.beta, tensor("output.LayerNorm.bias")),
+    ]

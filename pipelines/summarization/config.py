@@ -34,6 +34,15 @@ class ModelConfig:
     dropout: float = 0.1
     attention_dropout: float = 0.0
     normalize_first: bool = True
+    # A warm start (`--init-from`, see warm_start.py): the checkpoint as given (a
+    # directory or a short name), where its weights came from (path, sha256,
+    # licence), its architecture (`EncoderSettings`), which then fixes the width,
+    # heads, feed-forward size and encoder depth above, and the checkpoint layer
+    # each decoder block started from.
+    init_from: str = None
+    checkpoint: dict = None
+    encoder: dict = None
+    decoder_source_layers: list = None
 
 
 @dataclasses.dataclass
@@ -49,6 +58,7 @@ class TrainingConfig:
     label_smoothing: float = 0.1
     gradient_clip_norm: float = 1.0
     max_minutes: float = 60.0  # the SAMSum target's budget; 0 or None: no limit
+    snapshot_minutes: float = 0.0  # weights saved every N minutes (learning curves); 0: none
     patience: int = 3
     seed: int = 1337
     jit_compile: bool = False
@@ -76,6 +86,19 @@ class DataConfig:
     max_train_rows: int = None
 
 
+# What `--init-from` changes in the defaults. The encoder is the checkpoint's
+# (all its layers); the decoder takes 3 of them, half the checkpoint's depth,
+# which halves the decoder's cost for a small loss (see BENCHMARKS.md). Documents
+# are cut at 512 tokens as from scratch; the checkpoint's dropout rates. The peak
+# learning rate is that of BERT-to-BERT fine-tuning with AdamW, raised for the new
+# cross-attention; batches of 16 give twice the updates of 32 in the same
+# minutes, which matters when the budget holds about one epoch.
+WARM_START_DEFAULTS = {
+    "model": {"decoder_layers": 3, "dropout": 0.1, "attention_dropout": 0.1},
+    "training": {"batch_size": 16, "learning_rate": 1e-4, "warmup_steps": 200},
+}
+
+
 @dataclasses.dataclass
 class SummarizerConfig(SectionedConfig):
     TASK = SUMMARIZATION
@@ -85,3 +108,13 @@ class SummarizerConfig(SectionedConfig):
     training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
     generation: GenerationConfig = dataclasses.field(default_factory=GenerationConfig)
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
+
+
+def default_config(init_from=None):
+    """The default `SummarizerConfig`, with `WARM_START_DEFAULTS` when `init_from` is set."""
+    config = SummarizerConfig()
+    if init_from is not None:
+        for section, values in WARM_START_DEFAULTS.items():
+            setattr(config, section, dataclasses.replace(getattr(config, section), **values))
+        config.model.init_from = str(init_from)
+    return config

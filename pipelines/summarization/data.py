@@ -49,7 +49,7 @@ def tokenized_examples(documents, summaries, tokenizer, max_document_length, max
         (tf.constant(list(documents), tf.string), tf.constant(list(summaries), tf.string))
     ).batch(_TOKENIZE_CHUNK)
     dataset = dataset.map(
-        lambda document, summary: (tokenizer.tokenize(document), tokenizer.tokenize(summary)),
+        lambda document, summary: (tokenizer.tokenize(document), tokenizer.tokenize_summaries(summary)),
         num_parallel_calls=tf.data.AUTOTUNE,
     ).unbatch()
     # Unbatched ragged rows are rank-0-ragged specs; make them plain tensors.
@@ -82,7 +82,7 @@ def make_dataset(
     Args:
         documents: list of str.
         summaries: list of str, parallel to `documents`.
-        tokenizer: `SummarizationTokenizer`.
+        tokenizer: `SummarizationTokenizer` or `WarmStartTokenizer`.
         max_document_length: int. Encoder tokens kept per document.
         max_summary_length: int. Decoder steps per summary (with [BOS]/[EOS]).
         batch_size: int. Defaults to 32.

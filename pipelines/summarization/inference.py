@@ -19,8 +19,10 @@ import collections
 
 import tensorflow as tf
 
+from pipelines.summarization.model import DECODER_EMBEDDING
 from pipelines.summarization.model import DECODER_NORM
 from pipelines.summarization.model import EMBEDDING
+from pipelines.summarization.model import ENCODER_EMBEDDING
 from pipelines.summarization.model import ENCODER_NORM
 from pipelines.summarization.model import decoder_block_name
 from pipelines.summarization.model import encoder_block_name
@@ -44,7 +46,10 @@ class InferenceModel:
 
     def __init__(self, model):
         self.model = model
-        self.embedding = model.get_layer(EMBEDDING)
+        # One shared table from scratch; the encoder's and the decoder's own when warm-started.
+        shared = optional_layer(model, EMBEDDING)
+        self.encoder_embedding = shared or model.get_layer(ENCODER_EMBEDDING)
+        self.decoder_embedding = shared or model.get_layer(DECODER_EMBEDDING)
         self.encoder_blocks = blocks(model, encoder_block_name)
         self.decoder_blocks = blocks(model, decoder_block_name)
         self.encoder_norm = optional_layer(model, ENCODER_NORM)
@@ -52,13 +57,13 @@ class InferenceModel:
 
     @property
     def vocabulary_size(self):
-        return self.embedding.vocabulary_size
+        return self.decoder_embedding.vocabulary_size
 
     def encode(self, encoder_ids):
         """Encoder outputs `(batch, length, hidden)` and the padding mask `(batch, length)`."""
         encoder_ids = tf.convert_to_tensor(encoder_ids, tf.int32)
         padding_mask = tf.not_equal(encoder_ids, PAD_ID)
-        hidden = self.embedding(encoder_ids)
+        hidden = self.encoder_embedding(encoder_ids)
         for block in self.encoder_blocks:
             hidden = block(hidden, padding_mask=padding_mask)
         if self.encoder_norm is not None:
@@ -93,7 +98,7 @@ class InferenceModel:
             `(logits, state)` with the token's keys and values written into the
             self-attention caches.
         """
-        hidden = self.embedding(token_ids, start_index=index)
+        hidden = self.decoder_embedding(token_ids, start_index=index)
         new_caches = []
         for block, self_cache, cross_cache in zip(
             self.decoder_blocks, state.self_attention_caches, state.cross_attention_caches
@@ -112,7 +117,7 @@ class InferenceModel:
     def decode(self, decoder_ids, encoder_outputs, encoder_padding_mask):
         """Logits `(batch, length, vocabulary)` of a full causal decoder pass."""
         decoder_ids = tf.convert_to_tensor(decoder_ids, tf.int32)
-        hidden = self.embedding(decoder_ids)
+        hidden = self.decoder_embedding(decoder_ids)
         decoder_padding_mask = tf.not_equal(decoder_ids, PAD_ID)
         for block in self.decoder_blocks:
             hidden = block(
@@ -126,7 +131,7 @@ class InferenceModel:
     def output_logits(self, hidden):
         if self.decoder_norm is not None:
             hidden = self.decoder_norm(hidden)
-        return self.embedding(hidden, reverse=True)
+        return self.decoder_embedding(hidden, reverse=True)
 
 
 def blocks(model, name_of):

@@ -19,15 +19,25 @@ This module needs Keras alone (no TensorFlow), so the same model trains on the
 JAX backend (`pipelines.jax_training`).
 """
 
+import dataclasses
+
 import keras
 
 import keras_attention
+from pipelines.pretrained.checkpoint import EncoderSettings
+from pipelines.pretrained.encoder import EMBEDDING_LAYER
+from pipelines.pretrained.encoder import apply_pretrained_encoder
+from pipelines.summarization.bert_tied_embedding import BertTiedEmbedding
 from pipelines.summarization.tied_embedding import TiedEmbedding
 
 # The model's input names (also the keys of the datasets' input dicts).
 ENCODER_IDS = "encoder_ids"
 DECODER_IDS = "decoder_ids"
 EMBEDDING = "token_embedding"
+# A warm-started model (`warm_start.py`) embeds its two sides apart: the
+# checkpoint's encoder embedding and the decoder's own tied table.
+ENCODER_EMBEDDING = EMBEDDING_LAYER
+DECODER_EMBEDDING = "decoder_embedding"
 ENCODER_NORM = "encoder_norm"
 DECODER_NORM = "decoder_norm"
 LAYER_NORM_EPSILON = 1e-5
@@ -50,7 +60,11 @@ def build_summarizer(config):
     Returns:
         A `keras.Model`. Inputs are int32 `(batch, length)` with 0 as padding;
         the output is float32 logits `(batch, decoder_length, vocabulary_size)`.
+        With `config.encoder` set (`--init-from`), the warm-started layout of
+        `build_warm_started_summarizer`.
     """
+    if config.encoder is not None:
+        return build_warm_started_summarizer(config)
     encoder_ids = keras.Input(shape=(None,), dtype="int32", name=ENCODER_IDS)
     decoder_ids = keras.Input(shape=(None,), dtype="int32", name=DECODER_IDS)
     embedding = TiedEmbedding(
@@ -89,3 +103,45 @@ def build_summarizer(config):
 def final_norm(name):
     """Pre-norm blocks leave their residual stream unnormalized; this closes it."""
     return keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON, name=name)
+
+
+def build_warm_started_summarizer(config):
+    """The summarizer of `warm_start.py`, with random weights until
+    `load_warm_start_weights` fills them (or `model.keras` is loaded).
+
+    Its encoder is `config.encoder` (the checkpoint's `EncoderSettings`); its
+    decoder blocks share the encoder's width, heads, activation and post-norm
+    layout, so that checkpoint layers load into them.
+    """
+    settings = EncoderSettings.from_dict(config.encoder)
+    settings = dataclasses.replace(
+        settings, dropout=config.dropout, attention_dropout=config.attention_dropout
+    )
+    encoder_ids = keras.Input(shape=(None,), dtype="int32", name=ENCODER_IDS)
+    decoder_ids = keras.Input(shape=(None,), dtype="int32", name=DECODER_IDS)
+    encoded = apply_pretrained_encoder(encoder_ids, settings)
+    embedding = BertTiedEmbedding(
+        config.vocabulary_size,
+        settings.hidden_dim,
+        max_length=settings.max_positions,
+        layer_norm_epsilon=settings.layer_norm_epsilon,
+        dropout=config.dropout,
+        name=DECODER_EMBEDDING,
+    )
+    decoded = embedding(decoder_ids)
+    for index in range(config.decoder_layers):
+        decoded = keras_attention.TransformerDecoderBlock(
+            intermediate_dim=settings.intermediate_dim,
+            num_heads=settings.num_heads,
+            dropout=config.dropout,
+            attention_dropout=config.attention_dropout,
+            activation=settings.activation,
+            layer_norm_epsilon=settings.layer_norm_epsilon,
+            normalize_first=False,
+            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+            name=decoder_block_name(index),
+        )(decoded, encoded)
+    logits = embedding(decoded, reverse=True)
+    return keras.Model(
+        {ENCODER_IDS: encoder_ids, DECODER_IDS: decoder_ids}, logits, name="summarizer"
+    )

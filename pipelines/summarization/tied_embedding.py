@@ -9,8 +9,58 @@ from keras import ops
 import keras_attention
 
 
+class OutputTiedEmbedding(keras.layers.ReversibleEmbedding):
+    """A `keras.layers.ReversibleEmbedding` whose reverse pass adds an output bias.
+
+    The shared half of the summarizers' embeddings (`TiedEmbedding`,
+    `BertTiedEmbedding`): `layer(hidden, reverse=True)` gives float32 logits
+    `hidden · tableᵀ + bias`; `layer(token_ids, start_index=0)` calls the
+    subclass's `embed`. Token id 0 is padding and becomes the Keras mask. The
+    weights are stored as the table, then `EXTRA_WEIGHTS` in order.
+    """
+
+    EXTRA_WEIGHTS = ("output_bias",)
+
+    def build(self, input_shape=None):
+        super().build(input_shape)
+        self.output_bias = self.add_weight(
+            name="output_bias", shape=(self.input_dim,), initializer="zeros"
+        )
+
+    @property
+    def variable_serialization_spec(self):
+        spec = copy.deepcopy(super().variable_serialization_spec)
+        for names in spec.values():
+            names.extend(self.EXTRA_WEIGHTS)
+        return spec
+
+    def call(self, inputs, start_index=0, reverse=False, training=None):
+        if reverse:
+            logits = super().call(inputs, reverse=True)
+            return ops.cast(logits, "float32") + ops.cast(self.output_bias, "float32")
+        return self.embed(super().call(inputs), start_index, training)
+
+    def embed(self, embedded, start_index, training):
+        """The looked-up token vectors `(batch, length, dim)` → the layer's embeddings."""
+        raise NotImplementedError
+
+    def compute_mask(self, inputs, mask=None):
+        # Keras passes no call arguments here: hidden states (rank 3) mean
+        # `reverse=True`, whose logits keep the decoder's padding mask.
+        if len(inputs.shape) == 3:
+            return mask
+        return ops.not_equal(inputs, 0)
+
+    def compute_output_spec(self, inputs, start_index=0, reverse=False, training=None):
+        if reverse:
+            shape = tuple(inputs.shape[:-1]) + (self.input_dim,)
+            return keras.KerasTensor(shape, dtype="float32")
+        shape = tuple(inputs.shape) + (self.output_dim,)
+        return keras.KerasTensor(shape, dtype=self.compute_dtype)
+
+
 @keras.saving.register_keras_serializable(package="pipelines.summarization")
-class TiedEmbedding(keras.layers.ReversibleEmbedding):
+class TiedEmbedding(OutputTiedEmbedding):
     """Token embedding × √d plus sinusoidal positions, reversible into logits.
 
     `layer(token_ids, start_index=0)` embeds ids (0 is padding and becomes the
@@ -76,42 +126,10 @@ class TiedEmbedding(keras.layers.ReversibleEmbedding):
         )
         self.dropout_layer = keras.layers.Dropout(dropout, dtype=self.dtype_policy, name="dropout")
 
-    def build(self, input_shape=None):
-        super().build(input_shape)
-        self.output_bias = self.add_weight(
-            name="output_bias", shape=(self.vocabulary_size,), initializer="zeros"
-        )
-
-    @property
-    def variable_serialization_spec(self):
-        # The bias is stored after Keras's table, where the former layer stored it.
-        spec = copy.deepcopy(super().variable_serialization_spec)
-        for names in spec.values():
-            names.append("output_bias")
-        return spec
-
-    def call(self, inputs, start_index=0, reverse=False, training=None):
-        if reverse:
-            logits = super().call(inputs, reverse=True)
-            return ops.cast(logits, "float32") + ops.cast(self.output_bias, "float32")
-        embedded = super().call(inputs)
+    def embed(self, embedded, start_index, training):
         embedded = embedded * ops.cast(math.sqrt(self.embedding_dim), embedded.dtype)
         embedded = self.position_encoding(embedded, start_index=start_index)
         return self.dropout_layer(embedded, training=training)
-
-    def compute_mask(self, inputs, mask=None):
-        # Keras passes no call arguments here: hidden states (rank 3) mean
-        # `reverse=True`, whose logits keep the decoder's padding mask.
-        if len(inputs.shape) == 3:
-            return mask
-        return ops.not_equal(inputs, 0)
-
-    def compute_output_spec(self, inputs, start_index=0, reverse=False, training=None):
-        if reverse:
-            shape = tuple(inputs.shape[:-1]) + (self.vocabulary_size,)
-            return keras.KerasTensor(shape, dtype="float32")
-        shape = tuple(inputs.shape) + (self.embedding_dim,)
-        return keras.KerasTensor(shape, dtype=self.compute_dtype)
 
     def get_config(self):
         # The arguments of this layer only: the table's settings are fixed above.

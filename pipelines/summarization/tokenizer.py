@@ -114,6 +114,10 @@ class SummarizationTokenizer(tf.Module):
         document_ids = tf.RaggedTensor.from_row_splits(line_ids, lines.row_splits)
         return document_ids.merge_dims(1, 2)[:, 1:]
 
+    def tokenize_summaries(self, texts):
+        """Summary ids: one vocabulary and the same steps as documents."""
+        return self.tokenize(texts)
+
     def detokenize(self, token_ids):
         """Texts of int ids `(batch, length)` (dense or ragged).
 

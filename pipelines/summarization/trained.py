@@ -9,7 +9,7 @@ from pipelines.common.text_input import check_texts
 from pipelines.summarization.config import SummarizerConfig
 from pipelines.summarization.generation import Generator
 from pipelines.summarization.postprocessing.python_text import restore_case
-from pipelines.summarization.tokenizer import SummarizationTokenizer
+from pipelines.summarization.warm_start_tokenizer import load_tokenizer
 
 
 class Summarizer:
@@ -17,7 +17,7 @@ class Summarizer:
 
     Args:
         model: the Keras summarizer.
-        tokenizer: `SummarizationTokenizer`.
+        tokenizer: `SummarizationTokenizer` or `WarmStartTokenizer`.
         config: `SummarizerConfig`; its `generation` section holds the
             default search settings and `model.max_document_length` the
             encoder's input length.
@@ -35,7 +35,7 @@ class Summarizer:
         run = RunDirectory(run_dir)
         run.require_finished()
         config = SummarizerConfig.load(run.config_path)
-        tokenizer = SummarizationTokenizer.load(run.tokenizer_dir)
+        tokenizer = load_tokenizer(run.tokenizer_dir)
         model = load_keras_model(run.model_path)
         return cls(model, tokenizer, config)
 

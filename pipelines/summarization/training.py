@@ -2,7 +2,9 @@
 
     RUN_DIR/
       config.json               every setting (rebuilds the run)
-      tokenizer/                vocabulary.txt + tokenizer.json
+      tokenizer/                vocabulary.txt + tokenizer.json (warm-started, `--init-from`:
+                                documents/ and summaries/, see warm_start_tokenizer.py)
+      snapshots/                with --snapshot-minutes: weights every N minutes of training
       model.keras               the trained model (safe_mode=True loadable); written
                                 as soon as training ends: its presence marks a finished run
       history.json              per-epoch loss, accuracy, learning rate
@@ -29,6 +31,7 @@ import keras
 import numpy as np
 
 from pipelines.common.atomic import atomic_path
+from pipelines.common.callbacks import TimedSnapshots
 from pipelines.common.callbacks import read_history
 from pipelines.common.callbacks import training_callbacks
 from pipelines.common.data_paths import with_recorded_paths
@@ -48,6 +51,8 @@ from pipelines.common.preflight import check_writable
 from pipelines.common.preflight import removed_if_start_fails
 from pipelines.common.run_directory import DEFAULT_BACKUP_STEPS
 from pipelines.common.run_directory import RunDirectory
+from pipelines.pretrained.checkpoint import read_checkpoint
+from pipelines.pretrained.tokenizer import CheckpointTokenizer
 from pipelines.summarization.config import SummarizerConfig
 from pipelines.summarization.data import make_dataset
 from pipelines.summarization.evaluation import SAMPLE_PREDICTIONS_FILE
@@ -64,6 +69,11 @@ from pipelines.summarization.tokenizer import SummarizationTokenizer
 from pipelines.summarization.tokenizer import learn_vocabulary
 from pipelines.summarization.trained import Summarizer
 from pipelines.summarization.trained import generate
+from pipelines.summarization.warm_start import decoder_vocabulary
+from pipelines.summarization.warm_start import default_source_layers
+from pipelines.summarization.warm_start import load_warm_start_weights
+from pipelines.summarization.warm_start_tokenizer import WarmStartTokenizer
+from pipelines.summarization.warm_start_tokenizer import load_tokenizer
 
 SAMPLE_COUNT = 20
 
@@ -99,6 +109,50 @@ def prepare_run_directory(run, config, overwrite):
     return False
 
 
+def read_warm_start_checkpoint(config, log):
+    """The checkpoint of `--init-from`, its architecture written into `config.model`; or None."""
+    model = config.model
+    if model.init_from is None:
+        return None
+    checkpoint = read_checkpoint(model.init_from)
+    settings = checkpoint.settings
+    log(f"warm start from {checkpoint.name} ({checkpoint.path}, sha256 {checkpoint.sha256[:12]}…)")
+    for flag, length in (
+        ("--max-document-length", model.max_document_length),
+        ("--max-summary-length", model.max_summary_length),
+        ("--max-length (generation)", config.generation.max_length),
+    ):
+        if length > settings.max_positions:
+            raise UserInputError(
+                f"{flag} {length} exceeds the checkpoint's {settings.max_positions} positions; "
+                f"pass {settings.max_positions} or less"
+            )
+    model.checkpoint = checkpoint.source_record()
+    model.encoder = settings.to_dict()
+    model.hidden_dim = settings.hidden_dim
+    model.num_heads = settings.num_heads
+    model.intermediate_dim = settings.intermediate_dim
+    model.encoder_layers = settings.num_layers
+    model.normalize_first = False
+    if model.decoder_source_layers is None:
+        model.decoder_source_layers = default_source_layers(model.decoder_layers, settings.num_layers)
+    elif len(model.decoder_source_layers) != model.decoder_layers or not all(
+        0 <= layer < settings.num_layers for layer in model.decoder_source_layers
+    ):
+        raise UserInputError(
+            f"decoder_source_layers {model.decoder_source_layers} must name {model.decoder_layers} "
+            f"checkpoint layers (0 to {settings.num_layers - 1}), one per decoder block; fix the --config file"
+        )
+    return checkpoint
+
+
+def warm_start_tokenizer(checkpoint, config, training_summaries):
+    """The checkpoint's tokenizer for documents; the decoder vocabulary for summaries."""
+    documents = CheckpointTokenizer.from_checkpoint(checkpoint.path, config.model.max_document_length)
+    summaries = SummarizationTokenizer(decoder_vocabulary(documents.vocabulary, training_summaries))
+    return WarmStartTokenizer(documents, summaries)
+
+
 def read_splits(data, log):
     """The train, validation and (optional) test pairs, with bad rows reported."""
     splits = {}
@@ -120,7 +174,7 @@ def read_splits(data, log):
 def tokens_per_epoch(tokenizer, pairs, model_config):
     """Real encoder + decoder tokens in one epoch (after truncation)."""
     document_lengths = tokenizer.tokenize(pairs.documents).row_lengths().numpy()
-    summary_lengths = tokenizer.tokenize(pairs.summaries).row_lengths().numpy() + 1
+    summary_lengths = tokenizer.tokenize_summaries(pairs.summaries).row_lengths().numpy() + 1
     return int(
         np.minimum(document_lengths, model_config.max_document_length).sum()
         + np.minimum(summary_lengths, model_config.max_summary_length).sum()
@@ -158,10 +212,18 @@ def train(config, out, *, overwrite=False, log=print, backup_steps=DEFAULT_BACKU
         check_writable(run.path)
         keras.utils.set_random_seed(config.training.seed)
         splits = read_splits(config.data, log)
+        checkpoint = read_warm_start_checkpoint(config, log)
         resuming = prepare_run_directory(run, config, overwrite)
         if resuming:
             log(f"resuming the unfinished run in {run.path}")
-            tokenizer = SummarizationTokenizer.load(run.tokenizer_dir)
+            tokenizer = load_tokenizer(run.tokenizer_dir)
+        elif checkpoint is not None:
+            tokenizer = warm_start_tokenizer(checkpoint, config, splits["train"].summaries)
+            tokenizer.save(run.tokenizer_dir)
+            log(
+                f"decoder vocabulary: {tokenizer.vocabulary_size} of the checkpoint's "
+                f"{tokenizer.document_tokenizer.vocabulary_size} tokens (those of the training summaries)"
+            )
         else:
             log("learning the vocabulary from the training documents and summaries ...")
             pairs = splits["train"]
@@ -173,7 +235,9 @@ def train(config, out, *, overwrite=False, log=print, backup_steps=DEFAULT_BACKU
         config.model.vocabulary_size = tokenizer.vocabulary_size
         config.save(run.config_path)
 
-    model, fit_report = fit_model(config, run, tokenizer, splits, log, backup_steps, strategy, verbose)
+    model, fit_report = fit_model(
+        config, run, tokenizer, splits, log, backup_steps, strategy, verbose, checkpoint
+    )
     if not writes_run_directory(distribute):
         shutil.rmtree(run.path, ignore_errors=True)
         log(f"worker done; the chief writes {out}")
@@ -190,12 +254,14 @@ def train(config, out, *, overwrite=False, log=print, backup_steps=DEFAULT_BACKU
 
 
 def fit_model(
-    config, run, tokenizer, splits, log, backup_steps=DEFAULT_BACKUP_STEPS, strategy=None, verbose=1
+    config, run, tokenizer, splits, log, backup_steps=DEFAULT_BACKUP_STEPS, strategy=None, verbose=1,
+    checkpoint=None,
 ):
     """Builds, compiles and fits the model; returns it (best weights) and a speed report.
 
     With a `tf.distribute` strategy the model is built and compiled in its
-    scope, and the returned model is an undistributed copy.
+    scope, and the returned model is an undistributed copy. With a
+    `checkpoint` (a warm start) the model starts from its weights.
     """
     training = config.training
     dataset_arguments = dict(
@@ -212,6 +278,15 @@ def fit_model(
     valid_dataset = make_dataset(valid_pairs.documents, valid_pairs.summaries, **dataset_arguments)
     with strategy_scope(strategy):
         model = compile_summarizer(build_summarizer(config.model), training)
+        if checkpoint is not None:  # a resumed run's backup then replaces them
+            count = load_warm_start_weights(
+                model, checkpoint, tokenizer.document_tokenizer.vocabulary, tokenizer.vocabulary,
+                config.model.decoder_source_layers,
+            )
+            log(
+                f"warm start: {count} weight tensors from {checkpoint.name}; decoder blocks from "
+                f"checkpoint layers {config.model.decoder_source_layers}, cross-attention new"
+            )
     check_free_space(run.path, model.count_params())
     train_dataset = shard_by_data(train_dataset, strategy)
     valid_dataset = shard_by_data(valid_dataset, strategy)
@@ -234,6 +309,8 @@ def fit_model(
     callbacks = [schedule, clock] + training_callbacks(
         run, monitor="val_loss", mode="min", patience=training.patience, backup_steps=backup_steps
     )
+    if training.snapshot_minutes:
+        callbacks.insert(2, TimedSnapshots(run.snapshots_dir, training.snapshot_minutes))
     log(
         f"model: {model.count_params():,} parameters; {replicas(strategy)} replica(s); "
         f"{steps_per_epoch} steps per epoch, "

@@ -16,6 +16,7 @@ import pytest
 
 from pipelines.common.callbacks import BestWeightsCheckpoint
 from pipelines.common.callbacks import StepBackupAndRestore
+from pipelines.common.callbacks import TimedSnapshots
 
 
 class Interruptible(keras.layers.Layer):
@@ -148,3 +149,40 @@ def test_the_private_keras_names_the_backup_relies_on_still_exist(tmp_path):
     for name in ("_weights_path", "_training_metadata_path", "_current_epoch", "_last_batch_seen"):
         assert hasattr(keras_backup, name), name
     assert os.path.basename(keras_backup._weights_path) == "latest.weights.h5"
+
+
+def test_snapshots_are_taken_at_each_interval_and_continue_after_a_resume(tmp_path, monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr("pipelines.common.callbacks.time.monotonic", lambda: clock[0])
+    directory = tmp_path / "snapshots"
+    model = tiny_model()
+    callback = TimedSnapshots(str(directory), every_minutes=10)
+    callback.set_model(model)
+    callback.on_train_begin()
+    for seconds in (60, 599, 601, 900, 1250):
+        clock[0] = seconds
+        callback.on_train_batch_end(0)
+    index = json.loads((directory / "index.json").read_text())["snapshots"]
+    assert [entry["minutes"] for entry in index] == [10, 20]
+    assert [entry["file"] for entry in index] == ["minute_10.weights.h5", "minute_20.weights.h5"]
+    for weight, saved in zip(model.get_weights(), weights_in(str(directory / "minute_20.weights.h5"))):
+        np.testing.assert_array_equal(weight, saved)
+
+    resumed = TimedSnapshots(str(directory), every_minutes=10)  # a new process: its clock restarts
+    resumed.set_model(model)
+    clock[0] = 5000.0
+    resumed.on_train_begin()
+    clock[0] += 599
+    resumed.on_train_batch_end(0)
+    clock[0] += 2
+    resumed.on_train_batch_end(0)
+    index = json.loads((directory / "index.json").read_text())["snapshots"]
+    assert [entry["minutes"] for entry in index] == [10, 20, 30]
+    assert sorted(os.listdir(directory)) == [
+        "index.json", "minute_10.weights.h5", "minute_20.weights.h5", "minute_30.weights.h5"
+    ]
+
+
+def test_snapshots_need_a_positive_interval(tmp_path):
+    with pytest.raises(ValueError, match="every_minutes"):
+        TimedSnapshots(str(tmp_path), every_minutes=0)
