@@ -214,12 +214,13 @@ def card_markdown(card, text):
 
 
 def pretrained_lines(checkpoint):
-    """The card's line on the pretrained checkpoint the encoder started from (none without)."""
+    """The card's line on the pretrained checkpoint the model started from (none without):
+    a classifier's encoder, or a summarizer's encoder and decoder."""
     if not checkpoint:
         return []
     licence = checkpoint.get("licence") or "not stated in the checkpoint; check it before shipping"
     return [
-        f"- encoder fine-tuned from the pretrained checkpoint {checkpoint.get('name')} "
+        f"- fine-tuned from the pretrained checkpoint {checkpoint.get('name')} "
         f"(`model.safetensors` sha256 `{checkpoint.get('sha256')}`); its licence: {licence}"
     ]
 
