@@ -22,6 +22,16 @@ Prints, for a run directory written by `python -m pipelines.summarization train`
    encoder a large, cache-independent share. Runs are interleaved and the
    fastest of `--repeats` passes counts, which tames other jobs' load on a
    shared CPU.
+4. With several `--run`s (e.g. warm-started and from scratch, trained with
+   `--snapshot-minutes 15`): a table of the runs side by side, and ROUGE-1 on
+   the first `--curve-documents` validation dialogues (greedy) of every
+   snapshot in each run's `snapshots/` and of its final model, against
+   training minutes, drawn into `--curve-png`.
+5. Truecasing: ROUGE of the test predictions as printed and lower-cased; the
+   scorer lower-cases, so the two must be equal.
+
+    python benchmarks/summarization.py --run runs/samsum_warm --run runs/samsum_scratch \
+        --curve-png benchmarks/results/summarization_curves.png
 """
 
 import argparse
@@ -39,6 +49,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from pipelines.decoding.settings import DecodingSettings  # noqa: E402
 from pipelines.summarization.evaluation import evaluate_pairs  # noqa: E402
+from pipelines.summarization.evaluation import evaluation_paths  # noqa: E402
 from pipelines.summarization.pairs import read_pairs  # noqa: E402
 from pipelines.summarization.rouge import corpus_rouge  # noqa: E402
 from pipelines.summarization.trained import Summarizer  # noqa: E402
@@ -97,6 +108,7 @@ def rouge_section(summarizer, metrics, test_pairs, rouge_documents, beams):
     for name, scores in ANCHORS.items():
         print(rouge_row(name, scores))
     print()
+    return test
 
 
 def training_section(metrics):
@@ -247,12 +259,105 @@ def generation_section(summarizer, documents, new_tokens, batch_size, repeats):
         if decoding not in (CACHED, ENCODER_ONLY)
     )
     print(f"every decoding chose the same tokens as its cached counterpart: {same}\n")
+    # End to end (encoder included), with the cache: what a user of `summarize` gets.
+    return {
+        search: new_token_count / best[(search, CACHED)] for search in ("greedy, XLA", "beam 4, XLA")
+    }
+
+
+def truecasing_section(run, test):
+    """ROUGE of the run's test predictions as printed, and lower-cased: equal, since the
+    scorer lower-cases; truecasing is for readers, not for the score."""
+    _, path = evaluation_paths(run, test["source"], test["search"]["beams"])
+    if not os.path.exists(path):
+        return
+    with open(path, encoding="utf-8") as file:
+        rows = [json.loads(line) for line in file]
+    predictions = [row["prediction"] for row in rows]
+    references = [row["reference"] for row in rows]
+    cased = corpus_rouge(predictions, references)
+    lowered = corpus_rouge([text.lower() for text in predictions], references)
+    keys = ("rouge1", "rouge2", "rougeLsum")
+    differences = [abs(cased[key] - lowered[key]) for key in keys]
+    changed = sum(text != text.lower() for text in predictions)
+    print(f"## Truecasing\n\n{changed} of {len(predictions)} test summaries have capitals restored; "
+          f"ROUGE-1/2/Lsum with them {'/'.join(f'{cased[k]:.4f}' for k in keys)}, lower-cased "
+          f"{'/'.join(f'{lowered[k]:.4f}' for k in keys)}: largest difference {max(differences):.4f}\n")
+
+
+def comparison_section(summarizers, results):
+    print("## The runs side by side\n")
+    print("| run | R-1 | R-2 | R-Lsum | parameters | training min | epochs | training tokens/s "
+          "| greedy tokens/s | beam 4 tokens/s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for run, result in results.items():
+        test, training = result["test"], result["metrics"].get("training", {})
+        speeds = result["generation"]
+        print(f"| {os.path.basename(os.path.normpath(run))} | {test['rouge1']:.2f} | {test['rouge2']:.2f} | "
+              f"{test['rougeLsum']:.2f} | {summarizers[run].model.count_params():,} | "
+              f"{training.get('seconds', 0) / 60:.1f} | {training.get('epochs', '?')} | "
+              f"{training.get('tokens_per_second', 0):.0f} | {speeds['greedy, XLA']:.0f} | "
+              f"{speeds['beam 4, XLA']:.0f} |")
+    print("\nGeneration tokens/s: end to end with the key/value cache, encoder included, XLA.\n")
+
+
+def snapshot_points(run):
+    """`[(minutes, weights file or None for the final model)]` of a run, in order."""
+    index_path = os.path.join(run, "snapshots", "index.json")
+    points = []
+    if os.path.exists(index_path):
+        with open(index_path, encoding="utf-8") as file:
+            for entry in json.load(file)["snapshots"]:
+                points.append((entry["minutes"], os.path.join(run, "snapshots", entry["file"])))
+    seconds = summarizer_metrics(run).get("training", {}).get("seconds")
+    if seconds:
+        points.append((seconds / 60, None))
+    return points
+
+
+def curves_section(summarizers, valid_path, documents, png_path):
+    from pipelines.common.plots import plt
+    from pipelines.common.plots import save_figure
+
+    print(f"## ROUGE-1 on the first {documents} validation dialogues (greedy) against training minutes\n")
+    print("| run | minutes | weights | R-1 | R-2 | R-Lsum |\n|---|---|---|---|---|---|")
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    for run, summarizer in summarizers.items():
+        data = summarizer.config.data
+        pairs = read_pairs(valid_path, data.document_column, data.summary_column)
+        pairs = dataclasses.replace(
+            pairs, documents=pairs.documents[:documents], summaries=pairs.summaries[:documents],
+            line_numbers=pairs.line_numbers[:documents],
+        )
+        final_weights = summarizer.model.get_weights()
+        minutes, scores = [], []
+        for minute, weights in snapshot_points(run):
+            if weights is None:
+                summarizer.model.set_weights(final_weights)
+            else:
+                summarizer.model.load_weights(weights)
+            report, _ = evaluate_pairs(summarizer, pairs, beams=1, progress=False)
+            label = "final (best validation loss)" if weights is None else os.path.basename(weights)
+            print(f"| {os.path.basename(os.path.normpath(run))} | {minute:.1f} | {label} | "
+                  f"{report['rouge1']:.2f} | {report['rouge2']:.2f} | {report['rougeLsum']:.2f} |")
+            minutes.append(minute)
+            scores.append(report["rouge1"])
+        summarizer.model.set_weights(final_weights)
+        axis.plot(minutes, scores, marker="o", label=os.path.basename(os.path.normpath(run)))
+    for minute in (15, 30, 60):
+        axis.axvline(minute, color="grey", linewidth=0.5, linestyle=":")
+    axis.set_xlabel("training minutes (2 CPU cores)")
+    axis.set_ylabel(f"validation ROUGE-1 (first {documents} dialogues, greedy)")
+    axis.legend()
+    axis.grid(alpha=0.3)
+    save_figure(figure, png_path)
+    print(f"\nlearning curves: {png_path}\n")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--run", default=os.path.join(REPOSITORY, "runs", "samsum"),
-                        help="run directory from `train` (default: runs/samsum)")
+    parser.add_argument("--run", action="append",
+                        help="run directory from `train`; repeat to compare runs (default: runs/samsum)")
     parser.add_argument("--test", default=os.path.join(data_directory(), "samsum", "test.csv"))
     parser.add_argument("--beams", type=int, default=4, help="beam width for ROUGE")
     parser.add_argument("--rouge-documents", type=int, default=0,
@@ -261,21 +366,35 @@ def main(argv=None):
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=3, help="timed passes; the best counts")
+    parser.add_argument("--valid", default=os.path.join(data_directory(), "samsum", "validation.csv"))
+    parser.add_argument("--curve-documents", type=int, default=200,
+                        help="validation dialogues scored per snapshot for the learning curves")
+    parser.add_argument("--curve-png", help="learning curves of the runs' snapshots (PNG)")
     args = parser.parse_args(argv)
+    runs = args.run or [os.path.join(REPOSITORY, "runs", "samsum")]
 
-    if not os.path.exists(os.path.join(args.run, "model.keras")):
-        sys.exit(f"error: {args.run} holds no trained run; train one first, e.g. "
-                 "python -m pipelines.summarization train ... --out runs/samsum")
-    summarizer = Summarizer.load(args.run)
-    metrics = summarizer_metrics(args.run)
-    config = summarizer.config.data
-    test_pairs = read_pairs(args.test, config.document_column, config.summary_column)
-    rouge_section(summarizer, metrics, test_pairs, args.rouge_documents, args.beams)
-    training_section(metrics)
-    generation_section(
-        summarizer, test_pairs.documents[: args.documents], args.new_tokens, args.batch_size,
-        args.repeats,
-    )
+    summarizers, results = {}, {}
+    for run in runs:
+        if not os.path.exists(os.path.join(run, "model.keras")):
+            sys.exit(f"error: {run} holds no trained run; train one first, e.g. "
+                     "python -m pipelines.summarization train ... --out runs/samsum")
+        print(f"# {run}\n")
+        summarizer = summarizers[run] = Summarizer.load(run)
+        metrics = summarizer_metrics(run)
+        config = summarizer.config.data
+        test_pairs = read_pairs(args.test, config.document_column, config.summary_column)
+        test = rouge_section(summarizer, metrics, test_pairs, args.rouge_documents, args.beams)
+        truecasing_section(run, test)
+        training_section(metrics)
+        speeds = generation_section(
+            summarizer, test_pairs.documents[: args.documents], args.new_tokens, args.batch_size,
+            args.repeats,
+        )
+        results[run] = {"test": test, "metrics": metrics, "generation": speeds}
+    if len(runs) > 1:
+        comparison_section(summarizers, results)
+    if args.curve_png:
+        curves_section(summarizers, args.valid, args.curve_documents, args.curve_png)
 
 
 def summarizer_metrics(run_dir):
