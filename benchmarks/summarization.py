@@ -292,12 +292,12 @@ def comparison_section(summarizers, results):
     print("|---|---|---|---|---|---|---|---|---|---|")
     for run, result in results.items():
         test, training = result["test"], result["metrics"].get("training", {})
-        speeds = result["generation"]
+        speeds = {search: f"{value:.0f}" for search, value in result["generation"].items()}
         print(f"| {os.path.basename(os.path.normpath(run))} | {test['rouge1']:.2f} | {test['rouge2']:.2f} | "
               f"{test['rougeLsum']:.2f} | {summarizers[run].model.count_params():,} | "
               f"{training.get('seconds', 0) / 60:.1f} | {training.get('epochs', '?')} | "
-              f"{training.get('tokens_per_second', 0):.0f} | {speeds['greedy, XLA']:.0f} | "
-              f"{speeds['beam 4, XLA']:.0f} |")
+              f"{training.get('tokens_per_second', 0):.0f} | {speeds.get('greedy, XLA', '—')} | "
+              f"{speeds.get('beam 4, XLA', '—')} |")
     print("\nGeneration tokens/s: end to end with the key/value cache, encoder included, XLA.\n")
 
 
@@ -362,7 +362,8 @@ def main(argv=None):
     parser.add_argument("--beams", type=int, default=4, help="beam width for ROUGE")
     parser.add_argument("--rouge-documents", type=int, default=0,
                         help="score only the first N test dialogues (0: all)")
-    parser.add_argument("--documents", type=int, default=32, help="dialogues timed for generation")
+    parser.add_argument("--documents", type=int, default=32,
+                        help="dialogues timed for generation (0: no generation timing)")
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=3, help="timed passes; the best counts")
@@ -386,10 +387,12 @@ def main(argv=None):
         test = rouge_section(summarizer, metrics, test_pairs, args.rouge_documents, args.beams)
         truecasing_section(run, test)
         training_section(metrics)
-        speeds = generation_section(
-            summarizer, test_pairs.documents[: args.documents], args.new_tokens, args.batch_size,
-            args.repeats,
-        )
+        speeds = {}
+        if args.documents:
+            speeds = generation_section(
+                summarizer, test_pairs.documents[: args.documents], args.new_tokens, args.batch_size,
+                args.repeats,
+            )
         results[run] = {"test": test, "metrics": metrics, "generation": speeds}
     if len(runs) > 1:
         comparison_section(summarizers, results)

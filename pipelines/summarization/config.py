@@ -87,12 +87,13 @@ class DataConfig:
 
 
 # What `--init-from` changes in the defaults. The encoder is the checkpoint's
-# (all its layers); the decoder takes 3 of them, half the checkpoint's depth,
-# which halves the decoder's cost for a small loss (see BENCHMARKS.md). Documents
-# are cut at 512 tokens as from scratch; the checkpoint's dropout rates. The peak
-# learning rate is that of BERT-to-BERT fine-tuning with AdamW, raised for the new
-# cross-attention; batches of 16 give twice the updates of 32 in the same
-# minutes, which matters when the budget holds about one epoch.
+# (all its layers); the decoder takes 3 of them, half of MiniLM's depth, for the
+# cost of each step (benchmarks/warm_start_choices.py times the alternatives);
+# documents are cut at 512 tokens as from scratch; the checkpoint's dropout rates.
+# The peak learning rate is a fine-tuning one; batches of 16 give twice the updates
+# of 32 in the same minutes, which matters when the budget holds a few epochs.
+# Set from the compute budget and throughput, not tuned by full runs; on SAMSum in
+# 60 CPU minutes they lose to the from-scratch defaults (README).
 WARM_START_DEFAULTS = {
     "model": {"decoder_layers": 3, "dropout": 0.1, "attention_dropout": 0.1},
     "training": {"batch_size": 16, "learning_rate": 1e-4, "warmup_steps": 200},
