@@ -50,7 +50,7 @@ class SummarizerRun(RunFiles):
         if self.is_warm_started:
             from pipelines.summarization.warm_start_tokenizer import SUMMARIES_FOLDER
 
-            return os.path.join(self.path, "tokenizer", SUMMARIES_FOLDER, VOCABULARY_FILE)
+            return os.path.join(self.directory.tokenizer_dir, SUMMARIES_FOLDER, VOCABULARY_FILE)
         return super().vocabulary_path
 
     def vocabulary_sha256(self):
@@ -65,7 +65,7 @@ class SummarizerRun(RunFiles):
         """Where a warm-started run keeps its checkpoint's tokenizer."""
         from pipelines.summarization.warm_start_tokenizer import DOCUMENTS_FOLDER
 
-        return os.path.join(self.path, "tokenizer", DOCUMENTS_FOLDER)
+        return os.path.join(self.directory.tokenizer_dir, DOCUMENTS_FOLDER)
 
     @property
     def max_document_length(self):
