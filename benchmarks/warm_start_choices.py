@@ -33,6 +33,7 @@ from pipelines.summarization.special_tokens import SPECIAL_TOKENS  # noqa: E402
 from pipelines.summarization.tokenizer import SummarizationTokenizer  # noqa: E402
 from pipelines.summarization.training import read_warm_start_checkpoint  # noqa: E402
 from pipelines.summarization.training import warm_start_tokenizer  # noqa: E402
+from pipelines.summarization.warm_start import checkpoint_pieces  # noqa: E402
 from pipelines.summarization.warm_start import load_warm_start_weights  # noqa: E402
 from pipelines.summarization.warm_start_tokenizer import WarmStartTokenizer  # noqa: E402
 
@@ -58,10 +59,7 @@ CHOICES = (
 
 def full_vocabulary_tokenizer(tokenizer):
     """The same document tokenizer; summaries over every checkpoint piece."""
-    pieces = [
-        token for token in tokenizer.document_tokenizer.vocabulary
-        if token not in SPECIAL_TOKENS and not (token.startswith("[") and token.endswith("]"))
-    ]
+    pieces = checkpoint_pieces(tokenizer.document_tokenizer.vocabulary)
     return WarmStartTokenizer(tokenizer.document_tokenizer, SummarizationTokenizer(list(SPECIAL_TOKENS) + pieces))
 
 

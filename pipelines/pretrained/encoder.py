@@ -41,17 +41,24 @@ def apply_pretrained_encoder(token_ids, settings, name_prefix=""):
     )(token_ids)
     for index in range(settings.num_layers):
         hidden = keras_attention.TransformerEncoderBlock(
-            intermediate_dim=settings.intermediate_dim,
-            num_heads=settings.num_heads,
-            dropout=settings.dropout,
-            attention_dropout=settings.attention_dropout,
-            activation=settings.activation,
-            layer_norm_epsilon=settings.layer_norm_epsilon,
-            normalize_first=False,
-            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-            name=name_prefix + encoder_block_name(index),
+            name=name_prefix + encoder_block_name(index), **checkpoint_block_arguments(settings)
         )(hidden)
     return hidden
+
+
+def checkpoint_block_arguments(settings):
+    """The Transformer block arguments of a checkpoint layer's shape: post-norm, its
+    activation, LayerNorm epsilon and dropout rates, BERT's initializer."""
+    return dict(
+        intermediate_dim=settings.intermediate_dim,
+        num_heads=settings.num_heads,
+        dropout=settings.dropout,
+        attention_dropout=settings.attention_dropout,
+        activation=settings.activation,
+        layer_norm_epsilon=settings.layer_norm_epsilon,
+        normalize_first=False,
+        kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+    )
 
 
 def build_pretrained_encoder(settings, name="pretrained_encoder"):

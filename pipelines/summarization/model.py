@@ -27,6 +27,7 @@ import keras_attention
 from pipelines.pretrained.checkpoint import EncoderSettings
 from pipelines.pretrained.encoder import EMBEDDING_LAYER
 from pipelines.pretrained.encoder import apply_pretrained_encoder
+from pipelines.pretrained.encoder import checkpoint_block_arguments
 from pipelines.summarization.bert_tied_embedding import BertTiedEmbedding
 from pipelines.summarization.tied_embedding import TiedEmbedding
 
@@ -131,15 +132,7 @@ def build_warm_started_summarizer(config):
     decoded = embedding(decoder_ids)
     for index in range(config.decoder_layers):
         decoded = keras_attention.TransformerDecoderBlock(
-            intermediate_dim=settings.intermediate_dim,
-            num_heads=settings.num_heads,
-            dropout=config.dropout,
-            attention_dropout=config.attention_dropout,
-            activation=settings.activation,
-            layer_norm_epsilon=settings.layer_norm_epsilon,
-            normalize_first=False,
-            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-            name=decoder_block_name(index),
+            name=decoder_block_name(index), **checkpoint_block_arguments(settings)
         )(decoded, encoded)
     logits = embedding(decoded, reverse=True)
     return keras.Model(

@@ -56,10 +56,7 @@ def decoder_vocabulary(checkpoint_vocabulary, summaries):
     # Imported here: the vocabulary needs TensorFlow, the model above does not.
     from pipelines.summarization.tokenizer import SummarizationTokenizer
 
-    pieces = [
-        token for token in checkpoint_vocabulary
-        if token not in SPECIAL_TOKENS and not (token.startswith("[") and token.endswith("]"))
-    ]
+    pieces = checkpoint_pieces(checkpoint_vocabulary)
     full = SummarizationTokenizer(list(SPECIAL_TOKENS) + pieces)
     used = set()
     for start in range(0, len(summaries), 1024):
@@ -69,6 +66,14 @@ def decoder_vocabulary(checkpoint_vocabulary, summaries):
     spelled = {piece for piece in pieces if piece.removeprefix(SUFFIX_INDICATOR) in characters}
     kept = used_pieces | spelled
     return list(SPECIAL_TOKENS) + [piece for piece in pieces if piece in kept]
+
+
+def checkpoint_pieces(checkpoint_vocabulary):
+    """The checkpoint's word pieces: its tokens without the bracketed special ones."""
+    return [
+        token for token in checkpoint_vocabulary
+        if token not in SPECIAL_TOKENS and not (token.startswith("[") and token.endswith("]"))
+    ]
 
 
 def checkpoint_rows(decoder_tokens, checkpoint_vocabulary):
