@@ -64,6 +64,7 @@ MODEL_OPTIONS = [
     ConfigOption("--attention-dropout", "model", "attention_dropout", fraction, "dropout on attention weights"),
     ConfigOption("--max-document-length", "model", "max_document_length", positive_int, "document tokens kept (longer ones are truncated)"),
     ConfigOption("--max-summary-length", "model", "max_summary_length", positive_int, "summary tokens trained on"),
+    ConfigOption("--copy", "model", "copy", bool, "copy source tokens into the summary (pointer-generator); --no-copy: the plain decoder"),
 ]
 TRAINING_OPTIONS = [
     ConfigOption("--epochs", "training", "epochs", positive_int, "maximum epochs (the time budget or early stopping may end sooner)"),

@@ -34,6 +34,10 @@ class ModelConfig:
     dropout: float = 0.1
     attention_dropout: float = 0.0
     normalize_first: bool = True
+    # The copy mechanism (`PointerGenerator`): the output mixes the vocabulary
+    # distribution with copies of source tokens. On for new runs; a config.json
+    # written without this key is a plain decoder (`SummarizerConfig.from_dict`).
+    copy: bool = True
     # A warm start (`--init-from`, see warm_start.py): the checkpoint as given (a
     # directory or a short name), where its weights came from (path, sha256,
     # licence), its architecture (`EncoderSettings`), which then fixes the width,
@@ -109,6 +113,14 @@ class SummarizerConfig(SectionedConfig):
     training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
     generation: GenerationConfig = dataclasses.field(default_factory=GenerationConfig)
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
+
+    @classmethod
+    def from_dict(cls, data):
+        # Runs written before the copy mechanism existed have no `copy` key: plain decoders.
+        model = data.get("model")
+        if isinstance(model, dict) and "copy" not in model:
+            data = {**data, "model": {**model, "copy": False}}
+        return super().from_dict(data)
 
 
 def default_config(init_from=None):

@@ -10,6 +10,7 @@ import keras
 
 from pipelines.common.optimizers import NOT_DECAYED
 from pipelines.summarization.losses import SmoothedSparseCrossEntropy
+from pipelines.summarization.model import COPY_HEAD
 
 
 def compile_summarizer(model, training, jit_compile=None):
@@ -17,7 +18,9 @@ def compile_summarizer(model, training, jit_compile=None):
 
     The learning rate is set every batch by `WarmupCosineSchedule`; norms and
     biases get no weight decay. `jit_compile` overrides `training.jit_compile`.
+    A copying model's outputs are log-probabilities, which the loss takes as they are.
     """
+    copies = any(layer.name == COPY_HEAD for layer in model.layers)
     optimizer = keras.optimizers.AdamW(
         learning_rate=training.learning_rate,
         weight_decay=training.weight_decay,
@@ -27,7 +30,9 @@ def compile_summarizer(model, training, jit_compile=None):
     optimizer.exclude_from_weight_decay(var_names=NOT_DECAYED)
     model.compile(
         optimizer=optimizer,
-        loss=SmoothedSparseCrossEntropy(label_smoothing=training.label_smoothing),
+        loss=SmoothedSparseCrossEntropy(
+            label_smoothing=training.label_smoothing, from_log_probabilities=copies
+        ),
         # Weighted by the datasets' sample_weight: padding counts for nothing.
         weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         jit_compile=training.jit_compile if jit_compile is None else jit_compile,

@@ -71,9 +71,10 @@ class Generator:
         if beams > 1:
             encoder_outputs = tf.repeat(encoder_outputs, beams, axis=0)
             padding_mask = tf.repeat(padding_mask, beams, axis=0)
+            encoder_ids = tf.repeat(encoder_ids, beams, axis=0)
         make_step = cached_step if self.use_cache else uncached_step
         initial_state, step = make_step(
-            self.inference, encoder_outputs, padding_mask, self.options.max_length
+            self.inference, encoder_outputs, padding_mask, self.options.max_length, encoder_ids
         )
         return self.decoder(step, initial_state, batch_size)
 
@@ -109,9 +110,9 @@ class Generator:
         return self.generate_batch.experimental_get_tracing_count()
 
 
-def cached_step(inference, encoder_outputs, padding_mask, max_length):
+def cached_step(inference, encoder_outputs, padding_mask, max_length, encoder_ids):
     """`(initial_state, step)` feeding one token per step through the caches."""
-    decoder_state = inference.initial_state(encoder_outputs, padding_mask, max_length)
+    decoder_state = inference.initial_state(encoder_outputs, padding_mask, max_length, encoder_ids)
 
     def step(sequences, index, self_attention_caches):
         token_ids = tf.gather(sequences, index, axis=1)[:, None]
@@ -123,11 +124,11 @@ def cached_step(inference, encoder_outputs, padding_mask, max_length):
     return decoder_state.self_attention_caches, step
 
 
-def uncached_step(inference, encoder_outputs, padding_mask, max_length):
+def uncached_step(inference, encoder_outputs, padding_mask, max_length, encoder_ids):
     """`(initial_state, step)` recomputing the decoder over the whole prefix buffer."""
 
     def step(sequences, index, state):
-        logits = inference.decode(sequences[:, :max_length], encoder_outputs, padding_mask)
+        logits = inference.decode(sequences[:, :max_length], encoder_outputs, padding_mask, encoder_ids)
         return tf.gather(logits, index, axis=1), state
 
     return (), step

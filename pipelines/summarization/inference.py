@@ -3,14 +3,16 @@
 `InferenceModel` reuses the training model's own layers (same weights) as
 
     encode(encoder_ids) → (encoder_outputs, encoder_padding_mask)
-    initial_state(encoder_outputs, encoder_padding_mask, max_length) → DecoderState
+    initial_state(encoder_outputs, encoder_padding_mask, max_length, encoder_ids) → DecoderState
     decode_step(token_ids, index, state) → (logits, state with updated caches)
-    decode(decoder_ids, encoder_outputs, encoder_padding_mask) → logits
+    decode(decoder_ids, encoder_outputs, encoder_padding_mask, encoder_ids) → logits
 
 `decode_step` runs one token through the decoder with per-layer key/value
 caches `(batch, 2, max_length, num_heads, head_dim)`, so step t costs one
 token's work instead of t tokens'. Its logits equal those of `decode` (the full
-causal pass) at the same position. Every function is plain TensorFlow on
+causal pass) at the same position. A copying model (`PointerGenerator`) needs
+the encoder ids as well (the tokens it copies); its "logits" are normalized
+log-probabilities, which are logits of the same distribution. Every function is plain TensorFlow on
 tensors, ready for `tf.function` with fixed shapes (generation) or an input
 signature (export).
 """
@@ -19,6 +21,8 @@ import collections
 
 import tensorflow as tf
 
+from pipelines.summarization.model import COPY_HEAD
+from pipelines.summarization.model import COPY_ID_MAP
 from pipelines.summarization.model import DECODER_EMBEDDING
 from pipelines.summarization.model import DECODER_NORM
 from pipelines.summarization.model import EMBEDDING
@@ -30,11 +34,18 @@ from pipelines.summarization.tokenizer import PAD_ID
 
 DecoderState = collections.namedtuple(
     "DecoderState",
-    ["self_attention_caches", "cross_attention_caches", "encoder_padding_mask"],
+    ["self_attention_caches", "cross_attention_caches", "encoder_padding_mask", "copy_memory"],
+    defaults=(None,),
 )
 DecoderState.__doc__ = """What a decoder step needs besides the token: one self-attention
 cache per layer (updated every step), one cross-attention key/value cache per
-layer and the encoder padding mask (both fixed for a document)."""
+layer, the encoder padding mask and, for a copying model, its `CopyMemory`
+(all but the first fixed for a document)."""
+
+CopyMemory = collections.namedtuple("CopyMemory", ["source_ids", "source_keys", "encoder_outputs"])
+CopyMemory.__doc__ = """What the copy head reads for a document: the source tokens as
+output ids `(batch, source)` (0: never copied), its attention keys
+`(batch, source, key_dim)` and the encoder outputs `(batch, source, hidden)`."""
 
 
 class InferenceModel:
@@ -54,6 +65,8 @@ class InferenceModel:
         self.decoder_blocks = blocks(model, decoder_block_name)
         self.encoder_norm = optional_layer(model, ENCODER_NORM)
         self.decoder_norm = optional_layer(model, DECODER_NORM)
+        self.copy_head = optional_layer(model, COPY_HEAD)
+        self.copy_id_map = optional_layer(model, COPY_ID_MAP)
 
     @property
     def vocabulary_size(self):
@@ -70,8 +83,27 @@ class InferenceModel:
             hidden = self.encoder_norm(hidden)
         return hidden, padding_mask
 
-    def initial_state(self, encoder_outputs, encoder_padding_mask, max_length):
-        """Empty self-attention caches for `max_length` steps and the cross-attention caches."""
+    @property
+    def copies(self):
+        """Whether the model copies source tokens (and so needs the encoder ids)."""
+        return self.copy_head is not None
+
+    def copy_memory(self, encoder_outputs, encoder_ids):
+        """The `CopyMemory` of encoded documents; None for a model that does not copy."""
+        if self.copy_head is None:
+            return None
+        if encoder_ids is None:
+            raise ValueError("A copying summarizer needs `encoder_ids` (the tokens it copies).")
+        source_ids = tf.convert_to_tensor(encoder_ids, tf.int32)
+        if self.copy_id_map is not None:
+            source_ids = self.copy_id_map(source_ids)
+        return CopyMemory(
+            source_ids, self.copy_head.compute_source_keys(encoder_outputs), encoder_outputs
+        )
+
+    def initial_state(self, encoder_outputs, encoder_padding_mask, max_length, encoder_ids=None):
+        """Empty self-attention caches for `max_length` steps, the cross-attention caches
+        and (for a copying model, from `encoder_ids`) the `CopyMemory`."""
         batch_size = tf.shape(encoder_outputs)[0]
         self_caches = []
         cross_caches = []
@@ -84,7 +116,10 @@ class InferenceModel:
                 )
             )
             cross_caches.append(block.compute_cross_attention_cache(encoder_outputs))
-        return DecoderState(tuple(self_caches), tuple(cross_caches), encoder_padding_mask)
+        return DecoderState(
+            tuple(self_caches), tuple(cross_caches), encoder_padding_mask,
+            self.copy_memory(encoder_outputs, encoder_ids),
+        )
 
     def decode_step(self, token_ids, index, state):
         """Logits `(batch, vocabulary)` for the token after `token_ids` `(batch, 1)`.
@@ -98,7 +133,8 @@ class InferenceModel:
             `(logits, state)` with the token's keys and values written into the
             self-attention caches.
         """
-        hidden = self.decoder_embedding(token_ids, start_index=index)
+        decoder_inputs = self.decoder_embedding(token_ids, start_index=index)
+        hidden = decoder_inputs
         new_caches = []
         for block, self_cache, cross_cache in zip(
             self.decoder_blocks, state.self_attention_caches, state.cross_attention_caches
@@ -111,13 +147,22 @@ class InferenceModel:
                 cross_attention_cache=cross_cache,
             )
             new_caches.append(self_cache)
-        logits = self.output_logits(hidden)[:, 0, :]
+        logits = self.output_logits(hidden, decoder_inputs, state.copy_memory)[:, 0, :]
         return logits, state._replace(self_attention_caches=tuple(new_caches))
 
-    def decode(self, decoder_ids, encoder_outputs, encoder_padding_mask):
-        """Logits `(batch, length, vocabulary)` of a full causal decoder pass."""
+    def decode(
+        self, decoder_ids, encoder_outputs, encoder_padding_mask, encoder_ids=None,
+        return_copy_details=False,
+    ):
+        """Logits `(batch, length, vocabulary)` of a full causal decoder pass.
+
+        A copying model needs `encoder_ids`; with `return_copy_details` it also
+        returns its copy attention `(batch, length, source)` and `p_gen`
+        `(batch, length)` (see `PointerGenerator`).
+        """
         decoder_ids = tf.convert_to_tensor(decoder_ids, tf.int32)
-        hidden = self.decoder_embedding(decoder_ids)
+        decoder_inputs = self.decoder_embedding(decoder_ids)
+        hidden = decoder_inputs
         decoder_padding_mask = tf.not_equal(decoder_ids, PAD_ID)
         for block in self.decoder_blocks:
             hidden = block(
@@ -126,12 +171,21 @@ class InferenceModel:
                 decoder_padding_mask=decoder_padding_mask,
                 encoder_padding_mask=encoder_padding_mask,
             )
-        return self.output_logits(hidden)
+        copy_memory = self.copy_memory(encoder_outputs, encoder_ids)
+        return self.output_logits(hidden, decoder_inputs, copy_memory, return_copy_details)
 
-    def output_logits(self, hidden):
+    def output_logits(self, hidden, decoder_inputs, copy_memory=None, return_copy_details=False):
         if self.decoder_norm is not None:
             hidden = self.decoder_norm(hidden)
-        return self.decoder_embedding(hidden, reverse=True)
+        logits = self.decoder_embedding(hidden, reverse=True)
+        if self.copy_head is None:
+            if return_copy_details:
+                raise ValueError("The model does not copy: it has no copy details to return.")
+            return logits
+        return self.copy_head(
+            hidden, decoder_inputs, logits, copy_memory.encoder_outputs, copy_memory.source_ids,
+            source_keys=copy_memory.source_keys, return_copy_details=return_copy_details,
+        )
 
 
 def blocks(model, name_of):

@@ -8,6 +8,9 @@
                   to the encoder outputs, masked by the encoder's padding only)
                 → LayerNorm (pre-norm models) → logits = hidden · tableᵀ + bias
                   (the same token table again)
+                → with `copy` (the default for new runs): PointerGenerator, whose
+                  output mixes softmax(logits) with copies of the encoder's tokens
+                  (log-probabilities, which are logits of the same distribution)
 
 The training model is one functional Keras model over
 `{"encoder_ids", "decoder_ids"}` with no Lambda layers, so `model.keras` loads
@@ -29,6 +32,8 @@ from pipelines.pretrained.encoder import EMBEDDING_LAYER
 from pipelines.pretrained.encoder import apply_pretrained_encoder
 from pipelines.pretrained.encoder import checkpoint_block_arguments
 from pipelines.summarization.bert_tied_embedding import BertTiedEmbedding
+from pipelines.summarization.pointer_generator import PointerGenerator
+from pipelines.summarization.pointer_generator import SourceIdMap
 from pipelines.summarization.tied_embedding import TiedEmbedding
 
 # The model's input names (also the keys of the datasets' input dicts).
@@ -41,6 +46,8 @@ ENCODER_EMBEDDING = EMBEDDING_LAYER
 DECODER_EMBEDDING = "decoder_embedding"
 ENCODER_NORM = "encoder_norm"
 DECODER_NORM = "decoder_norm"
+COPY_HEAD = "copy_head"
+COPY_ID_MAP = "copy_source_ids"  # a warm start's source → decoder id map
 LAYER_NORM_EPSILON = 1e-5
 
 
@@ -88,7 +95,8 @@ def build_summarizer(config):
     if config.normalize_first:
         encoded = final_norm(ENCODER_NORM)(encoded)
 
-    decoded = embedding(decoder_ids)
+    decoder_inputs = embedding(decoder_ids)
+    decoded = decoder_inputs
     for index in range(config.decoder_layers):
         decoded = keras_attention.TransformerDecoderBlock(
             name=decoder_block_name(index), **block_arguments
@@ -96,6 +104,8 @@ def build_summarizer(config):
     if config.normalize_first:
         decoded = final_norm(DECODER_NORM)(decoded)
     logits = embedding(decoded, reverse=True)
+    if config.copy:  # one vocabulary: the source ids are output ids
+        logits = PointerGenerator(name=COPY_HEAD)(decoded, decoder_inputs, logits, encoded, encoder_ids)
     return keras.Model(
         {ENCODER_IDS: encoder_ids, DECODER_IDS: decoder_ids}, logits, name="summarizer"
     )
@@ -129,12 +139,16 @@ def build_warm_started_summarizer(config):
         dropout=config.dropout,
         name=DECODER_EMBEDDING,
     )
-    decoded = embedding(decoder_ids)
+    decoder_inputs = embedding(decoder_ids)
+    decoded = decoder_inputs
     for index in range(config.decoder_layers):
         decoded = keras_attention.TransformerDecoderBlock(
             name=decoder_block_name(index), **checkpoint_block_arguments(settings)
         )(decoded, encoded)
     logits = embedding(decoded, reverse=True)
+    if config.copy:  # the checkpoint's pieces in, the decoder's vocabulary out
+        source_ids = SourceIdMap(settings.vocabulary_size, name=COPY_ID_MAP)(encoder_ids)
+        logits = PointerGenerator(name=COPY_HEAD)(decoded, decoder_inputs, logits, encoded, source_ids)
     return keras.Model(
         {ENCODER_IDS: encoder_ids, DECODER_IDS: decoder_ids}, logits, name="summarizer"
     )

@@ -27,6 +27,7 @@ from pipelines.common.errors import UserInputError
 from pipelines.pretrained.encoder import assign_checked
 from pipelines.pretrained.encoder import encoder_weight_assignments
 from pipelines.pretrained.encoder import layer_weight_assignments
+from pipelines.summarization.model import COPY_ID_MAP
 from pipelines.summarization.model import DECODER_EMBEDDING
 from pipelines.summarization.model import decoder_block_name
 from pipelines.summarization.special_tokens import SPECIAL_TOKENS
@@ -92,6 +93,18 @@ def checkpoint_rows(decoder_tokens, checkpoint_vocabulary):
     return np.array(rows, np.int64)
 
 
+def copy_id_map(checkpoint_vocabulary, decoder_tokens):
+    """int32 `(checkpoint vocabulary,)`: the decoder id of each checkpoint piece, 0 for
+    the pieces the decoder vocabulary lacks and for the checkpoint's special tokens
+    ([CLS], [SEP], ... are never copied; `SourceIdMap`)."""
+    decoder_ids = {token: index for index, token in enumerate(decoder_tokens)}
+    pieces = set(checkpoint_pieces(checkpoint_vocabulary))
+    return np.array(
+        [decoder_ids.get(token, 0) if token in pieces else 0 for token in checkpoint_vocabulary],
+        np.int32,
+    )
+
+
 def default_source_layers(decoder_layers, checkpoint_layers):
     """Checkpoint layers spread evenly through its depth, ending with the last.
 
@@ -134,6 +147,10 @@ def warm_start_assignments(model, checkpoint, checkpoint_vocabulary, decoder_tok
         pairs += layer_weight_assignments(
             weights, settings, source, block.self_attention, block.self_attention_norm,
             block.feed_forward, block.feed_forward_norm,
+        )
+    if COPY_ID_MAP in {layer.name for layer in model.layers}:
+        pairs.append(
+            (model.get_layer(COPY_ID_MAP).output_ids, copy_id_map(checkpoint_vocabulary, decoder_tokens))
         )
     return [(variable, np.ascontiguousarray(value)) for variable, value in pairs]
 

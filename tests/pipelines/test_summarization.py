@@ -129,7 +129,7 @@ def test_cached_decoder_steps_equal_the_full_pass(random_model):
     full = random_model({"encoder_ids": encoder_ids, "decoder_ids": decoder_ids}).numpy()
     inference = InferenceModel(random_model)
     encoder_outputs, padding_mask = inference.encode(encoder_ids)
-    state = inference.initial_state(encoder_outputs, padding_mask, max_length=6)
+    state = inference.initial_state(encoder_outputs, padding_mask, max_length=6, encoder_ids=encoder_ids)
     steps = []
     for index in range(6):
         logits, state = inference.decode_step(decoder_ids[:, index : index + 1], index, state)

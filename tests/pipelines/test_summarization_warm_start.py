@@ -200,7 +200,7 @@ def test_masks_hold_and_cached_steps_equal_the_full_pass(warm_model):
 
     inference = InferenceModel(model)
     encoder_outputs, padding_mask = inference.encode(encoder_ids)
-    state = inference.initial_state(encoder_outputs, padding_mask, max_length=6)
+    state = inference.initial_state(encoder_outputs, padding_mask, max_length=6, encoder_ids=encoder_ids)
     steps = []
     for index in range(6):
         step_logits, state = inference.decode_step(decoder_ids[:, index : index + 1], index, state)
