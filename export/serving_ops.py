@@ -70,8 +70,11 @@ SERVING_OPS = {
         },
     ),
     "segments and counts": (
-        "core segment reductions, scatters and counts (the no-repeat n-gram rule, truecasing)",
-        {"Unique", "UnsortedSegmentMax", "UnsortedSegmentSum", "TensorScatterMax", "DenseBincount"},
+        "core segment reductions, scatters and counts (the no-repeat n-gram rule, truecasing, the copy distribution)",
+        {
+            "Unique", "UnsortedSegmentMax", "UnsortedSegmentSum", "TensorScatterMax", "TensorScatterAdd",
+            "DenseBincount",
+        },
     ),
     "strings": (
         "core string kernels (tokenizer normalisation, detokenisation, truecasing)",

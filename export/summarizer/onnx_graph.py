@@ -13,6 +13,14 @@ same weights), converted with tf2onnx (opset 18, dynamic batch and source axes):
   `logits` float32 `[batch, vocabulary]` and `present_key_values_i` (the past
   with this step's keys and values written at `index`). The self-attention
   cache has a fixed capacity of `max_length` steps; start from zeros.
+- A copying summarizer (`PointerGenerator`): the encoder also outputs what its
+  copy head reads, and the decoder step takes it as inputs: `copy_source_ids`
+  int32 `[batch, source]` (the source tokens as output ids; 0 is never copied),
+  `copy_keys` float32 `[batch, source, key_dim]` and `copy_encoder_outputs`
+  float32 `[batch, source, hidden]`. Its `logits` are normalized
+  log-probabilities (logits of the same distribution). The copy distribution
+  is a `TensorScatterAdd` (ONNX `ScatterND` with `reduction="add"`, opset ≥ 16),
+  so repeated source tokens sum as in TensorFlow.
 
 The cache write is a `TensorScatterUpdate` (ONNX `ScatterND`; see
 `keras_attention.multi_head_attention.write_cache`).
@@ -45,20 +53,26 @@ def cache_shape(inference_model):
     return attention.num_heads, attention.key_dim
 
 
+COPY_INPUTS = ("copy_source_ids", "copy_keys", "copy_encoder_outputs")  # `CopyMemory`'s fields
+
+
 def encoder_function(inference_model, max_length):
     @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32, name="encoder_ids")])
     def encode(encoder_ids):
         outputs, padding_mask = inference_model.encode(encoder_ids)
-        state = inference_model.initial_state(outputs, padding_mask, max_length)
+        state = inference_model.initial_state(outputs, padding_mask, max_length, encoder_ids)
         named = {"encoder_padding_mask": tf.cast(padding_mask, tf.int32)}
         for index, cache in enumerate(state.cross_attention_caches):
             named[f"cross_key_values_{index}"] = cache
+        if state.copy_memory is not None:
+            named.update(zip(COPY_INPUTS, state.copy_memory))
         return named
 
     return encode
 
 
 def decoder_step_function(inference_model, max_length):
+    from pipelines.summarization.inference import CopyMemory
     from pipelines.summarization.inference import DecoderState
 
     layers = len(inference_model.decoder_blocks)
@@ -76,11 +90,21 @@ def decoder_step_function(inference_model, max_length):
         tf.TensorSpec([None, 2, None, heads, head_dim], tf.float32, name=f"cross_key_values_{i}")
         for i in range(layers)
     ]
+    if inference_model.copies:
+        key_dim = inference_model.copy_head.key_dense.units
+        encoder_dim = inference_model.copy_head.key_dense.kernel.shape[0]
+        signature += [
+            tf.TensorSpec([None, None], tf.int32, name="copy_source_ids"),
+            tf.TensorSpec([None, None, key_dim], tf.float32, name="copy_keys"),
+            tf.TensorSpec([None, None, encoder_dim], tf.float32, name="copy_encoder_outputs"),
+        ]
 
     @tf.function(input_signature=signature)
     def decode_step(token_ids, index, encoder_padding_mask, *caches):
+        copy_memory = CopyMemory(*caches[2 * layers :]) if inference_model.copies else None
         state = DecoderState(
-            tuple(caches[:layers]), tuple(caches[layers:]), tf.cast(encoder_padding_mask, tf.bool)
+            tuple(caches[:layers]), tuple(caches[layers : 2 * layers]),
+            tf.cast(encoder_padding_mask, tf.bool), copy_memory,
         )
         logits, state = inference_model.decode_step(token_ids, index, state)
         named = {"logits": logits}
@@ -103,7 +127,7 @@ def name_dynamic_axes(model_proto):
         rank = len(value.type.tensor_type.shape.dim)
         if rank:
             names[(value.name, 0)] = "batch"
-        if value.name in ("encoder_ids", "encoder_padding_mask"):
+        if value.name in ("encoder_ids", "encoder_padding_mask") + COPY_INPUTS:
             names[(value.name, 1)] = "source_sequence"
         elif value.name.startswith("cross_key_values_"):
             names[(value.name, 2)] = "source_sequence"
@@ -155,11 +179,10 @@ def check_against_tensorflow(encoder, step, encode, decode_step, encoder_ids, st
         f"past_key_values_{i}": np.zeros([len(encoder_ids)] + past_spec.shape.as_list()[1:], np.float32)
         for i in range(layers)
     }
-    cross = {name: value for name, value in encoded.items() if name.startswith("cross_key_values_")}
     token_ids = np.full((len(encoder_ids), 1), 1, dtype=np.int32)
     for index in range(steps):
-        feeds = {"token_ids": token_ids, "index": np.array(index, np.int32),
-                 "encoder_padding_mask": encoded["encoder_padding_mask"], **past, **cross}
+        # The padding mask, cross-attention caches and (copying models) the copy inputs.
+        feeds = {"token_ids": token_ids, "index": np.array(index, np.int32), **past, **encoded}
         onnx_outputs = session_outputs(step, feeds)
         ordered = [feeds[spec.name] for spec in decode_step.input_signature]
         tf_outputs = decode_step(*[tf.constant(value) for value in ordered])
@@ -179,7 +202,7 @@ def summarizer_onnx_config(run, opset):
     inference = InferenceModel(run.model)
     heads, head_dim = cache_shape(inference)
     generation = run.search_options(run.beams)
-    return {
+    config = {
         "task": run.task,
         "encoder_file": ENCODER_FILE,
         "decoder_step_file": DECODER_STEP_FILE,
@@ -215,4 +238,18 @@ def summarizer_onnx_config(run, opset):
                 "present_key_values_i": "past_key_values_i with this step written at index",
             },
         },
+        "copies": inference.copies,
     }
+    if inference.copies:
+        copy_outputs = {
+            "copy_source_ids": "int32 [batch, source]; the source tokens as output ids, 0 = never copied",
+            "copy_keys": "float32 [batch, source, key_dim]; the copy attention's keys",
+            "copy_encoder_outputs": "float32 [batch, source, hidden]",
+        }
+        config["encoder"]["outputs"].update(copy_outputs)
+        config["decoder_step"]["inputs"].update({name: "from the encoder" for name in copy_outputs})
+        config["decoder_step"]["outputs"]["logits"] = (
+            "float32 [batch, vocabulary]; normalized log-probabilities of the token at index + 1 "
+            "(the copy mixture; logits of the same distribution)"
+        )
+    return config

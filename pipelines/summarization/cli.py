@@ -10,6 +10,7 @@ one line, `error: what is wrong; how to fix it`, and exit with status 2.
 
 import argparse
 import json
+import sys
 
 from pipelines.common.argument_types import finite_float
 from pipelines.common.argument_types import fraction
@@ -229,6 +230,11 @@ def build_parser():
     )
     summarize.add_argument("--document-column", help="defaults to the training column")
     summarize.add_argument("--json", action="store_true", help="one JSON object per line")
+    summarize.add_argument(
+        "--explain", metavar="DIR",
+        help="also write DIR/explain_N.json and .png per document: where each summary token came "
+        "from (its copied share and the document positions it pointed at); copying runs only",
+    )
     add_verbose_option(summarize)
     add_search_options(summarize)
     return parser
@@ -333,9 +339,17 @@ def run_summarize(args):
         documents = [text.replace("\\n", "\n") for text in args.texts]
     overrides = search_overrides(args)
     batch_size = overrides["batch_size"] or summarizer.config.generation.batch_size
-    summaries = generate(
-        summarizer, documents, progress=len(documents) > batch_size, **overrides
+    summaries, summary_ids = generate(
+        summarizer, documents, progress=len(documents) > batch_size, return_ids=True, **overrides
     )
+    if args.explain:
+        from pipelines.summarization.explain import explain_documents
+
+        explained = explain_documents(summarizer, documents, summary_ids, args.explain)
+        print(
+            f"{len(explained)} explanations: {args.explain}/explain_N.json and .png "
+            "(N numbers the documents from 1; empty ones have none)", file=sys.stderr,
+        )
     if args.json:
         for document, summary in zip(documents, summaries):
             print(json.dumps({"text": document, "summary": summary}, ensure_ascii=False))

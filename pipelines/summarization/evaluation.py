@@ -7,6 +7,7 @@ import time
 from pipelines.common.atomic import write_json_atomic
 from pipelines.common.atomic import write_text_atomic
 from pipelines.summarization.rouge import corpus_rouge
+from pipelines.summarization.summary_checks import summary_checks
 from pipelines.summarization.trained import generate
 from pipelines.summarization.trained import options_dict
 
@@ -26,7 +27,8 @@ def evaluate_pairs(summarizer, pairs, *, progress=True, batch_size=None, **searc
 
     Returns:
         `(report, predictions)`: a JSON-ready dict with `rouge1`, `rouge2`,
-        `rougeLsum` (F1 × 100), the search options, counts and timing; and the
+        `rougeLsum` (F1 × 100), names kept and invented and repetition
+        (`summary_checks`), the search options, counts and timing; and the
         list of generated summaries.
     """
     options = summarizer.search_options(batch_size=batch_size, **search_overrides)
@@ -36,6 +38,7 @@ def evaluate_pairs(summarizer, pairs, *, progress=True, batch_size=None, **searc
     )
     seconds = time.perf_counter() - start
     report = corpus_rouge(predictions, pairs.summaries)
+    report.update(summary_checks(predictions, pairs.summaries, pairs.documents))
     report.update(
         {
             "examples": len(pairs),

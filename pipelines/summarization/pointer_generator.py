@@ -31,7 +31,7 @@ class PointerGenerator(keras.layers.Layer):
     nothing), and `p_gen = σ(w · [state; context; input embedding] + b)` is a
     learned gate from the decoder state, the attention's context vector and the
     decoder's input embedding. Everything is computed in float32 log space:
-    `logaddexp(log σ(g) + log_softmax(logits), log σ(−g) + log copy)`, with the
+    `log_add_exp(log σ(g) + log_softmax(logits), log σ(−g) + log copy)`, with the
     copy probability floored at `COPY_PROBABILITY_FLOOR` (finite, never
     `-inf`). A row with no source token to copy (a fully masked source) has
     `p_gen = 1`: its output is the vocabulary distribution alone.
@@ -135,7 +135,7 @@ class PointerGenerator(keras.layers.Layer):
         log_p_copy = ops.where(has_source, ops.log_sigmoid(-gate), NO_COPY_LOG_PROBABILITY)
         vocabulary_size = vocabulary_logits.shape[-1]
         copy = scatter_onto_ids(copy_weights, source_ids, vocabulary_size)
-        log_probs = ops.logaddexp(
+        log_probs = log_add_exp(
             log_p_generate + ops.log_softmax(ops.cast(vocabulary_logits, "float32"), axis=-1),
             log_p_copy + ops.log(ops.maximum(copy, COPY_PROBABILITY_FLOOR)),
         )
@@ -161,6 +161,15 @@ class PointerGenerator(keras.layers.Layer):
         config = super().get_config()
         config.update({"key_dim": self.key_dim})
         return config
+
+
+def log_add_exp(first, second):
+    """log(exp(first) + exp(second)), stable for finite inputs.
+
+    `keras.ops.logaddexp` lowers to TensorFlow's `Log1p`, which tf2onnx cannot
+    convert; `Softplus` converts (ONNX `Softplus`) and is as accurate.
+    """
+    return ops.maximum(first, second) + ops.softplus(-ops.abs(first - second))
 
 
 def scatter_onto_ids(weights, source_ids, vocabulary_size):

@@ -74,6 +74,7 @@ def generate(
     batch_size=None,
     progress=False,
     restore_capitals=True,
+    return_ids=False,
 ):
     """Summaries of `documents` by greedy (`beams=1`) or beam search.
 
@@ -91,11 +92,13 @@ def generate(
         progress: bool. Show a progress bar.
         restore_capitals: bool. Re-capitalize names and sentence starts from
             the document (see `postprocessing/python_text.py`). Defaults to True.
+        return_ids: bool. Also return each summary's generated ids (None for
+            an empty document). Defaults to False.
 
     Returns:
         A list of str, one summary per document; an empty (or whitespace-only)
         document gets an empty summary. Anything but a list of UTF-8 texts is
-        a `UserInputError`.
+        a `UserInputError`. With `return_ids`, `(summaries, ids)`.
     """
     documents = check_texts(documents, "document")
     options = summarizer.search_options(
@@ -105,7 +108,7 @@ def generate(
     )
     to_summarize = [document for document in documents if document.strip()]
     if not to_summarize:
-        return [""] * len(documents)
+        return ([""] * len(documents), [None] * len(documents)) if return_ids else [""] * len(documents)
     generator = summarizer.generator(options)
     document_ids = summarizer.tokenizer.tokenize(to_summarize).to_list()
     bar = keras.utils.Progbar(len(to_summarize), unit_name="document") if progress else None
@@ -115,8 +118,12 @@ def generate(
     ]
     if restore_capitals:
         summaries = [restore_case(summary, document) for summary, document in zip(summaries, to_summarize)]
-    summaries = iter(summaries)
-    return [next(summaries) if document.strip() else "" for document in documents]
+    summaries, rows = iter(summaries), iter(summary_ids)
+    kept = [document.strip() for document in documents]
+    summaries = [next(summaries) if document else "" for document in kept]
+    if return_ids:
+        return summaries, [next(rows) if document else None for document in kept]
+    return summaries
 
 
 def options_dict(options):

@@ -18,29 +18,60 @@ from pipelines.summarization.model import build_summarizer
 MAX_LENGTH = 12
 
 
-@pytest.fixture(scope="module")
-def converted(tmp_path_factory):
+COPY_INPUTS = ["copy_source_ids", "copy_keys", "copy_encoder_outputs"]
+
+
+def convert_tiny_summarizer(directory, copy):
     tf.keras.utils.set_random_seed(3)
     config = ModelConfig(vocabulary_size=120, hidden_dim=16, intermediate_dim=32, num_heads=2,
-                         encoder_layers=1, decoder_layers=2, max_summary_length=MAX_LENGTH)
+                         encoder_layers=1, decoder_layers=2, max_summary_length=MAX_LENGTH, copy=copy)
     model = build_summarizer(config)
-    directory = tmp_path_factory.mktemp("summarizer_onnx")
     encoder, step = convert_summarizer(model, str(directory), MAX_LENGTH)
     return model, directory, encoder, step
 
 
-def test_files_have_named_inputs_and_outputs_and_no_xla_ops(converted):
-    _, directory, encoder, step = converted
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
+    """A copying summarizer (the default) in ONNX."""
+    return convert_tiny_summarizer(tmp_path_factory.mktemp("summarizer_onnx"), copy=True)
+
+
+@pytest.mark.parametrize("copy", [True, False], ids=["copying", "plain"])
+def test_files_have_named_inputs_and_outputs_and_no_xla_ops(copy, converted, tmp_path):
+    _, directory, encoder, step = converted if copy else convert_tiny_summarizer(tmp_path, copy=False)
+    copy_names = COPY_INPUTS if copy else []
     assert [i.name for i in encoder.get_inputs()] == ["encoder_ids"]
-    assert sorted(o.name for o in encoder.get_outputs()) == ["cross_key_values_0", "cross_key_values_1", "encoder_padding_mask"]
+    assert sorted(o.name for o in encoder.get_outputs()) == sorted(
+        ["cross_key_values_0", "cross_key_values_1", "encoder_padding_mask"] + copy_names
+    )
     assert [i.name for i in step.get_inputs()] == [
         "token_ids", "index", "encoder_padding_mask", "past_key_values_0", "past_key_values_1",
         "cross_key_values_0", "cross_key_values_1",
-    ]
+    ] + copy_names
     assert sorted(o.name for o in step.get_outputs()) == ["logits", "present_key_values_0", "present_key_values_1"]
     graph = onnx.load(str(directory / "decoder_step.onnx")).graph
     assert {node.domain for node in graph.node} <= {"", "ai.onnx"}
-    assert "ScatterND" in {node.op_type for node in graph.node}
+    scatters = {dict((a.name, a.s) for a in node.attribute).get("reduction", b"none")
+                for node in graph.node if node.op_type == "ScatterND"}
+    # The cache write replaces; the copy distribution adds (repeated source tokens sum).
+    assert scatters == ({b"none", b"add"} if copy else {b"none"})
+
+
+def test_repeated_source_tokens_sum_in_onnxruntime_as_in_tensorflow(converted):
+    model, _, encoder, step = converted
+    inference_model = InferenceModel(model)
+    # One name many times: a last-write-wins scatter would lose all but one of its weights.
+    encoder_ids = np.array([[9, 40, 9, 41, 9, 9, 42, 9], [9, 9, 9, 9, 9, 9, 9, 0]], np.int32)
+    check_against_tensorflow(
+        encoder, step, encoder_function(inference_model, MAX_LENGTH),
+        decoder_step_function(inference_model, MAX_LENGTH), encoder_ids, steps=MAX_LENGTH,
+    )
+    feeds = dict(zip([o.name for o in encoder.get_outputs()], encoder.run(None, {"encoder_ids": encoder_ids})))
+    past = {f"past_key_values_{i}": np.zeros((2, 2, MAX_LENGTH, 2, 8), np.float32) for i in range(2)}
+    logits = step.run(["logits"], {"token_ids": np.full((2, 1), 2, np.int32), "index": np.array(0, np.int32),
+                                   **past, **feeds})[0]
+    # Were the repeated ids' weights not summed, the copy share would fall short of 1 − p_gen.
+    np.testing.assert_allclose(np.exp(logits.astype(np.float64)).sum(axis=-1), 1.0, atol=1e-5)
 
 
 def test_attention_products_stay_single_nodes(converted):

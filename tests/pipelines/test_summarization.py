@@ -24,6 +24,7 @@ from pipelines.summarization.inference import InferenceModel
 from pipelines.summarization.model import build_summarizer
 from pipelines.summarization.tokenizer import END_ID
 from pipelines.summarization.tokenizer import PAD_ID
+from pipelines.summarization.tokenizer import START_ID
 from pipelines.summarization.trained import Summarizer
 from pipelines.summarization.trained import generate
 
@@ -297,3 +298,37 @@ def test_train_config_file_reproduces_a_run_and_flags_override_it(tiny_run, tmp_
     assert (changed.training.epochs, changed.model.num_heads) == (5, 4)
     changed.training.epochs, changed.model.num_heads = same.training.epochs, same.model.num_heads
     assert changed.to_dict() == same.to_dict()
+
+
+def test_explain_writes_what_the_models_own_outputs_say(tiny_run, tmp_path, capsys):
+    dialogue, _ = make_dialogues(1, seed=11)[0]
+    out = tmp_path / "explained"
+    assert main(["summarize", tiny_run, dialogue, "--beams", "1", "--explain", str(out)]) == 0
+    printed = capsys.readouterr().out.strip()
+    explanation = json.loads((out / "explain_1.json").read_text())
+    assert (out / "explain_1.png").stat().st_size > 0
+    summarizer = Summarizer.load(tiny_run)
+    assert explanation["summary"].lower() == printed.lower()
+    ids = [token["id"] for token in explanation["tokens"]]
+    encoder_ids = np.array(summarizer.tokenizer.tokenize([dialogue]).to_list(), np.int32)
+    decoder_ids = np.array([[START_ID] + ids[:-1]], np.int32)
+    inputs = {"encoder_ids": encoder_ids, "decoder_ids": decoder_ids}
+    log_probs = summarizer.model(inputs).numpy()[0].astype(np.float64)
+    steps = np.arange(len(ids))
+    probabilities = np.exp(log_probs[steps, ids])
+    np.testing.assert_allclose([token["probability"] for token in explanation["tokens"]], probabilities, rtol=1e-5)
+    # The same weights without the copy head give the vocabulary side of the mixture:
+    # p = p_gen · vocabulary + (1 − p_gen) · Σ attention on the token's positions.
+    config = dict(summarizer.config.model.__dict__, copy=False)
+    plain = build_summarizer(ModelConfig(**config))
+    for layer in plain.layers:
+        layer.set_weights(summarizer.model.get_layer(layer.name).get_weights())
+    vocabulary = np.exp(plain(inputs).numpy()[0].astype(np.float64))
+    vocabulary /= vocabulary.sum(-1, keepdims=True)
+    attention = np.array(explanation["copy_attention"])
+    np.testing.assert_allclose(attention.sum(-1), 1.0, atol=1e-5)
+    copied = np.array([attention[step, encoder_ids[0] == token].sum() for step, token in enumerate(ids)])
+    p_gen = np.array([token["p_gen"] for token in explanation["tokens"]])
+    np.testing.assert_allclose(p_gen * vocabulary[steps, ids] + (1 - p_gen) * copied, probabilities, rtol=1e-4)
+    shares = np.array([token["copied_share"] for token in explanation["tokens"]])
+    np.testing.assert_allclose(shares, (1 - p_gen) * copied / probabilities, rtol=1e-4, atol=1e-6)

@@ -1,0 +1,185 @@
+"""The copy mechanism (`PointerGenerator`): its mixture against a float64 NumPy
+reference, masks by invariance, the loss on its log-probabilities, the warm
+start's id map, and the setting's default for new and old runs."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from pipelines.summarization.config import ModelConfig
+from pipelines.summarization.config import SummarizerConfig
+from pipelines.summarization.inference import InferenceModel
+from pipelines.summarization.losses import SmoothedSparseCrossEntropy
+from pipelines.summarization.model import COPY_HEAD
+from pipelines.summarization.model import build_summarizer
+from pipelines.summarization.pointer_generator import PointerGenerator
+from pipelines.summarization.pointer_generator import SourceIdMap
+from pipelines.summarization.warm_start import copy_id_map
+
+VOCABULARY, HIDDEN, SOURCE, TARGET = 30, 8, 7, 4
+
+
+def layer_inputs(seed, batch=3):
+    rng = np.random.default_rng(seed)
+    source_ids = rng.integers(5, VOCABULARY, (batch, SOURCE)).astype("int32")
+    source_ids[0, 1::2] = 11  # one token many times: its weights must sum
+    source_ids[1, 4:] = 0  # padding
+    source_ids[2, :] = 0  # nothing to copy
+    return dict(
+        decoder_hidden=rng.normal(size=(batch, TARGET, HIDDEN)).astype("float32"),
+        decoder_inputs=rng.normal(size=(batch, TARGET, HIDDEN)).astype("float32"),
+        vocabulary_logits=rng.normal(size=(batch, TARGET, VOCABULARY)).astype("float32") * 3,
+        encoder_outputs=rng.normal(size=(batch, SOURCE, HIDDEN)).astype("float32"),
+        source_ids=source_ids,
+    )
+
+
+@pytest.fixture(scope="module")
+def layer():
+    keras.utils.set_random_seed(5)
+    layer = PointerGenerator(key_dim=6)
+    layer(**layer_inputs(0))
+    # A gate bias that leaves both sides a visible share.
+    layer.gate_dense.bias.assign(np.array([0.3], "float32"))
+    return layer
+
+
+def reference_mixture(layer, inputs):
+    """The pointer-generator distribution in float64, written from the paper's formulas."""
+    as64 = lambda value: np.asarray(keras.ops.convert_to_numpy(value), np.float64)  # noqa: E731
+    hidden, embedded = as64(inputs["decoder_hidden"]), as64(inputs["decoder_inputs"])
+    encoded, logits = as64(inputs["encoder_outputs"]), as64(inputs["vocabulary_logits"])
+    source_ids = inputs["source_ids"]
+    queries = hidden @ as64(layer.query_dense.kernel)
+    keys = encoded @ as64(layer.key_dense.kernel)
+    scores = queries @ keys.transpose(0, 2, 1) / np.sqrt(queries.shape[-1])
+    probabilities = np.zeros(logits.shape)
+    copy_weights = np.zeros(scores.shape)
+    gates = np.zeros(logits.shape[:2])
+    for row in range(len(source_ids)):
+        kept = source_ids[row] != 0
+        vocabulary = np.exp(logits[row] - logits[row].max(-1, keepdims=True))
+        vocabulary /= vocabulary.sum(-1, keepdims=True)
+        if not kept.any():
+            probabilities[row], gates[row] = vocabulary, 1.0
+            continue
+        weights = np.exp(scores[row][:, kept] - scores[row][:, kept].max(-1, keepdims=True))
+        weights /= weights.sum(-1, keepdims=True)
+        copy_weights[row][:, kept] = weights
+        context = weights @ encoded[row][kept]
+        gate_inputs = np.concatenate([hidden[row], context, embedded[row]], axis=-1)
+        gate = gate_inputs @ as64(layer.gate_dense.kernel)[:, 0] + as64(layer.gate_dense.bias)[0]
+        p_generate = 1.0 / (1.0 + np.exp(-gate))
+        copy = np.zeros((len(gate), logits.shape[-1]))
+        for position in np.flatnonzero(kept):
+            copy[:, source_ids[row, position]] += copy_weights[row][:, position]
+        probabilities[row] = p_generate[:, None] * vocabulary + (1.0 - p_generate[:, None]) * copy
+        gates[row] = p_generate
+    return probabilities, copy_weights, gates
+
+
+def test_mixture_equals_a_float64_reference_and_every_step_sums_to_one(layer):
+    inputs = layer_inputs(1)
+    log_probs, copy_weights, p_generate = (
+        keras.ops.convert_to_numpy(value) for value in layer(**inputs, return_copy_details=True)
+    )
+    expected, expected_weights, expected_gates = reference_mixture(layer, inputs)
+    assert log_probs.dtype == np.float32 and np.all(np.isfinite(log_probs))
+    np.testing.assert_allclose(np.exp(log_probs.astype(np.float64)).sum(-1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(np.exp(log_probs), expected, atol=1e-6)
+    # Where both sides put mass, the log-probabilities agree closely too.
+    visible = expected > 1e-6
+    np.testing.assert_allclose(log_probs[visible], np.log(expected[visible]), atol=1e-4)
+    np.testing.assert_allclose(copy_weights, expected_weights, atol=1e-6)
+    np.testing.assert_allclose(p_generate, expected_gates, atol=1e-6)
+
+
+def test_a_row_with_nothing_to_copy_is_the_vocabulary_distribution(layer):
+    inputs = layer_inputs(2)
+    log_probs = keras.ops.convert_to_numpy(layer(**inputs))
+    logits = inputs["vocabulary_logits"][2].astype(np.float64)
+    expected = logits - logits.max(-1, keepdims=True)
+    expected -= np.log(np.exp(expected).sum(-1, keepdims=True))
+    np.testing.assert_allclose(log_probs[2], expected, atol=1e-5)
+
+
+def test_padded_source_positions_change_nothing(layer):
+    inputs = layer_inputs(3)
+    before = keras.ops.convert_to_numpy(layer(**inputs))
+    changed = dict(inputs, encoder_outputs=inputs["encoder_outputs"].copy())
+    changed["encoder_outputs"][1, 4:] = 100.0  # what the padded positions encode to
+    changed["encoder_outputs"][2] = -50.0  # a row that is all padding
+    after = keras.ops.convert_to_numpy(layer(**changed))
+    np.testing.assert_allclose(after, before, atol=1e-6)
+
+
+def test_loss_on_log_probabilities_is_smoothed_cross_entropy_against_the_mixture(layer):
+    inputs = layer_inputs(4)
+    log_probs = keras.ops.convert_to_numpy(layer(**inputs))
+    labels = np.random.default_rng(4).integers(0, VOCABULARY, log_probs.shape[:2])
+    weights = np.ones(labels.shape, np.float32)
+    weights[1, 2:] = 0
+    smoothing = 0.1
+    loss = SmoothedSparseCrossEntropy(label_smoothing=smoothing, from_log_probabilities=True)
+    value = float(keras.ops.convert_to_numpy(loss(labels, log_probs, sample_weight=weights)))
+    expected_probs, _, _ = reference_mixture(layer, inputs)
+    targets = np.full(expected_probs.shape, smoothing / VOCABULARY)
+    np.put_along_axis(targets, labels[..., None], 1 - smoothing + smoothing / VOCABULARY, axis=-1)
+    per_token = -(targets * np.log(expected_probs)).sum(-1)
+    np.testing.assert_allclose(value, (per_token * weights).sum() / weights.sum(), rtol=1e-5)
+
+
+def test_copying_model_steps_sum_to_one_and_the_head_round_trips_in_a_keras_file(tmp_path):
+    keras.utils.set_random_seed(9)
+    model = build_summarizer(ModelConfig(vocabulary_size=VOCABULARY, hidden_dim=16, intermediate_dim=32,
+                                         num_heads=2, encoder_layers=1, decoder_layers=1, dropout=0.0))
+    assert model.get_layer(COPY_HEAD)
+    rng = np.random.default_rng(5)
+    encoder_ids = rng.integers(5, VOCABULARY, (2, 9)).astype("int32")
+    encoder_ids[1, 6:] = 0
+    decoder_ids = rng.integers(5, VOCABULARY, (2, 5)).astype("int32")
+    outputs = model({"encoder_ids": encoder_ids, "decoder_ids": decoder_ids}).numpy()
+    np.testing.assert_allclose(np.exp(outputs.astype(np.float64)).sum(-1), 1.0, atol=1e-5)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
+    np.testing.assert_array_equal(loaded({"encoder_ids": encoder_ids, "decoder_ids": decoder_ids}).numpy(), outputs)
+    # The explain path's details come from the same head as the outputs.
+    inference = InferenceModel(loaded)
+    encoded, mask = inference.encode(encoder_ids)
+    log_probs, copy_weights, p_generate = inference.decode(
+        decoder_ids, encoded, mask, encoder_ids, return_copy_details=True
+    )
+    np.testing.assert_allclose(log_probs.numpy(), outputs, atol=1e-6)
+    assert copy_weights.shape == (2, 5, 9) and np.all(copy_weights.numpy()[1, :, 6:] == 0)
+    assert np.all((p_generate.numpy() > 0) & (p_generate.numpy() < 1))
+
+
+def test_new_runs_copy_and_a_config_written_without_the_setting_is_a_plain_decoder(tmp_path):
+    assert SummarizerConfig().model.copy is True
+    data = SummarizerConfig().to_dict()
+    del data["model"]["copy"]
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(data))
+    assert SummarizerConfig.load(str(path)).model.copy is False
+    assert "copy_head" not in {layer.name for layer in build_summarizer(
+        ModelConfig(vocabulary_size=VOCABULARY, hidden_dim=16, intermediate_dim=32, num_heads=2,
+                    encoder_layers=1, decoder_layers=1, copy=False)).layers}
+
+
+def test_warm_start_copies_through_the_source_to_decoder_id_map():
+    checkpoint_vocabulary = ["[PAD]", "[unused0]", "[UNK]", "[CLS]", "[SEP]", "hi", "bob", "##by", "zebra"]
+    decoder_tokens = ["[PAD]", "[UNK]", "[BOS]", "[EOS]", "[NL]", "bob", "hi", "##by"]
+    table = copy_id_map(checkpoint_vocabulary, decoder_tokens)
+    # Specials are never copied ([CLS] is not [BOS]); "zebra" is outside the decoder vocabulary.
+    assert table.tolist() == [0, 0, 0, 0, 0, 6, 5, 7, 0]
+    id_map = SourceIdMap(len(checkpoint_vocabulary))
+    id_map.build()
+    id_map.output_ids.assign(table)
+    mapped = keras.ops.convert_to_numpy(id_map(np.array([[3, 5, 8, 6, 4, 0]])))
+    assert mapped.tolist() == [[0, 6, 0, 5, 0, 0]]
+    with pytest.raises(ValueError, match="Received: source_vocabulary_size=0"):
+        SourceIdMap(0)
+    with pytest.raises(ValueError, match="Received: key_dim=0"):
+        PointerGenerator(key_dim=0)
