@@ -24,8 +24,11 @@ class ModelConfig:
     """Architecture of the encoder-decoder Transformer (see `build_summarizer`)."""
 
     vocabulary_size: int = 8000
-    max_document_length: int = 512
-    max_summary_length: int = 80
+    # Long enough that dialogues twice SAMSum's length are rarely cut (measured on
+    # SAMSum dialogues joined two by two, benchmarks/long_dialogues.py, BENCHMARKS.md);
+    # `train` logs how many training texts the limits cut.
+    max_document_length: int = 1024
+    max_summary_length: int = 128
     hidden_dim: int = 256
     intermediate_dim: int = 1024
     num_heads: int = 4
@@ -74,6 +77,7 @@ class GenerationConfig(DecodingSettings):
     """The run's `DecodingSettings` (see `generate`), with the SAMSum defaults."""
 
     beams: int = 4
+    max_length: int = 128  # the model's `max_summary_length`
     min_length: int = 5
     no_repeat_ngram_size: int = 3
 
@@ -93,13 +97,16 @@ class DataConfig:
 # What `--init-from` changes in the defaults. The encoder is the checkpoint's
 # (all its layers); the decoder takes 3 of them, half of MiniLM's depth, for the
 # cost of each step (benchmarks/warm_start_choices.py times the alternatives);
-# documents are cut at 512 tokens as from scratch; the checkpoint's dropout rates.
+# documents are cut at 512 tokens (the checkpoint's positions); the checkpoint's dropout rates.
 # The peak learning rate is a fine-tuning one; batches of 16 give twice the updates
 # of 32 in the same minutes, which matters when the budget holds a few epochs.
 # Set from the compute budget and throughput, not tuned by full runs; on SAMSum in
 # 60 CPU minutes they lose to the from-scratch defaults (README).
 WARM_START_DEFAULTS = {
-    "model": {"decoder_layers": 3, "dropout": 0.1, "attention_dropout": 0.1},
+    "model": {
+        "decoder_layers": 3, "dropout": 0.1, "attention_dropout": 0.1,
+        "max_document_length": 512,  # MiniLM's positions
+    },
     "training": {"batch_size": 16, "learning_rate": 1e-4, "warmup_steps": 200},
 }
 

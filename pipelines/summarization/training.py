@@ -171,13 +171,41 @@ def read_splits(data, log):
     return splits
 
 
-def tokens_per_epoch(tokenizer, pairs, model_config):
-    """Real encoder + decoder tokens in one epoch (after truncation)."""
+def token_lengths(tokenizer, pairs):
+    """Token counts of the documents and of the summaries (with their `[EOS]`)."""
     document_lengths = tokenizer.tokenize(pairs.documents).row_lengths().numpy()
     summary_lengths = tokenizer.tokenize_summaries(pairs.summaries).row_lengths().numpy() + 1
+    return document_lengths, summary_lengths
+
+
+def tokens_per_epoch(tokenizer, pairs, model_config):
+    """Real encoder + decoder tokens in one epoch (after truncation)."""
+    document_lengths, summary_lengths = token_lengths(tokenizer, pairs)
     return int(
         np.minimum(document_lengths, model_config.max_document_length).sum()
         + np.minimum(summary_lengths, model_config.max_summary_length).sum()
+    )
+
+
+def truncation_report(tokenizer, pairs, model_config):
+    """How many documents and summaries the length limits cut, and the lengths' spread."""
+    report = {}
+    for name, lengths, limit in zip(
+        ("documents", "summaries"), token_lengths(tokenizer, pairs),
+        (model_config.max_document_length, model_config.max_summary_length),
+    ):
+        report[name] = {
+            "cut": int((lengths > limit).sum()), "of": len(lengths), "limit": limit,
+            "p99_tokens": int(np.percentile(lengths, 99)), "max_tokens": int(lengths.max()),
+        }
+    return report
+
+
+def describe_truncation(report):
+    return "; ".join(
+        f"{name}: {values['cut']} of {values['of']} over {values['limit']} tokens and cut "
+        f"(99th percentile {values['p99_tokens']}, longest {values['max_tokens']})"
+        for name, values in report.items()
     )
 
 
@@ -234,6 +262,8 @@ def train(config, out, *, overwrite=False, log=print, backup_steps=DEFAULT_BACKU
             log(f"vocabulary: {tokenizer.vocabulary_size} tokens")
         config.model.vocabulary_size = tokenizer.vocabulary_size
         config.save(run.config_path)
+        truncation = truncation_report(tokenizer, splits["train"], config.model)
+        log(f"training lengths: {describe_truncation(truncation)}")
 
     model, fit_report = fit_model(
         config, run, tokenizer, splits, log, backup_steps, strategy, verbose, checkpoint
@@ -249,6 +279,7 @@ def train(config, out, *, overwrite=False, log=print, backup_steps=DEFAULT_BACKU
     if history:
         plot_training_curves(history, run.training_curves_path)
     metrics = report_metrics(config, run, model, tokenizer, splits, fit_report, log)
+    metrics["training_lengths"] = truncation
     run.write_json(run.metrics_path, metrics)
     return metrics
 

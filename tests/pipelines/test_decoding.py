@@ -402,7 +402,7 @@ def test_an_older_runs_generation_section_still_loads(tmp_path):
     assert isinstance(config.generation, DecodingSettings)
     assert dataclasses.asdict(config.generation) == dict(older, batch_size=16)
     assert SummarizerConfig().generation.to_dict() == {
-        "beams": 4, "max_length": 80, "min_length": 5, "length_penalty": 1.0,
+        "beams": 4, "max_length": 128, "min_length": 5, "length_penalty": 1.0,
         "no_repeat_ngram_size": 3, "batch_size": 16,
     }
     # The ONNX runner reads an older export's `generation` (no batch_size) the same way.

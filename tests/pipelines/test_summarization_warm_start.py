@@ -16,12 +16,14 @@ from pipelines.summarization.cli import main
 from pipelines.summarization.config import SummarizerConfig
 from pipelines.summarization.config import default_config
 from pipelines.summarization.inference import InferenceModel
+from pipelines.summarization.model import COPY_ID_MAP
 from pipelines.summarization.model import build_summarizer
 from pipelines.summarization.model import decoder_block_name
 from pipelines.summarization.special_tokens import SPECIAL_TOKENS
 from pipelines.summarization.trained import Summarizer
 from pipelines.summarization.trained import generate
 from pipelines.summarization.warm_start import checkpoint_rows
+from pipelines.summarization.warm_start import copy_id_map
 from pipelines.summarization.warm_start import decoder_vocabulary
 from pipelines.summarization.warm_start import default_source_layers
 from pipelines.summarization.warm_start import load_warm_start_weights
@@ -178,9 +180,29 @@ def test_every_checkpoint_tensor_lands_where_a_numpy_decoder_reads_it(warm_model
         attention = model.get_layer(decoder_block_name(index)).cross_attention
         for variable in (attention.output_kernel, attention.output_bias):
             variable.assign(rng.normal(0.0, 0.3, variable.shape).astype("float32"))
-    logits = model({"encoder_ids": encoder_ids, "decoder_ids": decoder_ids}).numpy()
+    # The vocabulary side of the copying model: the same weights without its copy head.
+    config = warm_config(checkpoint, tokens, [2, 0])
+    config.model.copy = False
+    plain = build_summarizer(config.model)
+    for layer in plain.layers:
+        layer.set_weights(model.get_layer(layer.name).get_weights())
+    logits = plain({"encoder_ids": encoder_ids, "decoder_ids": decoder_ids}).numpy()
     expected = numpy_logits(model, checkpoint, tokens, [2, 0], encoder_ids, decoder_ids)
     np.testing.assert_allclose(logits, expected, atol=2e-4, rtol=1e-4)
+
+
+def test_the_copy_head_reads_document_pieces_as_decoder_ids(warm_model):
+    model, tokens = warm_model
+    vocabulary = tiny_vocabulary(80)
+    table = model.get_layer(COPY_ID_MAP).output_ids.numpy()
+    assert table.tolist() == copy_id_map(vocabulary, tokens).tolist()
+    for piece, decoder_id in zip(vocabulary, table):
+        if decoder_id:
+            assert tokens[decoder_id] == piece
+    assert not any(table[vocabulary.index(token)] for token in ("[CLS]", "[SEP]", "[PAD]"))
+    outputs = model({"encoder_ids": np.array([[3, 10, 11, 4]], np.int32),
+                     "decoder_ids": np.array([[2, 6]], np.int32)}).numpy()
+    np.testing.assert_allclose(np.exp(outputs.astype(np.float64)).sum(-1), 1.0, atol=1e-5)
 
 
 def test_masks_hold_and_cached_steps_equal_the_full_pass(warm_model):
