@@ -56,7 +56,7 @@ from pipelines.common.tokenizer import build_tokenizer
 from pipelines.common.run_tokenizer import load_tokenizer
 from pipelines.pretrained.checkpoint import read_checkpoint
 from pipelines.pretrained.encoder import load_encoder_weights
-from pipelines.pretrained.tokenizer import CheckpointTokenizer
+from pipelines.pretrained.tokenizer import checkpoint_tokenizer
 
 MONITOR = "val_accuracy"
 EVALUATION_BATCH_SIZE = 256
@@ -256,7 +256,7 @@ def read_pretrained_checkpoint(config, log):
     checkpoint = read_checkpoint(config.model.init_from)
     log(f"pretrained encoder: {checkpoint.name} ({checkpoint.path}, sha256 {checkpoint.sha256[:12]}…)")
     apply_checkpoint_settings(config, checkpoint)
-    tokenizer = CheckpointTokenizer.from_checkpoint(checkpoint.path, config.tokenizer.max_length)
+    tokenizer = checkpoint_tokenizer(checkpoint, config.tokenizer.max_length, log)
     return checkpoint, tokenizer
 
 

@@ -63,6 +63,11 @@ from pipelines.common.tokenizer import SETTINGS_FILE
 from pipelines.common.tokenizer import VOCABULARY_FILE
 from pipelines.common.tokenizer import padded_token_ids
 from pipelines.pretrained.known_checkpoints import resolve_checkpoint_dir
+from pipelines.pretrained.schema import MAX_JSON_BYTES
+from pipelines.pretrained.schema import SPECIAL_TOKENS_MAP_SCHEMA
+from pipelines.pretrained.schema import TOKENIZER_CONFIG_SCHEMA
+from pipelines.pretrained.schema import TOKENIZER_SCHEMA
+from pipelines.pretrained.schema import read_checkpoint_json
 
 CHECKPOINT_TYPE = "checkpoint_wordpiece"
 CHECKPOINT_TOKENIZER_FILE = "checkpoint_tokenizer.json"
@@ -223,8 +228,9 @@ class CheckpointTokenizer(tf.Module):
         settings = read_checkpoint_settings(directory)
         try:
             tokenizer = cls(max_length=max_length, **settings)
-        except ValueError as error:
-            raise UserInputError(f"{directory}: {error}") from None
+        except (ValueError, tf.errors.OpError) as error:
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise UserInputError(f"{directory}: {reason}") from None
         check_adds_cls_and_sep(tokenizer, directory)
         return tokenizer
 
@@ -426,6 +432,40 @@ def vocabulary_problem(vocabulary, required_tokens):
     return None
 
 
+def checkpoint_tokenizer(checkpoint, max_length, log=print):
+    """The tokenizer of a read `Checkpoint`, its vocabulary checked against the embedding rows.
+
+    More vocabulary entries than embedding rows is a `UserInputError` (their ids
+    would index past the table); fewer is accepted (checkpoints often pad the
+    table with unused rows) and said in one line through `log`.
+    """
+    tokenizer = CheckpointTokenizer.from_checkpoint(checkpoint.path, max_length)
+    note = vocabulary_fit(tokenizer.vocabulary_size, checkpoint.settings.vocabulary_size, checkpoint.path)
+    if note:
+        log(note)
+    return tokenizer
+
+
+def vocabulary_fit(vocabulary_size, embedding_rows, directory):
+    """None if the vocabulary has one entry per embedding row; a note if it has fewer.
+
+    Raises:
+        UserInputError: more entries than rows.
+    """
+    if vocabulary_size > embedding_rows:
+        raise UserInputError(
+            f"{directory}: the vocabulary has {vocabulary_size:,} entries but the word embeddings "
+            f"{embedding_rows:,} rows (config.json vocab_size); ids past {embedding_rows - 1:,} have no "
+            "embedding — use the vocabulary saved with these weights"
+        )
+    if vocabulary_size < embedding_rows:
+        return (
+            f"note: the vocabulary has {vocabulary_size:,} entries for {embedding_rows:,} embedding rows; "
+            f"the last {embedding_rows - vocabulary_size:,} rows are never used"
+        )
+    return None
+
+
 def read_vocabulary_file(path):
     """Tokens by id, one per line, as Hugging Face reads `vocab.txt` (empty lines count)."""
     text = read_text_file(path)
@@ -433,8 +473,15 @@ def read_vocabulary_file(path):
     return lines[:-1] if lines[-1] == "" else lines
 
 
-def read_text_file(path):
+def read_text_file(path, max_bytes=MAX_JSON_BYTES):
     try:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(path) if not os.path.lexists(path) else IsADirectoryError(path)
+        size = os.path.getsize(path)
+        if size > max_bytes:
+            raise UserInputError(
+                f"{path}: {size:,} bytes, more than the {max_bytes:,} a tokenizer file can need; restore the file"
+            )
         with open(path, encoding="utf-8") as file:
             return file.read()
     except FileNotFoundError:
@@ -443,24 +490,27 @@ def read_text_file(path):
         ) from None
     except UnicodeDecodeError as error:
         raise UserInputError(f"{path}: not UTF-8 text ({error.reason}); restore the file") from None
+    except OSError:
+        raise UserInputError(f"{path} is not a readable regular file; restore the file") from None
 
 
-def read_optional_json(path):
-    """The parsed JSON of `path`, or None if there is no such file."""
-    if not os.path.exists(path):
-        return None
-    try:
-        return json.loads(read_text_file(path))
-    except ValueError as error:
-        raise UserInputError(f"{path}: not valid JSON ({error}); restore the checkpoint's file") from None
+def read_optional_json(path, schema):
+    """The parsed JSON of `path`, checked against its `schema`, or None if there is no such file."""
+    return read_checkpoint_json(path, schema, f"restore the checkpoint's {os.path.basename(path)}")
 
 
 def read_checkpoint_settings(directory):
-    """`CheckpointTokenizer` arguments (all but `max_length`) from a checkpoint directory."""
+    """`CheckpointTokenizer` arguments (all but `max_length`) from a checkpoint directory.
+
+    Each JSON file is checked against its schema (pipelines/pretrained/schema.py)
+    before any of it is used.
+    """
     tokenizer_path = os.path.join(directory, HF_TOKENIZER_FILE)
-    huggingface = read_optional_json(tokenizer_path)
-    config = read_optional_json(os.path.join(directory, HF_TOKENIZER_CONFIG_FILE)) or {}
-    special_tokens_map = read_optional_json(os.path.join(directory, HF_SPECIAL_TOKENS_FILE)) or {}
+    huggingface = read_optional_json(tokenizer_path, TOKENIZER_SCHEMA)
+    config = read_optional_json(os.path.join(directory, HF_TOKENIZER_CONFIG_FILE), TOKENIZER_CONFIG_SCHEMA) or {}
+    special_tokens_map = read_optional_json(
+        os.path.join(directory, HF_SPECIAL_TOKENS_FILE), SPECIAL_TOKENS_MAP_SCHEMA
+    ) or {}
     named = {**special_tokens_map, **config}  # tokenizer_config.json wins, as in transformers
     if huggingface is not None:
         check_supported_parts(huggingface, tokenizer_path)
@@ -593,10 +643,17 @@ def check_adds_cls_and_sep(tokenizer, directory):
     """The Hugging Face file must wrap a text in the same [CLS] … [SEP] ids."""
     if tokenizer.huggingface_json is None:
         return
-    huggingface = tokenizers.Tokenizer.from_str(tokenizer.huggingface_json)
-    huggingface.no_padding()
-    huggingface.no_truncation()
-    ids = huggingface.encode("").ids
+    try:
+        huggingface = tokenizers.Tokenizer.from_str(tokenizer.huggingface_json)
+        huggingface.no_padding()
+        huggingface.no_truncation()
+        ids = huggingface.encode("").ids
+    except Exception as error:  # tokenizers raises a bare Exception for a file it cannot load
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserInputError(
+            f"{directory}/{HF_TOKENIZER_FILE}: Hugging Face tokenizers cannot load it ({reason}); "
+            "restore the checkpoint's file"
+        ) from None
     if ids != [tokenizer.cls_id, tokenizer.sep_id]:
         raise UserInputError(
             f"{directory}/{HF_TOKENIZER_FILE}: its post-processor makes {ids} of an empty text, "

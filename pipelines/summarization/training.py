@@ -52,7 +52,7 @@ from pipelines.common.preflight import removed_if_start_fails
 from pipelines.common.run_directory import DEFAULT_BACKUP_STEPS
 from pipelines.common.run_directory import RunDirectory
 from pipelines.pretrained.checkpoint import read_checkpoint
-from pipelines.pretrained.tokenizer import CheckpointTokenizer
+from pipelines.pretrained.tokenizer import checkpoint_tokenizer
 from pipelines.summarization.config import SummarizerConfig
 from pipelines.summarization.data import make_dataset
 from pipelines.summarization.evaluation import SAMPLE_PREDICTIONS_FILE
@@ -146,9 +146,8 @@ def read_warm_start_checkpoint(config, log):
     return checkpoint
 
 
-def warm_start_tokenizer(checkpoint, config, training_summaries):
-    """The checkpoint's tokenizer for documents; the decoder vocabulary for summaries."""
-    documents = CheckpointTokenizer.from_checkpoint(checkpoint.path, config.model.max_document_length)
+def warm_start_tokenizer(documents, training_summaries):
+    """The checkpoint's tokenizer (`documents`) for documents; the decoder vocabulary for summaries."""
     summaries = SummarizationTokenizer(decoder_vocabulary(documents.vocabulary, training_summaries))
     return WarmStartTokenizer(documents, summaries)
 
@@ -213,12 +212,14 @@ def train(config, out, *, overwrite=False, log=print, backup_steps=DEFAULT_BACKU
         keras.utils.set_random_seed(config.training.seed)
         splits = read_splits(config.data, log)
         checkpoint = read_warm_start_checkpoint(config, log)
+        if checkpoint is not None:  # its tokenizer files checked before the run directory is touched
+            documents = checkpoint_tokenizer(checkpoint, config.model.max_document_length, log)
         resuming = prepare_run_directory(run, config, overwrite)
         if resuming:
             log(f"resuming the unfinished run in {run.path}")
             tokenizer = load_tokenizer(run.tokenizer_dir)
         elif checkpoint is not None:
-            tokenizer = warm_start_tokenizer(checkpoint, config, splits["train"].summaries)
+            tokenizer = warm_start_tokenizer(documents, splits["train"].summaries)
             tokenizer.save(run.tokenizer_dir)
             log(
                 f"decoder vocabulary: {tokenizer.vocabulary_size} of the checkpoint's "
