@@ -23,6 +23,7 @@ import re
 import numpy as np
 
 from pipelines.common.errors import UserInputError
+from pipelines.common.finite import non_finite_count
 from pipelines.common.run_files import files_sha256
 from pipelines.pretrained.known_checkpoints import known_checkpoint_name
 from pipelines.pretrained.known_checkpoints import resolve_checkpoint_dir
@@ -61,9 +62,6 @@ CONVERT_TO_SAFETENSORS = (
     "AutoModel.from_pretrained('{directory}').save_pretrained('{directory}', safe_serialization=True)\""
 )
 MAX_LISTED_TENSORS = 10
-# Values checked for NaN and infinity at a time: the check's temporary stays small
-# however large a tensor is.
-FINITE_CHECK_CHUNK = 1 << 20
 ENCODER_LAYER = re.compile(r"encoder\.layer\.(\d+)\.")
 
 
@@ -334,16 +332,6 @@ def read_bfloat16(file, name, path):
             "`pip install ml-dtypes`, or convert the checkpoint to float32"
         )
     return np.ascontiguousarray(tensor, dtype=np.float32)
-
-
-def non_finite_count(array, chunk=FINITE_CHECK_CHUNK):
-    """How many values of `array` are NaN or infinite, counted `chunk` values at a time."""
-    flat = np.asarray(array).reshape(-1)
-    count = 0
-    for start in range(0, flat.size, chunk):
-        part = flat[start : start + chunk]
-        count += part.size - int(np.count_nonzero(np.isfinite(part)))
-    return count
 
 
 def check_finite(tensor, name, path):

@@ -22,6 +22,7 @@ strategy's scope, the batch size is the global batch, and only the chief
 writes the run directory (see `pipelines.common.distribution`).
 """
 
+import contextlib
 import math
 import os
 import shutil
@@ -32,6 +33,8 @@ import numpy as np
 
 from pipelines.common.atomic import atomic_path
 from pipelines.common.callbacks import TimedSnapshots
+from pipelines.common.callbacks import best_weights_if_diverged
+from pipelines.common.callbacks import check_finite_weights
 from pipelines.common.callbacks import read_history
 from pipelines.common.callbacks import training_callbacks
 from pipelines.common.data_paths import with_recorded_paths
@@ -49,6 +52,7 @@ from pipelines.common.plots import plot_training_curves
 from pipelines.common.preflight import check_free_space
 from pipelines.common.preflight import check_writable
 from pipelines.common.preflight import removed_if_start_fails
+from pipelines.common.preflight import undone_if_failed_before_backup
 from pipelines.common.run_directory import DEFAULT_BACKUP_STEPS
 from pipelines.common.run_directory import RunDirectory
 from pipelines.pretrained.checkpoint import read_checkpoint
@@ -207,6 +211,7 @@ def train(config, out, *, overwrite=False, log=print, backup_steps=DEFAULT_BACKU
     strategy = make_strategy(distribute)  # a bad name or a missing TF_CONFIG fails here
     with_recorded_paths(config.data)
     run = RunDirectory(worker_run_path(out, distribute))
+    existed = os.path.lexists(run.path)
     with removed_if_start_fails(run.path):
         check_writable(run.path)
         keras.utils.set_random_seed(config.training.seed)
@@ -236,9 +241,14 @@ def train(config, out, *, overwrite=False, log=print, backup_steps=DEFAULT_BACKU
         config.model.vocabulary_size = tokenizer.vocabulary_size
         config.save(run.config_path)
 
-    model, fit_report = fit_model(
-        config, run, tokenizer, splits, log, backup_steps, strategy, verbose, checkpoint
+    undone = (
+        contextlib.nullcontext() if resuming
+        else undone_if_failed_before_backup(run.path, run.backup_dir, existed, log)
     )
+    with undone:
+        model, fit_report = fit_model(
+            config, run, tokenizer, splits, log, backup_steps, strategy, verbose, checkpoint
+        )
     if not writes_run_directory(distribute):
         shutil.rmtree(run.path, ignore_errors=True)
         log(f"worker done; the chief writes {out}")
@@ -319,15 +329,17 @@ def fit_model(
         + (f" or {training.max_minutes:g} minutes" if training.max_minutes else "")
     )
     start = time.perf_counter()
-    model.fit(
-        train_dataset, validation_data=valid_dataset, epochs=training.epochs,
-        callbacks=callbacks, verbose=verbose, shuffle=False,  # the dataset shuffles itself
-    )
+    with best_weights_if_diverged(run.best_weights_path, log):  # a NaN loss ends fit
+        model.fit(
+            train_dataset, validation_data=valid_dataset, epochs=training.epochs,
+            callbacks=callbacks, verbose=verbose, shuffle=False,  # the dataset shuffles itself
+        )
     seconds = time.perf_counter() - start
     # Counted before loading the best weights, which bring back that epoch's optimizer state.
     steps = optimizer_step(model.optimizer)
     if os.path.exists(run.best_weights_path):
         model.load_weights(run.best_weights_path)  # also right after a resumed, finished fit
+    check_finite_weights(model, "model.keras")
     if strategy is not None:
         model = unreplicated(
             model, lambda: compile_summarizer(build_summarizer(config.model), training)

@@ -16,9 +16,9 @@ import pytest
 
 from pipelines.classification.cli import main as classification_main
 from pipelines.common.errors import UserInputError
+from pipelines.common.finite import non_finite_count
 from pipelines.pretrained import checkpoint as checkpoint_module
 from pipelines.pretrained.checkpoint import read_checkpoint
-from pipelines.pretrained.checkpoint import non_finite_count
 from pipelines.pretrained.tokenizer import checkpoint_tokenizer
 from pipelines.summarization.cli import main as summarization_main
 from test_summarization import make_dialogues
