@@ -131,9 +131,9 @@ def joined(field, key):
 def shown(value):
     """`repr(value)`, cut to a readable length for one line; a list or object by its length."""
     if isinstance(value, list):
-        return f"a JSON list of {len(value)} entries"
+        return f"a JSON list of {len(value)} {'entry' if len(value) == 1 else 'entries'}"
     if isinstance(value, dict):
-        return f"a JSON object of {len(value)} keys"
+        return f"a JSON object of {len(value)} {'key' if len(value) == 1 else 'keys'}"
     text = repr(value)
     if len(text) > MAX_SHOWN_CHARACTERS:
         text = text[: MAX_SHOWN_CHARACTERS - 3] + "..."

@@ -56,6 +56,7 @@ from tokenizers import processors
 
 from pipelines.common.atomic import write_json_atomic
 from pipelines.common.atomic import write_text_atomic
+from pipelines.common.command_line import stderr_discarded
 from pipelines.common.errors import UserInputError
 from pipelines.common.run_files import read_json_file
 from pipelines.common.tokenizer import PAD_TOKEN
@@ -624,6 +625,25 @@ def added_tokens(huggingface, vocabulary, path):
     return tokens
 
 
+def check_template_tokens(post_processor, path):
+    """A `TemplateProcessing` post-processor must define every special token its
+    templates name (`tokenizers` panics on one it lacks)."""
+    if not isinstance(post_processor, dict) or post_processor.get("type") != "TemplateProcessing":
+        return
+    defined = post_processor.get("special_tokens")
+    for template in ("single", "pair"):
+        for piece in post_processor.get(template) or []:
+            token = piece.get("SpecialToken") if isinstance(piece, dict) else None
+            if token is None:
+                continue
+            name = token.get("id") if isinstance(token, dict) else None
+            if not isinstance(defined, dict) or not isinstance(name, str) or name not in defined:
+                raise UserInputError(
+                    f"{path}: post_processor.{template} names the special token {name!r}, which "
+                    "post_processor.special_tokens does not define; restore the checkpoint's file"
+                )
+
+
 def huggingface_json_with(huggingface, text, lower_case, strip_accents):
     """The checkpoint's tokenizer.json text; its normalizer set to the settings
     tokenizer_config.json chose where they differ (as transformers does at load)."""
@@ -643,16 +663,22 @@ def check_adds_cls_and_sep(tokenizer, directory):
     """The Hugging Face file must wrap a text in the same [CLS] … [SEP] ids."""
     if tokenizer.huggingface_json is None:
         return
+    path = f"{directory}/{HF_TOKENIZER_FILE}"
+    check_template_tokens(json.loads(tokenizer.huggingface_json).get("post_processor"), path)
     try:
-        huggingface = tokenizers.Tokenizer.from_str(tokenizer.huggingface_json)
-        huggingface.no_padding()
-        huggingface.no_truncation()
-        ids = huggingface.encode("").ids
-    except Exception as error:  # tokenizers raises a bare Exception for a file it cannot load
+        # tokenizers raises a bare Exception for a file it cannot load, and for some
+        # malformed ones panics in Rust (a BaseException, its message written to fd 2).
+        with stderr_discarded():
+            huggingface = tokenizers.Tokenizer.from_str(tokenizer.huggingface_json)
+            huggingface.no_padding()
+            huggingface.no_truncation()
+            ids = huggingface.encode("").ids
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserInputError(
-            f"{directory}/{HF_TOKENIZER_FILE}: Hugging Face tokenizers cannot load it ({reason}); "
-            "restore the checkpoint's file"
+            f"{path}: Hugging Face tokenizers cannot load it ({reason}); restore the checkpoint's file"
         ) from None
     if ids != [tokenizer.cls_id, tokenizer.sep_id]:
         raise UserInputError(
