@@ -217,6 +217,12 @@ ADDED_TOKEN = Object(
     required=("id", "content"),
 )
 
+# A piece of a TemplateProcessing template: a special token or the text's sequence.
+TEMPLATE_PIECE = Object({
+    "SpecialToken": Object({"id": STRING, "type_id": NON_NEGATIVE_INTEGER}),
+    "Sequence": Object({"id": STRING, "type_id": NON_NEGATIVE_INTEGER}),
+})
+
 TOKENIZER_SCHEMA = Object(
     {
         "model": Object(
@@ -240,7 +246,17 @@ TOKENIZER_SCHEMA = Object(
             nullable=True,
         ),
         "pre_tokenizer": Object({"type": STRING}, nullable=True),
-        "post_processor": Object({}, nullable=True),
+        "post_processor": Object(
+            {
+                "type": STRING,
+                "single": ListOf(TEMPLATE_PIECE, nullable=True),
+                "pair": ListOf(TEMPLATE_PIECE, nullable=True),
+                "special_tokens": MapOf(Object({
+                    "id": STRING, "ids": ListOf(NON_NEGATIVE_INTEGER), "tokens": ListOf(STRING),
+                })),
+            },
+            nullable=True,
+        ),
         "added_tokens": ListOf(ADDED_TOKEN, nullable=True),
     },
 )

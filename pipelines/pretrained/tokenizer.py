@@ -627,17 +627,15 @@ def added_tokens(huggingface, vocabulary, path):
 
 def check_template_tokens(post_processor, path):
     """A `TemplateProcessing` post-processor must define every special token its
-    templates name (`tokenizers` panics on one it lacks)."""
-    if not isinstance(post_processor, dict) or post_processor.get("type") != "TemplateProcessing":
+    templates name (`tokenizers` panics on one it lacks); the types are already
+    checked (`TOKENIZER_SCHEMA`)."""
+    if post_processor is None or post_processor.get("type") != "TemplateProcessing":
         return
-    defined = post_processor.get("special_tokens")
+    defined = post_processor.get("special_tokens") or {}
     for template in ("single", "pair"):
         for piece in post_processor.get(template) or []:
-            token = piece.get("SpecialToken") if isinstance(piece, dict) else None
-            if token is None:
-                continue
-            name = token.get("id") if isinstance(token, dict) else None
-            if not isinstance(defined, dict) or not isinstance(name, str) or name not in defined:
+            name = (piece.get("SpecialToken") or {}).get("id")
+            if "SpecialToken" in piece and name not in defined:
                 raise UserInputError(
                     f"{path}: post_processor.{template} names the special token {name!r}, which "
                     "post_processor.special_tokens does not define; restore the checkpoint's file"

@@ -105,6 +105,13 @@ CASES = {
     "vocab_id_not_an_integer": ({}, edit("tokenizer.json", lambda d: {
         **d, "model": {**d["model"], "vocab": {**d["model"]["vocab"], "the": "5"}},
     }), ["model.vocab['the'] must be a non-negative integer, got '5'"]),
+    # Found by the fuzz test: tokenizers panicked in Rust, or our check raised TypeError.
+    "template_names_an_undefined_token": ({}, edit("tokenizer.json", lambda d: {
+        **d, "post_processor": {**d["post_processor"], "special_tokens": {}},
+    }), ["post_processor.single names the special token '[CLS]', which post_processor.special_tokens does not"]),
+    "template_not_a_list": ({}, edit("tokenizer.json", lambda d: {
+        **d, "post_processor": {**d["post_processor"], "single": 7},
+    }), ["post_processor.single must be a JSON list, got 7"]),
     "lower_case_not_a_boolean": ({}, edit("tokenizer_config.json", lambda d: {**d, "do_lower_case": "yes"}), [
         "tokenizer_config.json: do_lower_case must be true or false, got 'yes'",
     ]),
