@@ -215,18 +215,25 @@ class CheckpointTokenizer(tf.Module):
         return len(self.vocabulary)
 
     @classmethod
-    def from_checkpoint(cls, checkpoint_dir, max_length):
+    def from_checkpoint(cls, checkpoint_dir, max_length, embedding_rows=None, log=print):
         """The tokenizer of a Hugging Face checkpoint directory (or a known short name).
 
         Reads `vocab.txt` (else the vocabulary in `tokenizer.json`), the
         lower-casing and accent settings of `tokenizer_config.json` (else of
         `tokenizer.json`'s normalizer) and the added tokens; a checkpoint that
-        tokenizes otherwise than BERT is a one-line `UserInputError`.
+        tokenizes otherwise than BERT is a one-line `UserInputError`. With
+        `embedding_rows` (the checkpoint's word-embedding rows), the vocabulary
+        is checked against them before the tokenizer is built (`vocabulary_fit`;
+        a note goes to `log`).
         """
         directory = resolve_checkpoint_dir(checkpoint_dir)
         if not os.path.isdir(directory):
             raise UserInputError(f"{directory} is not a directory; pass a Hugging Face checkpoint directory")
         settings = read_checkpoint_settings(directory)
+        if embedding_rows is not None:
+            note = vocabulary_fit(len(settings["vocabulary"]), embedding_rows, directory)
+            if note:
+                log(note)
         try:
             tokenizer = cls(max_length=max_length, **settings)
         except (ValueError, tf.errors.OpError) as error:
@@ -440,11 +447,9 @@ def checkpoint_tokenizer(checkpoint, max_length, log=print):
     would index past the table); fewer is accepted (checkpoints often pad the
     table with unused rows) and said in one line through `log`.
     """
-    tokenizer = CheckpointTokenizer.from_checkpoint(checkpoint.path, max_length)
-    note = vocabulary_fit(tokenizer.vocabulary_size, checkpoint.settings.vocabulary_size, checkpoint.path)
-    if note:
-        log(note)
-    return tokenizer
+    return CheckpointTokenizer.from_checkpoint(
+        checkpoint.path, max_length, embedding_rows=checkpoint.settings.vocabulary_size, log=log
+    )
 
 
 def vocabulary_fit(vocabulary_size, embedding_rows, directory):
