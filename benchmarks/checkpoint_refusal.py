@@ -53,7 +53,8 @@ READS_PER_PROCESS = 50
 
 def measure(directory):
     result = subprocess.run(
-        [sys.executable, "-c", MEASURE, directory, str(READS_PER_PROCESS)], capture_output=True, text=True, check=True, cwd=REPOSITORY,
+        [sys.executable, "-c", MEASURE, directory, str(READS_PER_PROCESS)],
+        capture_output=True, text=True, check=True, cwd=REPOSITORY,
     )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -83,7 +84,8 @@ def main(argv=None):
             }
             print(
                 f"claims {layers:>10,} layers: refused in {results[layers]['seconds'] * 1000:.1f} ms "
-                f"(median of {args.repeats} processes), peak Python allocation {results[layers]['peak_bytes'] / 1024:.0f} KiB, "
+                f"(median of {args.repeats} processes), "
+                f"peak Python allocation {results[layers]['peak_bytes'] / 1024:.0f} KiB, "
                 f"peak RSS {results[layers]['max_rss_kib'] / 1024:.1f} MiB"
             )
     small, large = results[10**3], results[10**7]

@@ -192,7 +192,8 @@ def test_shapes_come_from_the_headers_before_any_tensor_is_read(tmp_path, monkey
         raise AssertionError("tensor data was read")
 
     monkeypatch.setattr(checkpoint_module, "read_float32", no_data)
-    with pytest.raises(UserInputError, match=r"wrong shape: embeddings.position_embeddings.weight expected \(32, 8\), found \(128, 8\)"):
+    expected = r"wrong shape: embeddings.position_embeddings.weight expected \(32, 8\), found \(128, 8\)"
+    with pytest.raises(UserInputError, match=expected):
         read_checkpoint(directory)
 
 

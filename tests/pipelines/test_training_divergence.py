@@ -207,7 +207,8 @@ def test_stop_on_non_finite_loss_names_the_step_and_the_last_finite_loss():
     stop.on_train_begin()
     stop.on_train_batch_end(0, {"loss": 0.25})
     model.optimizer.iterations.assign(7)
-    with pytest.raises(TrainingDiverged, match=r"the loss is inf at step 7 \(last finite loss 0.25 at step 0\)") as raised:
+    expected = r"the loss is inf at step 7 \(last finite loss 0.25 at step 0\)"
+    with pytest.raises(TrainingDiverged, match=expected) as raised:
         stop.on_train_batch_end(1, {"loss": float("inf")})
     assert raised.value.step == 7 and raised.value.last_finite == (0, 0.25)
 
