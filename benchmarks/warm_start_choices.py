@@ -24,6 +24,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from pipelines.pretrained.tokenizer import checkpoint_tokenizer  # noqa: E402
 from pipelines.summarization.config import default_config  # noqa: E402
 from pipelines.summarization.data import make_dataset  # noqa: E402
 from pipelines.summarization.fitting import compile_summarizer  # noqa: E402
@@ -69,7 +70,8 @@ def prepare(choice, init_from, pairs, steps):
     config.model.decoder_layers = choice.decoder_layers
     config.model.max_document_length = choice.max_document_length
     checkpoint = read_warm_start_checkpoint(config, log=lambda line: None)
-    tokenizer = warm_start_tokenizer(checkpoint, config, pairs.summaries)
+    documents = checkpoint_tokenizer(checkpoint, config.model.max_document_length, log=lambda line: None)
+    tokenizer = warm_start_tokenizer(documents, pairs.summaries)
     if choice.full_vocabulary:
         tokenizer = full_vocabulary_tokenizer(tokenizer)
     config.model.vocabulary_size = tokenizer.vocabulary_size

@@ -13,6 +13,7 @@ folder (rewritten every `backup_steps` steps and at every epoch end); running
 the same command again resumes from the last backup.
 """
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -29,6 +30,8 @@ from pipelines.classification.trained import TrainedClassifier
 from pipelines.common import plots
 from pipelines.common.atomic import atomic_path
 from pipelines.common.callbacks import best_record
+from pipelines.common.callbacks import best_weights_if_diverged
+from pipelines.common.callbacks import check_finite_weights
 from pipelines.common.callbacks import read_history
 from pipelines.common.callbacks import training_callbacks
 from pipelines.common.data_paths import with_recorded_paths
@@ -49,6 +52,7 @@ from pipelines.common.optimizers import optimizer_step
 from pipelines.common.preflight import check_free_space
 from pipelines.common.preflight import check_writable
 from pipelines.common.preflight import removed_if_start_fails
+from pipelines.common.preflight import undone_if_failed_before_backup
 from pipelines.common.run_directory import DEFAULT_BACKUP_STEPS
 from pipelines.common.run_directory import RunDirectory
 from pipelines.common.tables import read_table
@@ -56,7 +60,7 @@ from pipelines.common.tokenizer import build_tokenizer
 from pipelines.common.run_tokenizer import load_tokenizer
 from pipelines.pretrained.checkpoint import read_checkpoint
 from pipelines.pretrained.encoder import load_encoder_weights
-from pipelines.pretrained.tokenizer import CheckpointTokenizer
+from pipelines.pretrained.tokenizer import checkpoint_tokenizer
 
 MONITOR = "val_accuracy"
 EVALUATION_BATCH_SIZE = 256
@@ -116,6 +120,7 @@ def train_classifier(
     checkpoint, checkpoint_tokenizer = read_pretrained_checkpoint(config, log)
     with_recorded_paths(config.data)
     run = RunDirectory(worker_run_path(out, distribute))
+    existed = os.path.lexists(run.path)
     with removed_if_start_fails(run.path):
         check_writable(run.path)
         config, resuming = prepare_run_directory(run, config, overwrite, log)
@@ -142,17 +147,23 @@ def train_classifier(
         policy = set_precision(config.training.mixed_precision)
         log(f"{describe_devices()}; {replicas(strategy)} replica(s); dtype policy {policy}")
         keras.utils.set_random_seed(config.training.seed)
-        model, fit_seconds, optimizer_steps = fit_classifier(
-            run,
-            config,
-            tokenizer,
-            splits,
-            callbacks,
-            verbose,
-            backup_steps,
-            strategy,
-            checkpoint=None if resuming else checkpoint,  # a resumed run restores its backup
+        undone = (
+            contextlib.nullcontext() if resuming
+            else undone_if_failed_before_backup(run.path, run.backup_dir, existed, log)
         )
+        with undone:
+            model, fit_seconds, optimizer_steps = fit_classifier(
+                run,
+                config,
+                tokenizer,
+                splits,
+                callbacks,
+                verbose,
+                backup_steps,
+                strategy,
+                checkpoint=None if resuming else checkpoint,  # a resumed run restores its backup
+                log=log,
+            )
         if not writes_run_directory(distribute):
             shutil.rmtree(run.path, ignore_errors=True)
             log(f"worker done; the chief writes {out}")
@@ -256,7 +267,7 @@ def read_pretrained_checkpoint(config, log):
     checkpoint = read_checkpoint(config.model.init_from)
     log(f"pretrained encoder: {checkpoint.name} ({checkpoint.path}, sha256 {checkpoint.sha256[:12]}…)")
     apply_checkpoint_settings(config, checkpoint)
-    tokenizer = CheckpointTokenizer.from_checkpoint(checkpoint.path, config.tokenizer.max_length)
+    tokenizer = checkpoint_tokenizer(checkpoint, config.tokenizer.max_length, log)
     return checkpoint, tokenizer
 
 
@@ -314,8 +325,12 @@ def fit_classifier(
     backup_steps=DEFAULT_BACKUP_STEPS,
     strategy=None,
     checkpoint=None,
+    log=print,
 ):
     """Builds, compiles and fits; the encoder starts from `checkpoint`'s weights when given.
+
+    A loss that turns NaN or infinite ends `fit`: the best earlier epoch is then
+    the model, and without one the `TrainingDiverged` error goes on.
 
     With a `tf.distribute` strategy the model is built and compiled in its
     scope, and the returned model is an undistributed copy.
@@ -353,22 +368,24 @@ def fit_classifier(
     if is_multiworker(strategy):
         prepare_model(model, strategy, next(iter(train_dataset)))
     start = time.perf_counter()
-    model.fit(
-        train_dataset,
-        validation_data=valid_dataset,
-        epochs=config.training.epochs,
-        callbacks=training_callbacks(
-            run, MONITOR, patience=config.training.patience, backup_steps=backup_steps
+    with best_weights_if_diverged(run.best_weights_path, log):
+        model.fit(
+            train_dataset,
+            validation_data=valid_dataset,
+            epochs=config.training.epochs,
+            callbacks=training_callbacks(
+                run, MONITOR, patience=config.training.patience, backup_steps=backup_steps
+            )
+            + list(callbacks),
+            verbose=verbose,
+            shuffle=False,  # the dataset reshuffles itself every epoch
         )
-        + list(callbacks),
-        verbose=verbose,
-        shuffle=False,  # the dataset reshuffles itself every epoch
-    )
     fit_seconds = time.perf_counter() - start
     # Before loading the best weights, which bring back that epoch's optimizer state.
     optimizer_steps = optimizer_step(model.optimizer)
     if os.path.exists(run.best_weights_path):
         model.load_weights(run.best_weights_path)
+    check_finite_weights(model, "model.keras")
     if strategy is not None:
         model = unreplicated(model, lambda: build_classifier(config.model))
     return model, fit_seconds, optimizer_steps

@@ -1,9 +1,11 @@
 """Keras callbacks for resumable training runs.
 
-`training_callbacks` assembles the standard set: a step-level BackupAndRestore
-(a killed run resumes from its last backup, optimizer state included), a
-best-weights checkpoint that also survives interruptions, early stopping,
-TensorBoard and a history file written after every epoch.
+`training_callbacks` assembles the standard set: a stop at the first non-finite
+loss, a step-level BackupAndRestore (a killed run resumes from its last backup,
+optimizer state included), a best-weights checkpoint that also survives
+interruptions, early stopping, TensorBoard and a history file written after
+every epoch. Neither the backup nor the best weights are ever written with a
+NaN or an infinity in them.
 
 Keras's own callbacks do the work; the two subclasses below add only atomic
 writes (and, for the backup, a backup at every epoch end), because Keras
@@ -13,7 +15,9 @@ TensorBoard needs TensorFlow, so the others also serve training on the JAX
 backend (`pipelines.jax_training`).
 """
 
+import contextlib
 import json
+import math
 import os
 import time
 
@@ -22,6 +26,8 @@ import numpy as np
 
 from pipelines.common.atomic import atomic_path
 from pipelines.common.atomic import write_json_atomic
+from pipelines.common.errors import UserInputError
+from pipelines.common.finite import model_non_finite
 from pipelines.common.optimizers import optimizer_step
 from pipelines.common.run_directory import DEFAULT_BACKUP_STEPS
 
@@ -92,8 +98,16 @@ class BestWeightsCheckpoint(keras.callbacks.ModelCheckpoint):
         )
 
     def on_epoch_end(self, epoch, logs=None):
+        current = (logs or {}).get(self.monitor)
+        if current is not None and not math.isfinite(float(current)):
+            return  # never "better" (Keras compares NaN as neither better nor worse)
         super().on_epoch_end(epoch, logs)
         if os.path.exists(self.filepath):  # written this epoch: the monitor improved
+            try:
+                check_finite_weights(self.model, "the best weights")
+            except TrainingDiverged:
+                os.remove(self.filepath)
+                raise
             os.replace(self.filepath, self.path)
 
 
@@ -182,6 +196,7 @@ class StepBackupAndRestore(keras.callbacks.BackupAndRestore):
             self._save_model()
 
     def _save_model(self):
+        check_finite_weights(self.model, "a backup")  # resuming must never start from poison
         os.makedirs(self.backup_dir, exist_ok=True)
         with atomic_path(self._weights_path) as temporary:
             self.model.save_weights(temporary, overwrite=True)
@@ -189,6 +204,97 @@ class StepBackupAndRestore(keras.callbacks.BackupAndRestore):
             self._training_metadata_path,
             {"epoch": self._current_epoch, "batch": self._last_batch_seen},
         )
+
+
+class TrainingDiverged(UserInputError):
+    """Training reached a NaN or infinite loss (or weights): the run must not become a model.
+
+    A `UserInputError`, so the command lines print it as one line: the fix is
+    the user's (a lower learning rate).
+
+    Attributes:
+        step: int. The optimizer step at which it was seen.
+        last_finite: (step, loss) of the last finite loss seen, or None.
+    """
+
+    def __init__(self, message, step, last_finite=None):
+        super().__init__(message)
+        self.step = step
+        self.last_finite = last_finite
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Ends `fit` at the first step whose loss is NaN or infinite, raising `TrainingDiverged`.
+
+    Keras's `TerminateOnNaN` only sets `stop_training`: Keras then still runs
+    the epoch's validation pass and every epoch-end callback (history, best
+    weights, and our backup) on the poisoned weights, and its message names
+    neither the step nor the last finite loss. Raising from the batch end, as
+    the first callback, ends `fit` before any later callback sees that step;
+    the training function then keeps the best earlier epoch, if any
+    (`best_weights_if_diverged`).
+    """
+
+    def on_train_begin(self, logs=None):
+        self.last_finite = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is None:
+            return
+        loss = float(np.asarray(loss))
+        step = optimizer_step(self.model.optimizer)
+        if math.isfinite(loss):
+            self.last_finite = (step, loss)
+            return
+        raise TrainingDiverged(
+            f"training diverged: the loss is {loss} at step {step} "
+            f"({describe_last_finite(self.last_finite)}); lower --learning-rate",
+            step,
+            self.last_finite,
+        )
+
+
+def describe_last_finite(last_finite):
+    if last_finite is None:
+        return "no finite loss before it"
+    step, loss = last_finite
+    return f"last finite loss {loss:.4g} at step {step}"
+
+
+def check_finite_weights(model, what):
+    """Raises `TrainingDiverged` if any weight of `model` is NaN or infinite; `what`
+    names what was about to be written ("a backup", "model.keras")."""
+    found = model_non_finite(model)
+    if found is None:
+        return
+    name, count, size = found
+    step = optimizer_step(model.optimizer) if getattr(model, "optimizer", None) is not None else None
+    at = f" at step {step}" if step is not None else ""
+    raise TrainingDiverged(
+        f"training diverged: weight {name} holds {count:,} NaN or infinite values (of {size:,}){at}, "
+        f"so {what} was not written; lower --learning-rate",
+        step,
+    )
+
+
+@contextlib.contextmanager
+def best_weights_if_diverged(best_weights_path, log):
+    """Wraps `fit`: if training diverges, the best earlier epoch's weights (already at
+    `best_weights_path`, which the training function then loads) stay the run's model,
+    said in one line; without them the `TrainingDiverged` error goes on, and no model
+    is written."""
+    try:
+        yield
+    except TrainingDiverged as diverged:
+        if not os.path.exists(best_weights_path):
+            raise TrainingDiverged(
+                f"{diverged} (and pass --overwrite if --out keeps a backup); no model was written: "
+                "no epoch finished with finite weights",
+                diverged.step,
+                diverged.last_finite,
+            ) from None
+        log(f"{diverged}; the run keeps the best earlier epoch's weights as its model")
 
 
 def training_callbacks(
@@ -213,6 +319,7 @@ def training_callbacks(
     """
     best = best_record(read_history(run_directory.history_path), monitor, mode)
     callbacks = [
+        StopOnNonFiniteLoss(),  # first: it ends `fit` before the others see a diverged step
         BestWeightsCheckpoint(
             run_directory.best_weights_path,
             monitor,

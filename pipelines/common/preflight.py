@@ -89,3 +89,31 @@ def removed_if_start_fails(path):
         if not existed and os.path.isdir(path):
             shutil.rmtree(path, ignore_errors=True)
         raise
+
+
+@contextlib.contextmanager
+def undone_if_failed_before_backup(path, backup_dir, existed, log=print):
+    """Wraps a fresh run's training: if it raises before its first backup, the run's
+    files go, so that `--out` is as it was (removed if it did not exist, `existed`
+    False; emptied otherwise) and rerunning starts afresh instead of "resuming" a
+    run that never was. Said in one line through `log`.
+
+    A run with a backup keeps everything: rerunning resumes from it. An
+    interrupt (Ctrl-C) keeps everything too: rerunning resumes, or starts again.
+    """
+    try:
+        yield
+    except Exception:
+        if os.path.isdir(backup_dir) and os.listdir(backup_dir):
+            raise
+        if not existed:
+            shutil.rmtree(path, ignore_errors=True)
+        elif os.path.isdir(path):
+            for name in os.listdir(path):
+                entry = os.path.join(path, name)
+                if os.path.isdir(entry) and not os.path.islink(entry):
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    os.remove(entry)
+        log(f"{path}: the run failed before its first backup; its files were removed, so rerunning starts afresh")
+        raise

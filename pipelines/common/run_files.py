@@ -3,7 +3,9 @@ truncated or unsafe file, never a traceback from deep inside a library.
 
 `model.keras` loads with `safe_mode=True`, and a file holding a `Lambda` layer is
 refused before Keras reads it: `train` never writes one, and a Lambda carries
-Python code (a lambda's bytecode, or the name of any importable function).
+Python code (a lambda's bytecode, or the name of any importable function). A
+model whose weights hold a NaN or an infinity is refused once loaded, so
+`evaluate`, `predict` and `export` never use one.
 """
 
 import hashlib
@@ -43,7 +45,8 @@ def load_keras_model(path):
 
     Raises a `UserInputError` when the file is missing, is not a `.keras`
     archive (truncated, corrupted, another format), holds a `Lambda` layer,
-    or Keras refuses it (for example arbitrary code that `safe_mode` blocks).
+    Keras refuses it (for example arbitrary code that `safe_mode` blocks), or
+    a weight holds a NaN or an infinity.
     """
     import keras
 
@@ -51,10 +54,25 @@ def load_keras_model(path):
 
     check_keras_archive(path)
     try:
-        return keras.saving.load_model(path, safe_mode=True, compile=False)
+        model = keras.saving.load_model(path, safe_mode=True, compile=False)
     except (ValueError, TypeError, KeyError, OSError, zipfile.BadZipFile) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserInputError(f"{path}: cannot be loaded ({reason}); {RESTORE_HINT}") from None
+    check_finite_model(model, path)
+    return model
+
+
+def check_finite_model(model, path):
+    """Raises a user error if a weight of the loaded `model` is NaN or infinite."""
+    from pipelines.common.finite import model_non_finite
+
+    found = model_non_finite(model)
+    if found is not None:
+        name, count, size = found
+        raise UserInputError(
+            f"{path}: weight {name} holds {count:,} NaN or infinite values (of {size:,}); the model "
+            "is unusable — train it again with a lower --learning-rate"
+        )
 
 
 def check_keras_archive(path):

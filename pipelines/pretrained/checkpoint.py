@@ -7,50 +7,39 @@
 Weights come only from `model.safetensors` (or a sharded
 `model.safetensors.index.json`), read with safetensors' NumPy API: no PyTorch, and
 never a pickle (`pytorch_model.bin` files can run arbitrary code when loaded).
-Everything is checked before a layer is built: the config against what the
-encoder supports, and every tensor's name and shape against the config, with one
-`UserInputError` that lists all that is wrong.
+Everything is checked before a layer is built, and before any tensor data is read:
+config.json against its schema (pipelines/pretrained/schema.py), the number of
+layers it claims against the layers the weights hold, and every tensor's name,
+dtype and shape (from the safetensors headers) against the config, with one
+`UserInputError` that lists all that is wrong. Tensors are then read one at a
+time as float32, and one holding a NaN or an infinity is refused.
 """
 
 import dataclasses
 import glob
-import json
 import os
+import re
 
 import numpy as np
 
 from pipelines.common.errors import UserInputError
+from pipelines.common.finite import non_finite_count
 from pipelines.common.run_files import files_sha256
 from pipelines.pretrained.known_checkpoints import known_checkpoint_name
 from pipelines.pretrained.known_checkpoints import resolve_checkpoint_dir
-
-SUPPORTED_MODEL_TYPES = ("bert",)
+from pipelines.pretrained.schema import CONFIG_SCHEMA
+from pipelines.pretrained.schema import CONFIG_SIZES
+from pipelines.pretrained.schema import HF_ACTIVATIONS
+from pipelines.pretrained.schema import MAX_CONFIG_BYTES
+from pipelines.pretrained.schema import WEIGHTS_INDEX_SCHEMA
+from pipelines.pretrained.schema import check_schema
+from pipelines.pretrained.schema import read_checkpoint_json
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 WEIGHTS_INDEX_FILE = "model.safetensors.index.json"
 README_FILE = "README.md"
-
-# Hugging Face `hidden_act` → the activation our encoder blocks use. BERT's "gelu" is
-# the exact (erf) GELU; the others are the tanh approximation under different names.
-HF_ACTIVATIONS = {
-    "gelu": "gelu_exact",
-    "gelu_new": "gelu",
-    "gelu_pytorch_tanh": "gelu",
-    "gelu_fast": "gelu",
-    "relu": "relu",
-}
-
-# Our setting name → the config.json key it comes from; each must be a positive int.
-REQUIRED_INTEGER_KEYS = {
-    "vocabulary_size": "vocab_size",
-    "hidden_dim": "hidden_size",
-    "num_layers": "num_hidden_layers",
-    "num_heads": "num_attention_heads",
-    "intermediate_dim": "intermediate_size",
-    "max_positions": "max_position_embeddings",
-    "type_vocabulary_size": "type_vocab_size",
-}
+CONFIG_FIX = "fix config.json"
 
 # Tensors a BERT file may hold that are not encoder weights, ignored rather than
 # reported as "unexpected": `embeddings.position_ids` is a constant buffer (0..P-1)
@@ -66,12 +55,14 @@ MODEL_PREFIX = "bert."
 LEGACY_SUFFIXES = {".LayerNorm.gamma": ".LayerNorm.weight", ".LayerNorm.beta": ".LayerNorm.bias"}
 POOLER_PREFIX = "pooler."
 
-FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+# safetensors dtype names of the float tensors that are read (as float32).
+FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")
 CONVERT_TO_SAFETENSORS = (
     "python -c \"from transformers import AutoModel; "
     "AutoModel.from_pretrained('{directory}').save_pretrained('{directory}', safe_serialization=True)\""
 )
 MAX_LISTED_TENSORS = 10
+ENCODER_LAYER = re.compile(r"encoder\.layer\.(\d+)\.")
 
 
 @dataclasses.dataclass
@@ -99,75 +90,25 @@ class EncoderSettings:
 
     @classmethod
     def from_hf_config(cls, config, source):
-        """Settings from a parsed Hugging Face `config.json`; `source` names it in errors."""
-        if not isinstance(config, dict):
-            raise UserInputError(f"{source}: expected a JSON object; use the config.json of a Hugging Face BERT model")
-        check_model_type(config, source)
-        check_position_embedding_type(config, source)
-        integers = {ours: positive_integer(config, key, source) for ours, key in REQUIRED_INTEGER_KEYS.items()}
-        if integers["hidden_dim"] % integers["num_heads"]:
+        """Settings from a parsed Hugging Face `config.json`; `source` names it in errors.
+
+        Every field is checked against `CONFIG_SCHEMA` (pipelines/pretrained/schema.py).
+        """
+        check_schema(config, CONFIG_SCHEMA, source, CONFIG_FIX)
+        sizes = {ours: config[key] for ours, key in CONFIG_SIZES.items()}
+        if sizes["hidden_dim"] % sizes["num_heads"]:
             raise UserInputError(
-                f"{source}: hidden_size={integers['hidden_dim']} is not divisible by "
-                f"num_attention_heads={integers['num_heads']}; fix config.json to match the weights"
+                f"{source}: hidden_size={sizes['hidden_dim']} is not divisible by "
+                f"num_attention_heads={sizes['num_heads']}; fix config.json to match the weights"
             )
         return cls(
-            **integers,
+            **sizes,
             # Absent keys take BertConfig's defaults, as transformers does.
-            layer_norm_epsilon=positive_number(config, "layer_norm_eps", 1e-12, source),
-            activation=our_activation(config.get("hidden_act", "gelu"), source),
-            dropout=probability(config, "hidden_dropout_prob", source),
-            attention_dropout=probability(config, "attention_probs_dropout_prob", source),
+            layer_norm_epsilon=float(config.get("layer_norm_eps", 1e-12)),
+            activation=HF_ACTIVATIONS[config.get("hidden_act", "gelu")],
+            dropout=float(config.get("hidden_dropout_prob", 0.1)),
+            attention_dropout=float(config.get("attention_probs_dropout_prob", 0.1)),
         )
-
-
-def check_model_type(config, source):
-    model_type = config.get("model_type")
-    if model_type not in SUPPORTED_MODEL_TYPES:
-        raise UserInputError(
-            f"{source}: unsupported model_type {model_type!r}; supported: {', '.join(SUPPORTED_MODEL_TYPES)} "
-            "— use a BERT-family checkpoint"
-        )
-
-
-def check_position_embedding_type(config, source):
-    position_type = config.get("position_embedding_type", "absolute")
-    if position_type != "absolute":
-        raise UserInputError(
-            f"{source}: unsupported position_embedding_type {position_type!r}; only 'absolute' "
-            "(learned position embeddings) is supported — use a checkpoint with absolute positions"
-        )
-
-
-def our_activation(hidden_act, source):
-    if not isinstance(hidden_act, str) or hidden_act not in HF_ACTIVATIONS:
-        raise UserInputError(
-            f"{source}: unsupported hidden_act {hidden_act!r}; supported: {', '.join(HF_ACTIVATIONS)} "
-            "— use a checkpoint with one of these activations"
-        )
-    return HF_ACTIVATIONS[hidden_act]
-
-
-def positive_integer(config, key, source):
-    if key not in config:
-        raise UserInputError(f"{source}: missing key {key!r}; use the complete config.json saved with the weights")
-    value = config[key]
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise UserInputError(f"{source}: {key} must be a positive integer, got {value!r}; fix config.json")
-    return value
-
-
-def positive_number(config, key, default, source):
-    value = config.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise UserInputError(f"{source}: {key} must be a positive number, got {value!r}; fix config.json")
-    return float(value)
-
-
-def probability(config, key, source):
-    value = config.get(key, 0.1)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise UserInputError(f"{source}: {key} must be a number in [0, 1), got {value!r}; fix config.json")
-    return float(value)
 
 
 @dataclasses.dataclass
@@ -199,14 +140,23 @@ class Checkpoint:
 
 
 def read_checkpoint(name_or_path):
-    """The checkpoint at a directory or known short name; a one-line `UserInputError` if unusable."""
+    """The checkpoint at a directory or known short name; a one-line `UserInputError` if unusable.
+
+    Everything is checked before tensor data is read: config.json against its
+    schema, the weights' names, dtypes and shapes (from the safetensors headers)
+    against the config; then each tensor is read as float32 and refused if it
+    holds a NaN or an infinity.
+    """
     directory = checkpoint_directory(name_or_path)
     config_path = os.path.join(directory, CONFIG_FILE)
     config = read_config(config_path)
     settings = EncoderSettings.from_hf_config(config, config_path)
     weight_files = find_weight_files(directory)
-    weights = normalise_weights(read_tensors(weight_files))
-    check_tensor_shapes(weights, settings, directory)
+    headers = read_headers(weight_files)
+    shapes = normalise_weights({name: header.shape for name, header in headers.items()})
+    check_layer_count(shapes, settings, config_path)
+    check_tensor_shapes(shapes, settings, directory)
+    weights = normalise_weights(read_tensors(headers))
     return Checkpoint(
         path=directory,
         settings=settings,
@@ -233,15 +183,11 @@ def checkpoint_directory(name_or_path):
 
 
 def read_config(path):
-    try:
-        with open(path, encoding="utf-8") as file:
-            return json.load(file)
-    except FileNotFoundError:
-        raise UserInputError(
-            f"{path} not found; a Hugging Face checkpoint directory needs its config.json beside the weights"
-        ) from None
-    except ValueError as error:  # json.JSONDecodeError and UnicodeDecodeError
-        raise UserInputError(f"{path}: not valid JSON ({error}); download the checkpoint again") from None
+    """config.json, checked against `CONFIG_SCHEMA`."""
+    return read_checkpoint_json(
+        path, CONFIG_SCHEMA, CONFIG_FIX, max_bytes=MAX_CONFIG_BYTES,
+        missing="a Hugging Face checkpoint directory needs its config.json beside the weights",
+    )
 
 
 def find_weight_files(directory):
@@ -252,7 +198,7 @@ def find_weight_files(directory):
     index = os.path.join(directory, WEIGHTS_INDEX_FILE)
     if os.path.isfile(index):
         return shard_files(index, directory)
-    if glob.glob(os.path.join(directory, "*.bin")):
+    if glob.glob(os.path.join(glob.escape(directory), "*.bin")):
         raise UserInputError(
             f"{directory} holds only PyTorch .bin weights: pickle files can run arbitrary code when "
             "loaded, so they are never read; convert them to safetensors with "
@@ -265,16 +211,14 @@ def find_weight_files(directory):
 
 
 def shard_files(index_path, directory):
-    """The shards an index names, sorted by file name (model-00001-of-N first)."""
-    index = read_config(index_path)
-    weight_map = index.get("weight_map") if isinstance(index, dict) else None
-    if not isinstance(weight_map, dict) or not weight_map:
-        raise UserInputError(f"{index_path}: no 'weight_map'; download the checkpoint's index file again")
+    """The shards an index names, sorted by file name (model-00001-of-N first).
+
+    The index is checked against `WEIGHTS_INDEX_SCHEMA`: every shard is a plain
+    file name, so none is followed out of the directory.
+    """
+    index = read_checkpoint_json(index_path, WEIGHTS_INDEX_SCHEMA, "download the checkpoint's index file again")
     paths = []
-    for shard in sorted(set(weight_map.values())):
-        # A shard name is a plain file name: never follow one out of the directory.
-        if not isinstance(shard, str) or os.path.basename(shard) != shard:
-            raise UserInputError(f"{index_path}: shard {shard!r} is not a file name in the directory; fix the index")
+    for shard in sorted(set(index["weight_map"].values())):
         path = os.path.join(directory, shard)
         if not os.path.isfile(path):
             raise UserInputError(f"{path} not found, but {WEIGHTS_INDEX_FILE} lists it; download the missing shard")
@@ -282,24 +226,76 @@ def shard_files(index_path, directory):
     return paths
 
 
-def read_tensors(paths):
-    """Every tensor in the safetensors files, as float32 NumPy arrays, under its stored name."""
+@dataclasses.dataclass(frozen=True)
+class TensorHeader:
+    """What a safetensors header says of one tensor: its file, dtype name ("F32") and shape."""
+
+    path: str
+    dtype: str
+    shape: tuple
+
+
+def read_headers(paths):
+    """Stored name → `TensorHeader` of every encoder tensor in the files; no tensor data is read.
+
+    Ignored tensors (buffers, task heads) are left out; any other tensor that is
+    not float is refused here.
+    """
     safe_open = import_safe_open()
-    tensors = {}
+    headers = {}
     for path in paths:
-        try:
+        with safetensors_errors(path):
             with safe_open(path, framework="numpy") as file:
                 for name in file.keys():
-                    if name in tensors:
+                    if name in headers:
                         raise UserInputError(f"{path}: tensor {name!r} is also in another shard; fix the index")
                     if is_ignored(name):
                         continue  # never read: an int64 buffer or a task head
-                    tensors[name] = read_float32(file, name, path)
-        except UserInputError:
-            raise
-        except Exception as error:  # safetensors raises its own SafetensorError for bad files
-            reason = first_line(error)
-            raise UserInputError(f"{path}: not a readable safetensors file ({reason}); download it again") from None
+                    tensor = file.get_slice(name)
+                    dtype = tensor.get_dtype()
+                    if dtype not in FLOAT_DTYPES:
+                        raise UserInputError(
+                            f"{path}: tensor {name!r} has dtype {dtype}; only float weights (F32, F16, BF16, F64) "
+                            "are supported — use an unquantized checkpoint"
+                        )
+                    headers[name] = TensorHeader(path, dtype, tuple(tensor.get_shape()))
+    return headers
+
+
+class safetensors_errors:
+    """Turns whatever safetensors raises for a bad file (its own SafetensorError,
+    OSError, ...) into a one-line `UserInputError` naming the file."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if error is None or isinstance(error, UserInputError) or not isinstance(error, Exception):
+            return False
+        raise UserInputError(
+            f"{self.path}: not a readable safetensors file ({first_line(error)}); download it again"
+        ) from None
+
+
+def read_tensors(headers):
+    """The tensors `headers` lists, as float32 NumPy arrays under their stored names.
+
+    Each tensor is checked for NaN and infinity once in float32 (a float64 value
+    beyond float32's range becomes an infinity), naming the first that holds any.
+    """
+    safe_open = import_safe_open()
+    tensors = {}
+    for path in dict.fromkeys(header.path for header in headers.values()):
+        names = [name for name, header in headers.items() if header.path == path]
+        with safetensors_errors(path):
+            with safe_open(path, framework="numpy") as file:
+                for name in names:
+                    tensor = read_float32(file, name, path)
+                    check_finite(tensor, name, path)
+                    tensors[name] = tensor
     return tensors
 
 
@@ -317,13 +313,8 @@ def read_float32(file, name, path):
     dtype = file.get_slice(name).get_dtype()
     if dtype == "BF16":
         return read_bfloat16(file, name, path)
-    tensor = file.get_tensor(name)
-    if tensor.dtype.name not in FLOAT_DTYPES:
-        raise UserInputError(
-            f"{path}: tensor {name!r} has dtype {dtype}; only float weights (F32, F16, BF16, F64) are "
-            "supported — use an unquantized checkpoint"
-        )
-    return np.ascontiguousarray(tensor, dtype=np.float32)
+    with np.errstate(over="ignore"):  # a float64 value beyond float32's range: inf, refused next
+        return np.ascontiguousarray(file.get_tensor(name), dtype=np.float32)
 
 
 def read_bfloat16(file, name, path):
@@ -341,6 +332,15 @@ def read_bfloat16(file, name, path):
             "`pip install ml-dtypes`, or convert the checkpoint to float32"
         )
     return np.ascontiguousarray(tensor, dtype=np.float32)
+
+
+def check_finite(tensor, name, path):
+    count = non_finite_count(tensor)
+    if count:
+        raise UserInputError(
+            f"{path}: tensor {name!r} holds {count:,} NaN or infinite values (of {tensor.size:,}) in float32; "
+            "the weights are corrupt or overflowed — download the checkpoint again"
+        )
 
 
 def first_line(error):
@@ -363,7 +363,8 @@ def is_ignored(stored_name):
 
 
 def normalise_weights(tensors):
-    """The tensors under their canonical names (two stored names for one tensor is an error)."""
+    """The tensors (or their shapes) under their canonical names (two stored names for one
+    tensor is an error)."""
     weights = {}
     stored_names = {}
     for stored_name, tensor in tensors.items():
@@ -410,19 +411,38 @@ def layer_norm_shapes(prefix, dim):
     return {f"{prefix}.weight": (dim,), f"{prefix}.bias": (dim,)}
 
 
-def check_tensor_shapes(weights, settings, source):
-    """One error listing every missing, unexpected and wrongly shaped tensor, if any."""
+def check_layer_count(shapes, settings, source):
+    """config.json may not claim more layers than the weights hold.
+
+    Checked before the expected tensors are listed, so that a config claiming
+    millions of layers costs no more time or memory than one claiming three.
+    """
+    layers = {int(match.group(1)) for name in shapes if (match := ENCODER_LAYER.match(name))}
+    present = max(layers) + 1 if layers else 0
+    if settings.num_layers > present:
+        raise UserInputError(
+            f"{source}: num_hidden_layers is {settings.num_layers}, but the weights hold "
+            f"{present} layer{'' if present == 1 else 's'}; fix num_hidden_layers in config.json "
+            "or use the config.json saved with these weights"
+        )
+
+
+def check_tensor_shapes(shapes, settings, source):
+    """One error listing every missing, unexpected and wrongly shaped tensor, if any.
+
+    `shapes` maps canonical tensor names to their shapes (tuples, from the headers).
+    """
     expected = expected_tensor_shapes(settings)
-    has_pooler = any(name.startswith(POOLER_PREFIX) for name in weights)
+    has_pooler = any(name.startswith(POOLER_PREFIX) for name in shapes)
     missing = [
         name for name in expected
-        if name not in weights and (has_pooler or not name.startswith(POOLER_PREFIX))
+        if name not in shapes and (has_pooler or not name.startswith(POOLER_PREFIX))
     ]
-    unexpected = [name for name in weights if name not in expected]
+    unexpected = [name for name in shapes if name not in expected]
     wrong_shapes = [
-        f"{name} expected {expected[name]}, found {tuple(tensor.shape)}"
-        for name, tensor in weights.items()
-        if name in expected and tuple(tensor.shape) != expected[name]
+        f"{name} expected {expected[name]}, found {shape}"
+        for name, shape in shapes.items()
+        if name in expected and shape != expected[name]
     ]
     problems = listed_problems({"missing": missing, "unexpected": unexpected, "wrong shape": wrong_shapes})
     if problems:

@@ -56,6 +56,7 @@ from tokenizers import processors
 
 from pipelines.common.atomic import write_json_atomic
 from pipelines.common.atomic import write_text_atomic
+from pipelines.common.command_line import stderr_discarded
 from pipelines.common.errors import UserInputError
 from pipelines.common.run_files import read_json_file
 from pipelines.common.tokenizer import PAD_TOKEN
@@ -63,6 +64,11 @@ from pipelines.common.tokenizer import SETTINGS_FILE
 from pipelines.common.tokenizer import VOCABULARY_FILE
 from pipelines.common.tokenizer import padded_token_ids
 from pipelines.pretrained.known_checkpoints import resolve_checkpoint_dir
+from pipelines.pretrained.schema import MAX_JSON_BYTES
+from pipelines.pretrained.schema import SPECIAL_TOKENS_MAP_SCHEMA
+from pipelines.pretrained.schema import TOKENIZER_CONFIG_SCHEMA
+from pipelines.pretrained.schema import TOKENIZER_SCHEMA
+from pipelines.pretrained.schema import read_checkpoint_json
 
 CHECKPOINT_TYPE = "checkpoint_wordpiece"
 CHECKPOINT_TOKENIZER_FILE = "checkpoint_tokenizer.json"
@@ -209,22 +215,30 @@ class CheckpointTokenizer(tf.Module):
         return len(self.vocabulary)
 
     @classmethod
-    def from_checkpoint(cls, checkpoint_dir, max_length):
+    def from_checkpoint(cls, checkpoint_dir, max_length, embedding_rows=None, log=print):
         """The tokenizer of a Hugging Face checkpoint directory (or a known short name).
 
         Reads `vocab.txt` (else the vocabulary in `tokenizer.json`), the
         lower-casing and accent settings of `tokenizer_config.json` (else of
         `tokenizer.json`'s normalizer) and the added tokens; a checkpoint that
-        tokenizes otherwise than BERT is a one-line `UserInputError`.
+        tokenizes otherwise than BERT is a one-line `UserInputError`. With
+        `embedding_rows` (the checkpoint's word-embedding rows), the vocabulary
+        is checked against them before the tokenizer is built (`vocabulary_fit`;
+        a note goes to `log`).
         """
         directory = resolve_checkpoint_dir(checkpoint_dir)
         if not os.path.isdir(directory):
             raise UserInputError(f"{directory} is not a directory; pass a Hugging Face checkpoint directory")
         settings = read_checkpoint_settings(directory)
+        if embedding_rows is not None:
+            note = vocabulary_fit(len(settings["vocabulary"]), embedding_rows, directory)
+            if note:
+                log(note)
         try:
             tokenizer = cls(max_length=max_length, **settings)
-        except ValueError as error:
-            raise UserInputError(f"{directory}: {error}") from None
+        except (ValueError, tf.errors.OpError) as error:
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise UserInputError(f"{directory}: {reason}") from None
         check_adds_cls_and_sep(tokenizer, directory)
         return tokenizer
 
@@ -426,6 +440,38 @@ def vocabulary_problem(vocabulary, required_tokens):
     return None
 
 
+def checkpoint_tokenizer(checkpoint, max_length, log=print):
+    """The tokenizer of a read `Checkpoint`, its vocabulary checked against the embedding rows.
+
+    More vocabulary entries than embedding rows is a `UserInputError` (their ids
+    would index past the table); fewer is accepted (checkpoints often pad the
+    table with unused rows) and said in one line through `log`.
+    """
+    return CheckpointTokenizer.from_checkpoint(
+        checkpoint.path, max_length, embedding_rows=checkpoint.settings.vocabulary_size, log=log
+    )
+
+
+def vocabulary_fit(vocabulary_size, embedding_rows, directory):
+    """None if the vocabulary has one entry per embedding row; a note if it has fewer.
+
+    Raises:
+        UserInputError: more entries than rows.
+    """
+    if vocabulary_size > embedding_rows:
+        raise UserInputError(
+            f"{directory}: the vocabulary has {vocabulary_size:,} entries but the word embeddings "
+            f"{embedding_rows:,} rows (config.json vocab_size); ids past {embedding_rows - 1:,} have no "
+            "embedding — use the vocabulary saved with these weights"
+        )
+    if vocabulary_size < embedding_rows:
+        return (
+            f"note: the vocabulary has {vocabulary_size:,} entries for {embedding_rows:,} embedding rows; "
+            f"the last {embedding_rows - vocabulary_size:,} rows are never used"
+        )
+    return None
+
+
 def read_vocabulary_file(path):
     """Tokens by id, one per line, as Hugging Face reads `vocab.txt` (empty lines count)."""
     text = read_text_file(path)
@@ -433,8 +479,15 @@ def read_vocabulary_file(path):
     return lines[:-1] if lines[-1] == "" else lines
 
 
-def read_text_file(path):
+def read_text_file(path, max_bytes=MAX_JSON_BYTES):
     try:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(path) if not os.path.lexists(path) else IsADirectoryError(path)
+        size = os.path.getsize(path)
+        if size > max_bytes:
+            raise UserInputError(
+                f"{path}: {size:,} bytes, more than the {max_bytes:,} a tokenizer file can need; restore the file"
+            )
         with open(path, encoding="utf-8") as file:
             return file.read()
     except FileNotFoundError:
@@ -443,24 +496,27 @@ def read_text_file(path):
         ) from None
     except UnicodeDecodeError as error:
         raise UserInputError(f"{path}: not UTF-8 text ({error.reason}); restore the file") from None
+    except OSError:
+        raise UserInputError(f"{path} is not a readable regular file; restore the file") from None
 
 
-def read_optional_json(path):
-    """The parsed JSON of `path`, or None if there is no such file."""
-    if not os.path.exists(path):
-        return None
-    try:
-        return json.loads(read_text_file(path))
-    except ValueError as error:
-        raise UserInputError(f"{path}: not valid JSON ({error}); restore the checkpoint's file") from None
+def read_optional_json(path, schema):
+    """The parsed JSON of `path`, checked against its `schema`, or None if there is no such file."""
+    return read_checkpoint_json(path, schema, f"restore the checkpoint's {os.path.basename(path)}")
 
 
 def read_checkpoint_settings(directory):
-    """`CheckpointTokenizer` arguments (all but `max_length`) from a checkpoint directory."""
+    """`CheckpointTokenizer` arguments (all but `max_length`) from a checkpoint directory.
+
+    Each JSON file is checked against its schema (pipelines/pretrained/schema.py)
+    before any of it is used.
+    """
     tokenizer_path = os.path.join(directory, HF_TOKENIZER_FILE)
-    huggingface = read_optional_json(tokenizer_path)
-    config = read_optional_json(os.path.join(directory, HF_TOKENIZER_CONFIG_FILE)) or {}
-    special_tokens_map = read_optional_json(os.path.join(directory, HF_SPECIAL_TOKENS_FILE)) or {}
+    huggingface = read_optional_json(tokenizer_path, TOKENIZER_SCHEMA)
+    config = read_optional_json(os.path.join(directory, HF_TOKENIZER_CONFIG_FILE), TOKENIZER_CONFIG_SCHEMA) or {}
+    special_tokens_map = read_optional_json(
+        os.path.join(directory, HF_SPECIAL_TOKENS_FILE), SPECIAL_TOKENS_MAP_SCHEMA
+    ) or {}
     named = {**special_tokens_map, **config}  # tokenizer_config.json wins, as in transformers
     if huggingface is not None:
         check_supported_parts(huggingface, tokenizer_path)
@@ -574,6 +630,23 @@ def added_tokens(huggingface, vocabulary, path):
     return tokens
 
 
+def check_template_tokens(post_processor, path):
+    """A `TemplateProcessing` post-processor must define every special token its
+    templates name (`tokenizers` panics on one it lacks); the types are already
+    checked (`TOKENIZER_SCHEMA`)."""
+    if post_processor is None or post_processor.get("type") != "TemplateProcessing":
+        return
+    defined = post_processor.get("special_tokens") or {}
+    for template in ("single", "pair"):
+        for piece in post_processor.get(template) or []:
+            name = (piece.get("SpecialToken") or {}).get("id")
+            if "SpecialToken" in piece and name not in defined:
+                raise UserInputError(
+                    f"{path}: post_processor.{template} names the special token {name!r}, which "
+                    "post_processor.special_tokens does not define; restore the checkpoint's file"
+                )
+
+
 def huggingface_json_with(huggingface, text, lower_case, strip_accents):
     """The checkpoint's tokenizer.json text; its normalizer set to the settings
     tokenizer_config.json chose where they differ (as transformers does at load)."""
@@ -593,10 +666,23 @@ def check_adds_cls_and_sep(tokenizer, directory):
     """The Hugging Face file must wrap a text in the same [CLS] … [SEP] ids."""
     if tokenizer.huggingface_json is None:
         return
-    huggingface = tokenizers.Tokenizer.from_str(tokenizer.huggingface_json)
-    huggingface.no_padding()
-    huggingface.no_truncation()
-    ids = huggingface.encode("").ids
+    path = f"{directory}/{HF_TOKENIZER_FILE}"
+    check_template_tokens(json.loads(tokenizer.huggingface_json).get("post_processor"), path)
+    try:
+        # tokenizers raises a bare Exception for a file it cannot load, and for some
+        # malformed ones panics in Rust (a BaseException, its message written to fd 2).
+        with stderr_discarded():
+            huggingface = tokenizers.Tokenizer.from_str(tokenizer.huggingface_json)
+            huggingface.no_padding()
+            huggingface.no_truncation()
+            ids = huggingface.encode("").ids
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserInputError(
+            f"{path}: Hugging Face tokenizers cannot load it ({reason}); restore the checkpoint's file"
+        ) from None
     if ids != [tokenizer.cls_id, tokenizer.sep_id]:
         raise UserInputError(
             f"{directory}/{HF_TOKENIZER_FILE}: its post-processor makes {ids} of an empty text, "

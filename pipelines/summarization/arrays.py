@@ -20,6 +20,7 @@ from pipelines.common.atomic import atomic_path
 from pipelines.common.errors import UserInputError
 from pipelines.common.plots import plot_training_curves
 from pipelines.common.run_directory import RunDirectory
+from pipelines.common.run_files import check_finite_model
 from pipelines.summarization.config import SummarizerConfig
 from pipelines.summarization.data import tokenized_examples
 from pipelines.summarization.fitting import compile_summarizer
@@ -118,6 +119,7 @@ def load_trained_model(bundle, weights):
             f"{weights_path} does not fit the model of {bundle} ({error}); pass the bundle "
             "the weights were trained from"
         ) from None
+    check_finite_model(model, weights_path)
     parity = output_parity(model, weights)
     return compile_summarizer(model, config.training), parity
 

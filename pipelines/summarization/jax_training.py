@@ -15,6 +15,7 @@ devices with `keras.distribution.DataParallel`.
 """
 
 import argparse
+import contextlib
 import dataclasses
 import math
 import os
@@ -32,9 +33,12 @@ from pipelines.common.argument_types import non_negative_float  # noqa: E402
 from pipelines.common.argument_types import positive_int  # noqa: E402
 from pipelines.common.atomic import atomic_path  # noqa: E402
 from pipelines.common.atomic import write_json_atomic  # noqa: E402
+from pipelines.common.callbacks import best_weights_if_diverged  # noqa: E402
+from pipelines.common.callbacks import check_finite_weights  # noqa: E402
 from pipelines.common.callbacks import training_callbacks  # noqa: E402
 from pipelines.common.errors import UserInputError  # noqa: E402
 from pipelines.common.errors import run_command  # noqa: E402
+from pipelines.common.preflight import undone_if_failed_before_backup  # noqa: E402
 
 REFERENCE_EXAMPLES = 4  # validation examples whose outputs are recorded for the import check
 TRAINED_SETTINGS = ("epochs", "batch_size", "max_minutes", "distribute")
@@ -178,9 +182,6 @@ def train_from_bundle(bundle, out, *, training=None, distribute="none", overwrit
         The report written to training.json.
     """
     from pipelines.common.distribution import make_strategy
-    from pipelines.summarization.fitting import StepClock
-    from pipelines.summarization.learning_rate import WarmupCosineSchedule
-    from pipelines.summarization.learning_rate import optimizer_step
 
     manifest = array_bundle.read_manifest(bundle)
     if manifest["pipeline"] not in TASKS:
@@ -202,8 +203,26 @@ def train_from_bundle(bundle, out, *, training=None, distribute="none", overwrit
             )
         train, valid = pad_rows(train, len(devices)), pad_rows(valid, len(devices))
     folder = WeightsFolder(out)
+    existed = os.path.lexists(folder.path)
     resuming = folder.prepare(overwrite)
     make_strategy(distribute)
+    undone = (
+        contextlib.nullcontext() if resuming
+        else undone_if_failed_before_backup(folder.path, folder.backup_dir, existed, log)
+    )
+    with undone:
+        return train_into_folder(
+            folder, config, build, train, valid, monitor, mode, manifest, devices, resuming, log
+        )
+
+
+def train_into_folder(folder, config, build, train, valid, monitor, mode, manifest, devices, resuming, log):
+    """`fit` and the weights folder's files (the rest of `train_from_bundle`)."""
+    from pipelines.summarization.fitting import StepClock
+    from pipelines.summarization.learning_rate import WarmupCosineSchedule
+    from pipelines.summarization.learning_rate import optimizer_step
+
+    batch_size = config.training.batch_size
     keras.utils.set_random_seed(config.training.seed)
     model = build()
     examples = manifest["examples"]["train"]
@@ -229,16 +248,18 @@ def train_from_bundle(bundle, out, *, training=None, distribute="none", overwrit
         + (f" or {training_config.max_minutes:g} minutes" if training_config.max_minutes else "")
     )
     start = time.perf_counter()
-    model.fit(
-        train[0], train[1], sample_weight=train[2], batch_size=batch_size,
-        validation_data=valid, epochs=training_config.epochs, callbacks=callbacks,
-        shuffle=True, verbose=2,
-    )
+    with best_weights_if_diverged(folder.best_weights_path, log):  # a NaN loss ends fit
+        model.fit(
+            train[0], train[1], sample_weight=train[2], batch_size=batch_size,
+            validation_data=valid, epochs=training_config.epochs, callbacks=callbacks,
+            shuffle=True, verbose=2,
+        )
     seconds = time.perf_counter() - start
     # Counted before loading the best weights, which bring back that epoch's optimizer state.
     steps = optimizer_step(model.optimizer)
     if os.path.exists(folder.best_weights_path):
         model.load_weights(folder.best_weights_path)
+    check_finite_weights(model, "the weights")
     tokens_per_step = manifest["tokens_per_epoch"] / math.ceil(examples / batch_size)
     report = {
         "settings": {key: getattr(training_config, key) for key in TRAINED_SETTINGS},

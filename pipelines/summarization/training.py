@@ -22,6 +22,7 @@ strategy's scope, the batch size is the global batch, and only the chief
 writes the run directory (see `pipelines.common.distribution`).
 """
 
+import contextlib
 import math
 import os
 import shutil
@@ -32,6 +33,8 @@ import numpy as np
 
 from pipelines.common.atomic import atomic_path
 from pipelines.common.callbacks import TimedSnapshots
+from pipelines.common.callbacks import best_weights_if_diverged
+from pipelines.common.callbacks import check_finite_weights
 from pipelines.common.callbacks import read_history
 from pipelines.common.callbacks import training_callbacks
 from pipelines.common.data_paths import with_recorded_paths
@@ -49,10 +52,11 @@ from pipelines.common.plots import plot_training_curves
 from pipelines.common.preflight import check_free_space
 from pipelines.common.preflight import check_writable
 from pipelines.common.preflight import removed_if_start_fails
+from pipelines.common.preflight import undone_if_failed_before_backup
 from pipelines.common.run_directory import DEFAULT_BACKUP_STEPS
 from pipelines.common.run_directory import RunDirectory
 from pipelines.pretrained.checkpoint import read_checkpoint
-from pipelines.pretrained.tokenizer import CheckpointTokenizer
+from pipelines.pretrained.tokenizer import checkpoint_tokenizer
 from pipelines.summarization.config import SummarizerConfig
 from pipelines.summarization.data import make_dataset
 from pipelines.summarization.evaluation import SAMPLE_PREDICTIONS_FILE
@@ -146,9 +150,8 @@ def read_warm_start_checkpoint(config, log):
     return checkpoint
 
 
-def warm_start_tokenizer(checkpoint, config, training_summaries):
-    """The checkpoint's tokenizer for documents; the decoder vocabulary for summaries."""
-    documents = CheckpointTokenizer.from_checkpoint(checkpoint.path, config.model.max_document_length)
+def warm_start_tokenizer(documents, training_summaries):
+    """The checkpoint's tokenizer (`documents`) for documents; the decoder vocabulary for summaries."""
     summaries = SummarizationTokenizer(decoder_vocabulary(documents.vocabulary, training_summaries))
     return WarmStartTokenizer(documents, summaries)
 
@@ -236,17 +239,20 @@ def train(config, out, *, overwrite=False, log=print, backup_steps=DEFAULT_BACKU
     strategy = make_strategy(distribute)  # a bad name or a missing TF_CONFIG fails here
     with_recorded_paths(config.data)
     run = RunDirectory(worker_run_path(out, distribute))
+    existed = os.path.lexists(run.path)
     with removed_if_start_fails(run.path):
         check_writable(run.path)
         keras.utils.set_random_seed(config.training.seed)
         splits = read_splits(config.data, log)
         checkpoint = read_warm_start_checkpoint(config, log)
+        if checkpoint is not None:  # its tokenizer files checked before the run directory is touched
+            documents = checkpoint_tokenizer(checkpoint, config.model.max_document_length, log)
         resuming = prepare_run_directory(run, config, overwrite)
         if resuming:
             log(f"resuming the unfinished run in {run.path}")
             tokenizer = load_tokenizer(run.tokenizer_dir)
         elif checkpoint is not None:
-            tokenizer = warm_start_tokenizer(checkpoint, config, splits["train"].summaries)
+            tokenizer = warm_start_tokenizer(documents, splits["train"].summaries)
             tokenizer.save(run.tokenizer_dir)
             log(
                 f"decoder vocabulary: {tokenizer.vocabulary_size} of the checkpoint's "
@@ -265,9 +271,14 @@ def train(config, out, *, overwrite=False, log=print, backup_steps=DEFAULT_BACKU
         truncation = truncation_report(tokenizer, splits["train"], config.model)
         log(f"training lengths: {describe_truncation(truncation)}")
 
-    model, fit_report = fit_model(
-        config, run, tokenizer, splits, log, backup_steps, strategy, verbose, checkpoint
+    undone = (
+        contextlib.nullcontext() if resuming
+        else undone_if_failed_before_backup(run.path, run.backup_dir, existed, log)
     )
+    with undone:
+        model, fit_report = fit_model(
+            config, run, tokenizer, splits, log, backup_steps, strategy, verbose, checkpoint
+        )
     if not writes_run_directory(distribute):
         shutil.rmtree(run.path, ignore_errors=True)
         log(f"worker done; the chief writes {out}")
@@ -349,15 +360,17 @@ def fit_model(
         + (f" or {training.max_minutes:g} minutes" if training.max_minutes else "")
     )
     start = time.perf_counter()
-    model.fit(
-        train_dataset, validation_data=valid_dataset, epochs=training.epochs,
-        callbacks=callbacks, verbose=verbose, shuffle=False,  # the dataset shuffles itself
-    )
+    with best_weights_if_diverged(run.best_weights_path, log):  # a NaN loss ends fit
+        model.fit(
+            train_dataset, validation_data=valid_dataset, epochs=training.epochs,
+            callbacks=callbacks, verbose=verbose, shuffle=False,  # the dataset shuffles itself
+        )
     seconds = time.perf_counter() - start
     # Counted before loading the best weights, which bring back that epoch's optimizer state.
     steps = optimizer_step(model.optimizer)
     if os.path.exists(run.best_weights_path):
         model.load_weights(run.best_weights_path)  # also right after a resumed, finished fit
+    check_finite_weights(model, "model.keras")
     if strategy is not None:
         model = unreplicated(
             model, lambda: compile_summarizer(build_summarizer(config.model), training)

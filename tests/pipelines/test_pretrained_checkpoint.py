@@ -313,9 +313,20 @@ def test_every_mismatched_tensor_is_listed_in_one_error(tmp_path):
 
 
 def test_long_lists_of_tensors_are_truncated(tmp_path):
-    # A 2-layer file read with a 4-layer config: 32 tensors missing.
-    write_tiny_bert_checkpoint(tmp_path / "ckpt", config_overrides={"num_hidden_layers": 4})
+    # Layer 1 keeps one tensor (so the file still holds 2 layers): 15 tensors missing.
+    layer_1 = [name for name in expected_tensor_shapes(EncoderSettings.from_hf_config(tiny_bert_config(), "c"))
+               if name.startswith("encoder.layer.1.")]
+    write_tiny_bert_checkpoint(tmp_path / "ckpt", missing_tensors=layer_1[1:])
     message = user_error(tmp_path / "ckpt")
-    assert "missing: encoder.layer.2.attention.self.query.weight" in message
-    assert "and 22 more" in message
+    assert f"missing: {layer_1[1]}" in message
+    assert "and 5 more" in message
     assert message.count("encoder.layer.") == 10
+
+
+def test_more_layers_than_the_weights_hold_is_refused_by_count(tmp_path):
+    # A 2-layer file read with a config claiming 10**7 layers: refused on the
+    # count, before the 160 million missing tensors would be listed.
+    write_tiny_bert_checkpoint(tmp_path / "ckpt", config_overrides={"num_hidden_layers": 10**7})
+    message = user_error(tmp_path / "ckpt")
+    assert "config.json: num_hidden_layers is 10000000, but the weights hold 2 layers" in message
+    assert "fix num_hidden_layers in config.json" in message

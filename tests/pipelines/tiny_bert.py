@@ -4,6 +4,7 @@ sharded index), vocab.txt and optionally a README.md model card.
 
     weights = write_tiny_bert_checkpoint(tmp_path / "tiny_bert")
     weights = write_tiny_bert_checkpoint(tmp_path / "cls", prefix="bert.", shards=2)
+    write_tokenizer_files(tmp_path / "tiny_bert")   # tokenizer.json and its configs too
 
 The default shape is 2 layers, hidden 8, 2 heads, intermediate 16, vocabulary
 20 and 16 positions: large enough to catch transposed (out, in) weights, small
@@ -171,6 +172,27 @@ def write_tiny_bert_checkpoint(
         with open(os.path.join(directory, "README.md"), "w", encoding="utf-8") as file:
             file.write(f"---\nlanguage: en\nlicense: {licence}\ntags:\n- tiny\n---\n\n# A tiny random BERT\n")
     return written
+
+
+def write_tokenizer_files(directory, vocabulary_size=20):
+    """Adds the Hugging Face tokenizer files of a BERT checkpoint: `tokenizer.json`
+    (built with `tokenizers` from the tiny vocabulary), `tokenizer_config.json`
+    and `special_tokens_map.json`."""
+    from pipelines.pretrained.tokenizer import CheckpointTokenizer
+
+    directory = os.fspath(directory)
+    tokenizer = CheckpointTokenizer(tiny_vocabulary(vocabulary_size), max_length=16)
+    with open(os.path.join(directory, "tokenizer.json"), "w", encoding="utf-8") as file:
+        file.write(tokenizer.build_huggingface_tokenizer().to_str())
+    write_json(os.path.join(directory, "tokenizer_config.json"), {
+        "do_lower_case": True, "strip_accents": None, "tokenize_chinese_chars": True,
+        "unk_token": "[UNK]", "cls_token": "[CLS]", "sep_token": "[SEP]", "pad_token": "[PAD]",
+        "mask_token": "[MASK]", "model_max_length": 16,
+    })
+    write_json(os.path.join(directory, "special_tokens_map.json"), {
+        "unk_token": "[UNK]", "cls_token": "[CLS]", "sep_token": "[SEP]", "pad_token": "[PAD]",
+        "mask_token": {"content": "[MASK]", "lstrip": False, "normalized": False},
+    })
 
 
 def numpy_dtype(dtype):
