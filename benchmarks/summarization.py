@@ -27,6 +27,7 @@ Prints, for a run directory written by `python -m pipelines.summarization train`
    the first `--curve-documents` validation dialogues (greedy) of every
    snapshot in each run's `snapshots/` and of its final model, against
    training minutes, drawn into `--curve-png`.
+   With the figures of `summary_checks`: names reproduced and invented, repetition.
 5. Truecasing: ROUGE of the test predictions as printed and lower-cased; the
    scorer lower-cases, so the two must be equal.
 
@@ -108,6 +109,13 @@ def rouge_section(summarizer, metrics, test_pairs, rouge_documents, beams):
     for name, scores in ANCHORS.items():
         print(rouge_row(name, scores))
     print()
+    if "names_reproduced" in test:  # reports written before summary_checks lack them
+        print("Names a reference takes from its dialogue, written exactly; names written that the")
+        print("dialogue never mentions; summaries that repeat a word back to back or a content bigram:\n")
+        print("| system | names reproduced % | names invented % | repetition % |\n|---|---|---|---|")
+        print(f"| this run, beam {test['search']['beams']} | {test['names_reproduced']:.1f} | "
+              f"{test['names_invented']:.1f} | {test['repetition']:.1f} |")
+        print()
     return test
 
 
@@ -142,8 +150,8 @@ def growing_prefix_greedy(inference, new_tokens):
     from pipelines.summarization.tokenizer import START_ID
 
     @tf.function(reduce_retracing=True)
-    def next_token(prefix, encoder_outputs, padding_mask, allow_end):
-        logits = inference.decode(prefix, encoder_outputs, padding_mask)[:, -1]
+    def next_token(prefix, encoder_outputs, padding_mask, encoder_ids, allow_end):
+        logits = inference.decode(prefix, encoder_outputs, padding_mask, encoder_ids)[:, -1]
         vocabulary = tf.range(tf.shape(logits)[-1])
         forbidden = (vocabulary == PAD_ID) | (vocabulary == START_ID)
         forbidden |= (vocabulary == END_ID) & tf.logical_not(allow_end)
@@ -157,7 +165,7 @@ def growing_prefix_greedy(inference, new_tokens):
         prefix = tf.fill([encoder_ids.shape[0], 1], START_ID)
         for step in range(new_tokens):
             last = tf.constant(step == new_tokens - 1)
-            token = next_token(prefix, encoder_outputs, padding_mask, last)
+            token = next_token(prefix, encoder_outputs, padding_mask, encoder_ids, last)
             prefix = tf.concat([prefix, token[:, None]], axis=1)
         return prefix[:, 1:]
 

@@ -1,9 +1,13 @@
 """The inputs of the summarizer's parity gate, built from real test dialogues.
 
 Real test dialogues in batches and one by one, greedy and beam search, a
-one-token dialogue, an empty one beside a real one, and one longer than the
-model's input (it is cut) beside a short one.
+one-token dialogue, an empty one beside a real one, one longer than the
+model's input (it is cut) beside a short one, and one that repeats a name many
+times (a copying summarizer sums the copy attention of every repeat: an
+exported scatter that kept only one of them would show here).
 """
+
+import re
 
 BATCH_SIZE = 8
 SINGLE_DIALOGUES = 8
@@ -40,6 +44,14 @@ def long_dialogue(texts, tokenizer, max_document_length):
     return "\n".join(pieces)
 
 
+def repeated_name_dialogue(texts):
+    """A test dialogue with turns that say its first speaker's name over and over."""
+    match = re.search(r"^\s*([^:\n]{1,40}):", texts[0], re.MULTILINE)
+    name = match.group(1).strip() if match else "Anna"
+    turns = [f"{name}: {name}, {name}! it's {name} again, {name} here" for _ in range(6)]
+    return "\n".join(turns + [texts[0]])
+
+
 def summarizer_parity_cases(texts, tokenizer, max_document_length, beams):
     """The `SummaryParityCase`s for a summarizer, given real test dialogues."""
     texts = list(texts)
@@ -54,4 +66,8 @@ def summarizer_parity_cases(texts, tokenizer, max_document_length, beams):
             f"dialogue > {max_document_length} tokens (cut) + a short one, beam {beams}",
             "beam", 2, [long_text, texts[-1]],
         ),
+        SummaryParityCase(
+            f"a name repeated many times, beam {beams}", "beam", 1, [repeated_name_dialogue(texts)],
+        ),
+        SummaryParityCase("a name repeated many times, greedy", "greedy", 1, [repeated_name_dialogue(texts)]),
     ]

@@ -174,6 +174,8 @@ def test_parity_report_lists_every_case(published):
     searches = [case["search"] for case in report["cases"]]
     assert searches.count("greedy") >= 3 and searches.count("beam") >= 2
     assert report["cases"][0]["rows"] == SUMMARIZER_TEST_ROWS
+    repeated_name = [case["search"] for case in report["cases"] if case["case"].startswith("a name repeated")]
+    assert sorted(repeated_name) == ["beam", "greedy"]  # the copy scatter's duplicates, in every runtime
     for case in report["cases"]:
         assert case["identical_sequences"] == {"savedmodel": case["rows"], "onnx": case["rows"]}
         assert case["token_ids_identical"] and case["texts_identical_where_tokens_are"]
@@ -189,6 +191,8 @@ def test_onnx_files_config_model_card_and_warmup(published, saved_model, summari
         "beams": 4, "max_length": 12, "min_length": 2, "length_penalty": 1.0, "no_repeat_ngram_size": 2,
         "batch_size": 16,
     }
+    assert config["copies"] is True  # new runs copy; the decoder step takes the copy inputs
+    assert set(config["decoder_step"]["inputs"]) >= {"copy_source_ids", "copy_keys", "copy_encoder_outputs"}
     with open(os.path.join(published.path, "model_card.json")) as file:
         card = json.load(file)
     assert card["task"] == "summarization" and card["parity_passed"] is True
