@@ -18,6 +18,7 @@ from pipelines.common.argument_types import positive_float
 from pipelines.common.argument_types import positive_int
 from pipelines.common.command_line import PROGRESS
 from pipelines.common.command_line import VERBOSE_HELP
+from pipelines.common.command_line import CommandLineParser
 from pipelines.common.command_line import ConfigOption
 from pipelines.common.command_line import HelpFormatter
 from pipelines.common.command_line import add_config_file_option
@@ -97,7 +98,7 @@ CHECKPOINT_FIXED_FIELDS = (
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = CommandLineParser(
         prog="python -m pipelines.classification",
         description="Train, evaluate, run and explain an attention text classifier.",
         epilog=EXAMPLES,

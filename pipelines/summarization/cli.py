@@ -18,6 +18,7 @@ from pipelines.common.argument_types import non_negative_int
 from pipelines.common.argument_types import positive_float
 from pipelines.common.argument_types import positive_int
 from pipelines.common.command_line import PROGRESS
+from pipelines.common.command_line import CommandLineParser
 from pipelines.common.command_line import ConfigOption
 from pipelines.common.command_line import HelpFormatter
 from pipelines.common.command_line import add_config_file_option
@@ -139,7 +140,7 @@ def add_output_options(parser, what):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = CommandLineParser(
         prog="python -m pipelines.summarization",
         description="Abstractive summarization with an encoder-decoder Transformer.",
         epilog=JAX_ROUTE,
