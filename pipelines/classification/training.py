@@ -29,6 +29,7 @@ from pipelines.classification.trained import TrainedClassifier
 from pipelines.common import plots
 from pipelines.common.atomic import atomic_path
 from pipelines.common.callbacks import best_record
+from pipelines.common.callbacks import fit_reporting
 from pipelines.common.callbacks import read_history
 from pipelines.common.callbacks import training_callbacks
 from pipelines.common.data_paths import with_recorded_paths
@@ -101,7 +102,9 @@ def train_classifier(
         out: str. The run directory.
         overwrite: bool. Replace a finished or interrupted run in `out`.
         callbacks: extra Keras callbacks for `fit`.
-        verbose: Keras `fit` verbosity. Defaults to `"auto"` (progress bar).
+        verbose: how `fit` reports (`fit_reporting`): `"auto"` (the default)
+            shows Keras's progress bar on a terminal and plain lines when
+            output goes elsewhere; `"lines"`, or Keras's 0, 1 or 2.
         log: callable for progress messages. Defaults to `print`.
         backup_steps: int. Training steps between backups (one is also made
             at every epoch end). Defaults to `DEFAULT_BACKUP_STEPS`.
@@ -352,6 +355,7 @@ def fit_classifier(
     valid_dataset = shard_by_data(valid_dataset, strategy)
     if is_multiworker(strategy):
         prepare_model(model, strategy, next(iter(train_dataset)))
+    fit_verbose, reporters = fit_reporting(verbose)
     start = time.perf_counter()
     model.fit(
         train_dataset,
@@ -360,8 +364,9 @@ def fit_classifier(
         callbacks=training_callbacks(
             run, MONITOR, patience=config.training.patience, backup_steps=backup_steps
         )
-        + list(callbacks),
-        verbose=verbose,
+        + list(callbacks)
+        + reporters,
+        verbose=fit_verbose,
         shuffle=False,  # the dataset reshuffles itself every epoch
     )
     fit_seconds = time.perf_counter() - start

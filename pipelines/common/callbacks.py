@@ -3,7 +3,9 @@
 `training_callbacks` assembles the standard set: a step-level BackupAndRestore
 (a killed run resumes from its last backup, optimizer state included), a
 best-weights checkpoint that also survives interruptions, early stopping,
-TensorBoard and a history file written after every epoch.
+TensorBoard and a history file written after every epoch. `fit_reporting`
+chooses how `fit` shows its progress: Keras's bar on a terminal, the plain
+lines of `ProgressLogger` when output goes to a file.
 
 Keras's own callbacks do the work; the two subclasses below add only atomic
 writes (and, for the backup, a backup at every epoch end), because Keras
@@ -15,6 +17,7 @@ backend (`pipelines.jax_training`).
 
 import json
 import os
+import sys
 import time
 
 import keras
@@ -23,6 +26,11 @@ import numpy as np
 from pipelines.common.atomic import atomic_path
 from pipelines.common.atomic import write_json_atomic
 from pipelines.common.optimizers import optimizer_step
+from pipelines.common.progress import PROGRESS_LINE_SECONDS
+from pipelines.common.progress import ProgressLines
+from pipelines.common.progress import format_duration
+from pipelines.common.progress import format_values
+from pipelines.common.progress import writes_to_terminal
 from pipelines.common.run_directory import DEFAULT_BACKUP_STEPS
 
 
@@ -189,6 +197,107 @@ class StepBackupAndRestore(keras.callbacks.BackupAndRestore):
             self._training_metadata_path,
             {"epoch": self._current_epoch, "batch": self._last_batch_seen},
         )
+
+
+class ProgressLogger(keras.callbacks.Callback):
+    """Reports `fit` in plain lines, for output that goes to a file rather than a terminal.
+
+    A line when training begins; during each epoch's steps and its validation
+    pass, a line at most every `interval` seconds (the step, the running loss
+    and metrics, the time since the epoch or the validation pass began, and
+    an estimate of the time left in it); and a line at each epoch's end with
+    the epoch's loss, metrics and validation figures. No carriage returns and
+    no colour codes, unlike Keras's bar (`fit(verbose=1)`), and unlike
+    `verbose=2` a long epoch is not silent until its end.
+
+    Args:
+        interval: float. Least seconds between two lines within an epoch.
+            Defaults to `PROGRESS_LINE_SECONDS`.
+        stream: file object. Defaults to standard output at each write.
+        clock: callable returning seconds (for tests). Defaults to
+            `time.monotonic`.
+    """
+
+    def __init__(self, interval=PROGRESS_LINE_SECONDS, stream=None, clock=time.monotonic):
+        super().__init__()
+        self.interval = interval
+        self.stream = stream
+        self.clock = clock
+        self.phase = None
+        self.last_line = None
+
+    def write(self, line):
+        print(line, file=self.stream or sys.stdout, flush=True)
+
+    def start_phase(self, target, label):
+        previous = self.phase.last_line if self.phase is not None else self.last_line
+        self.phase = ProgressLines(
+            target, label=label, interval=self.interval, stream=self.stream, clock=self.clock
+        )
+        self.phase.last_line = previous  # the interval runs on across phases
+
+    def on_train_begin(self, logs=None):
+        self.epochs = self.params.get("epochs")
+        self.steps = self.params.get("steps")
+        self.fit_start = self.clock()
+        self.last_line = self.fit_start
+        self.phase = None
+        steps = f" of {self.steps} steps" if self.steps else ""
+        self.write(f"fit: {self.epochs} epoch(s){steps}; a line every {self.interval:g}s and at each epoch's end")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch + 1
+        self.epoch_start = self.clock()
+        self.start_phase(self.steps, f"epoch {self.epoch}/{self.epochs} step")
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.phase.update(batch + 1, logs, finalize=False)
+
+    def on_test_begin(self, logs=None):
+        if self.phase is not None:  # validation within `fit`
+            self.start_phase(None, f"epoch {self.epoch}/{self.epochs} validation batch")
+
+    def on_test_batch_end(self, batch, logs=None):
+        if self.phase is not None:
+            self.phase.update(batch + 1, logs, finalize=False)
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = self.clock()
+        line = (
+            f"epoch {epoch + 1}/{self.epochs} done in {format_duration(now - self.epoch_start)}"
+            f" ({format_duration(now - self.fit_start)} since fit began)"
+        )
+        if logs:
+            line += " - " + format_values(logs)
+        self.write(line)
+        self.last_line = now
+        self.phase = None
+
+    def on_train_end(self, logs=None):
+        self.phase = None
+
+
+def fit_reporting(verbose="auto", stream=None):
+    """How `fit` reports progress: its `verbose` argument and the callbacks to add.
+
+    Args:
+        verbose: `"auto"`: Keras's progress bar when standard output is a
+            terminal, `"lines"` otherwise; `"lines"`: `ProgressLogger`'s plain
+            lines; or Keras's own 0 (nothing), 1 (the bar), 2 (a line per
+            epoch).
+        stream: where `"auto"` looks and `ProgressLogger` writes. Defaults
+            to standard output.
+
+    Returns:
+        `(verbose for fit, list of callbacks)`.
+    """
+    if verbose == "auto":
+        verbose = 1 if writes_to_terminal(stream) else "lines"
+    if verbose == "lines":
+        return 0, [ProgressLogger(stream=stream)]
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"`verbose` must be 'auto', 'lines', 0, 1 or 2. Received: verbose={verbose!r}")
+    return verbose, []
 
 
 def training_callbacks(
