@@ -324,6 +324,21 @@ def add_verbose_option(parser):
 
 
 @contextlib.contextmanager
+def messages_to_stderr(enabled=True):
+    """Sends what is printed to standard output to standard error while enabled.
+
+    For `--json`: standard output then holds the JSON alone, while messages
+    and progress (Keras's bar or plain lines, which choose by where they are
+    going) still reach the user.
+    """
+    if not enabled:
+        yield
+        return
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
+
+
+@contextlib.contextmanager
 def stderr_discarded():
     """Sends file descriptor 2 (C++ code writes there too) to /dev/null."""
     sys.stderr.flush()

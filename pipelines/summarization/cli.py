@@ -10,6 +10,7 @@ one line, `error: what is wrong; how to fix it`, and exit with status 2.
 
 import argparse
 import json
+import sys
 
 from pipelines.common.argument_types import finite_float
 from pipelines.common.argument_types import fraction
@@ -28,6 +29,7 @@ from pipelines.common.command_line import add_verbose_option
 from pipelines.common.command_line import check_heads_divide_width
 from pipelines.common.command_line import describe_config_default
 from pipelines.common.command_line import given_options
+from pipelines.common.command_line import messages_to_stderr
 from pipelines.common.command_line import quiet_tensorflow_start
 from pipelines.common.command_line import spelling
 from pipelines.common.command_line import train_config
@@ -210,6 +212,11 @@ def build_parser():
     evaluate.add_argument("--data", required=True, help="pairs to score")
     evaluate.add_argument("--document-column", help="defaults to the training column")
     evaluate.add_argument("--summary-column", help="defaults to the training column")
+    evaluate.add_argument(
+        "--json", action="store_true",
+        help="print the report as one JSON object (the file's contents); progress and other "
+        "messages go to standard error",
+    )
     add_verbose_option(evaluate)
     add_search_options(evaluate)
 
@@ -296,18 +303,23 @@ def run_evaluate(args):
     from pipelines.summarization.pairs import read_pairs
     from pipelines.summarization.trained import Summarizer
 
-    summarizer = Summarizer.load(args.run_dir)
-    data = summarizer.config.data
-    pairs = read_pairs(
-        args.data,
-        args.document_column or data.document_column,
-        args.summary_column or data.summary_column,
-    )
-    print(f"{len(pairs)} pairs to score; {pairs.bad_rows.describe()}")
-    if not len(pairs):
-        raise UserInputError(f"{args.data}: no usable (document, summary) rows to evaluate")
-    report, predictions = evaluate_pairs(summarizer, pairs, **search_overrides(args))
-    rouge_path, predictions_path = write_evaluation(args.run_dir, pairs, report, predictions)
+    with messages_to_stderr(args.json):
+        summarizer = Summarizer.load(args.run_dir)
+        data = summarizer.config.data
+        pairs = read_pairs(
+            args.data,
+            args.document_column or data.document_column,
+            args.summary_column or data.summary_column,
+        )
+        print(f"{len(pairs)} pairs to score; {pairs.bad_rows.describe()}")
+        if not len(pairs):
+            raise UserInputError(f"{args.data}: no usable (document, summary) rows to evaluate")
+        report, predictions = evaluate_pairs(summarizer, pairs, **search_overrides(args))
+        rouge_path, predictions_path = write_evaluation(args.run_dir, pairs, report, predictions)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+        print(f"report: {rouge_path}\npredictions beside references: {predictions_path}", file=sys.stderr)
+        return
     print(
         f"ROUGE-1 {report['rouge1']:.2f}  ROUGE-2 {report['rouge2']:.2f}  "
         f"ROUGE-Lsum {report['rougeLsum']:.2f}  (F1 x 100, {report['examples']} summaries)"
