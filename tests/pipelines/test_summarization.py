@@ -297,3 +297,26 @@ def test_train_config_file_reproduces_a_run_and_flags_override_it(tiny_run, tmp_
     assert (changed.training.epochs, changed.model.num_heads) == (5, 4)
     changed.training.epochs, changed.model.num_heads = same.training.epochs, same.model.num_heads
     assert changed.to_dict() == same.to_dict()
+
+
+def test_evaluate_json_prints_one_object_and_its_progress_in_plain_lines_on_stderr(
+    tiny_run, dialogue_files, capsys
+):
+    data = dialogue_files["valid"]
+    assert main(["evaluate", tiny_run, "--json", "--data", data, "--beams", "1", "--batch-size", "4"]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)  # the whole of standard output: one JSON object
+    with open(os.path.join(tiny_run, "evaluation", "valid.beams1.rouge.json"), encoding="utf-8") as file:
+        assert report == json.load(file)
+    assert report["examples"] == 10 and {"rouge1", "rouge2", "rougeLsum"} <= set(report)
+    # Standard error is not a terminal here: progress comes as plain lines, never redrawn.
+    assert "documents 10/10 (100%)" in captured.err and "10 pairs to score" in captured.err
+    assert "\r" not in captured.err and "\x1b" not in captured.err
+
+
+def test_summarize_takes_its_options_between_the_texts(tiny_run, capsys):
+    words = ["--beams", "1", "Tom: lunch at 5?", "--json", "Betty: a movie at 3?", "--max-length", "12"]
+    assert main(["summarize", tiny_run, *words, "--", "- Tom: hi"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [record["text"] for record in records] == ["Tom: lunch at 5?", "Betty: a movie at 3?", "- Tom: hi"]
+    assert all(isinstance(record["summary"], str) for record in records)
