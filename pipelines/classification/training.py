@@ -161,7 +161,7 @@ def train_classifier(
             log(f"worker done; the chief writes {out}")
             return {}
         classifier = TrainedClassifier(config, tokenizer, model)
-        metrics = evaluation_metrics(classifier, splits)
+        metrics = evaluation_metrics(classifier, splits, log, verbose)
         metrics["bad_rows"] = {name: table.bad_rows.to_dict() for name, table in tables.items()}
         metrics["training"] = training_summary(
             run, config, splits, fit_seconds, optimizer_steps, policy, strategy
@@ -379,11 +379,16 @@ def fit_classifier(
     return model, fit_seconds, optimizer_steps
 
 
-def evaluation_metrics(classifier, splits):
+def evaluation_metrics(classifier, splits, log=print, verbose="auto"):
+    """The kept weights' figures on valid and test, reporting progress as `fit` did."""
     metrics = {}
     for name in ("valid", "test"):
         if name in splits and len(splits[name][0]):
-            metrics[name] = classifier.evaluate(*splits[name], batch_size=EVALUATION_BATCH_SIZE)
+            log(f"evaluating the kept weights on {name}: {len(splits[name][0])} texts")
+            _, reporters = fit_reporting(verbose)
+            metrics[name] = classifier.evaluate(
+                *splits[name], batch_size=EVALUATION_BATCH_SIZE, callbacks=reporters
+            )
     return metrics
 
 

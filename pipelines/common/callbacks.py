@@ -206,7 +206,8 @@ class ProgressLogger(keras.callbacks.Callback):
     pass, a line at most every `interval` seconds (the step, the running loss
     and metrics, the time since the epoch or the validation pass began, and
     an estimate of the time left in it); and a line at each epoch's end with
-    the epoch's loss, metrics and validation figures. No carriage returns and
+    the epoch's loss, metrics and validation figures. Given to `predict`, a
+    line at most every `interval` seconds. No carriage returns and
     no colour codes, unlike Keras's bar (`fit(verbose=1)`), and unlike
     `verbose=2` a long epoch is not silent until its end.
 
@@ -274,6 +275,16 @@ class ProgressLogger(keras.callbacks.Callback):
         self.phase = None
 
     def on_train_end(self, logs=None):
+        self.phase = None
+
+    def on_predict_begin(self, logs=None):
+        self.last_line = self.clock()
+        self.start_phase(self.params.get("steps"), "predict batch")
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self.phase.update(batch + 1, finalize=False)
+
+    def on_predict_end(self, logs=None):
         self.phase = None
 
 

@@ -119,7 +119,8 @@ class ProgressLines:
         if values:
             parts.append(format_values(values))
         timing = f"{format_duration(now - self.start)} elapsed"
-        remaining = None if finalize else self.remaining_seconds(current, now)
+        done = finalize or (self.target is not None and current >= self.target)
+        remaining = None if done else self.remaining_seconds(current, now)
         if remaining is not None:
             timing += f", about {format_duration(remaining)} left"
         parts.append(timing)

@@ -105,6 +105,9 @@ class Tick(keras.callbacks.Callback):
     def on_test_batch_begin(self, batch, logs=None):
         self.clock.now += self.seconds
 
+    def on_predict_batch_begin(self, batch, logs=None):
+        self.clock.now += self.seconds
+
 
 def test_fit_writes_a_plain_line_every_interval_and_at_each_epoch_end():
     keras.utils.set_random_seed(1)
@@ -134,6 +137,23 @@ def test_fit_writes_a_plain_line_every_interval_and_at_each_epoch_end():
     assert len(stream.stamps) == len(lines) and gaps.max() <= 30 + 7
 
 
+def test_predict_writes_a_plain_line_every_interval():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    clock = FakeClock()
+    stream = io.StringIO()
+    model.predict(
+        np.zeros((40, 3), "float32"), batch_size=4, verbose=0,
+        callbacks=[Tick(clock, seconds=20), ProgressLogger(interval=30, stream=stream, clock=clock)],
+    )
+    assert stream.getvalue().splitlines() == [
+        "predict batch 2/10 (20%) - 40s elapsed, about 2m40s left",
+        "predict batch 4/10 (40%) - 1m20s elapsed, about 2m00s left",
+        "predict batch 6/10 (60%) - 2m00s elapsed, about 1m20s left",
+        "predict batch 8/10 (80%) - 2m40s elapsed, about 40s left",
+        "predict batch 10/10 (100%) - 3m20s elapsed",
+    ]
+
+
 def test_train_with_output_to_a_file_writes_plain_short_lines(tiny_run_log):
     """The default `--progress` when standard output is a file, not a terminal."""
     assert not any(character in tiny_run_log for character in CONTROL_CHARACTERS)
@@ -141,4 +161,5 @@ def test_train_with_output_to_a_file_writes_plain_short_lines(tiny_run_log):
     assert max(len(line) for line in lines) < 500
     assert any(line.startswith("fit: 1 epoch(s) of ") for line in lines)
     assert any(line.startswith("epoch 1/1 done in ") and "val_accuracy" in line for line in lines)
+    assert "evaluating the kept weights on valid: 80 texts" in lines
     assert lines[-1].startswith("test: accuracy ")
