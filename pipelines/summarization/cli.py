@@ -337,17 +337,18 @@ def run_summarize(args):
     for number, text in enumerate(args.texts, start=1):
         if not text.replace("\\n", "").strip():
             raise UserInputError(f"TEXT {number} is empty; give a document to summarize")
-    summarizer = Summarizer.load(args.run_dir)
-    if args.file:
-        column = args.document_column or summarizer.config.data.document_column
-        documents = read_documents(args.file, column)
-    else:
-        documents = [text.replace("\\n", "\n") for text in args.texts]
-    overrides = search_overrides(args)
-    batch_size = overrides["batch_size"] or summarizer.config.generation.batch_size
-    summaries = generate(
-        summarizer, documents, progress=len(documents) > batch_size, **overrides
-    )
+    with messages_to_stderr():  # standard output holds the summaries alone
+        summarizer = Summarizer.load(args.run_dir)
+        if args.file:
+            column = args.document_column or summarizer.config.data.document_column
+            documents = read_documents(args.file, column)
+        else:
+            documents = [text.replace("\\n", "\n") for text in args.texts]
+        overrides = search_overrides(args)
+        batch_size = overrides["batch_size"] or summarizer.config.generation.batch_size
+        summaries = generate(
+            summarizer, documents, progress=len(documents) > batch_size, **overrides
+        )
     if args.json:
         for document, summary in zip(documents, summaries):
             print(json.dumps({"text": document, "summary": summary}, ensure_ascii=False))

@@ -315,8 +315,10 @@ def test_evaluate_json_prints_one_object_and_its_progress_in_plain_lines_on_stde
 
 
 def test_summarize_takes_its_options_between_the_texts(tiny_run, capsys):
-    words = ["--beams", "1", "Tom: lunch at 5?", "--json", "Betty: a movie at 3?", "--max-length", "12"]
+    words = ["--beams", "1", "Tom: lunch at 5?", "--json", "Betty: a movie at 3?", "--batch-size", "2"]
     assert main(["summarize", tiny_run, *words, "--", "- Tom: hi"]) == 0
-    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    captured = capsys.readouterr()
+    records = [json.loads(line) for line in captured.out.splitlines()]  # progress stays off stdout
     assert [record["text"] for record in records] == ["Tom: lunch at 5?", "Betty: a movie at 3?", "- Tom: hi"]
     assert all(isinstance(record["summary"], str) for record in records)
+    assert "documents 3/3 (100%)" in captured.err
