@@ -355,20 +355,20 @@ def fit_classifier(
     valid_dataset = shard_by_data(valid_dataset, strategy)
     if is_multiworker(strategy):
         prepare_model(model, strategy, next(iter(train_dataset)))
-    fit_verbose, reporters = fit_reporting(verbose)
     start = time.perf_counter()
-    model.fit(
-        train_dataset,
-        validation_data=valid_dataset,
-        epochs=config.training.epochs,
-        callbacks=training_callbacks(
-            run, MONITOR, patience=config.training.patience, backup_steps=backup_steps
+    with fit_reporting(verbose) as (fit_verbose, reporters):
+        model.fit(
+            train_dataset,
+            validation_data=valid_dataset,
+            epochs=config.training.epochs,
+            callbacks=training_callbacks(
+                run, MONITOR, patience=config.training.patience, backup_steps=backup_steps
+            )
+            + list(callbacks)
+            + reporters,
+            verbose=fit_verbose,
+            shuffle=False,  # the dataset reshuffles itself every epoch
         )
-        + list(callbacks)
-        + reporters,
-        verbose=fit_verbose,
-        shuffle=False,  # the dataset reshuffles itself every epoch
-    )
     fit_seconds = time.perf_counter() - start
     # Before loading the best weights, which bring back that epoch's optimizer state.
     optimizer_steps = optimizer_step(model.optimizer)
@@ -385,10 +385,10 @@ def evaluation_metrics(classifier, splits, log=print, verbose="auto"):
     for name in ("valid", "test"):
         if name in splits and len(splits[name][0]):
             log(f"evaluating the kept weights on {name}: {len(splits[name][0])} texts")
-            _, reporters = fit_reporting(verbose)
-            metrics[name] = classifier.evaluate(
-                *splits[name], batch_size=EVALUATION_BATCH_SIZE, callbacks=reporters
-            )
+            with fit_reporting(verbose) as (_, reporters):
+                metrics[name] = classifier.evaluate(
+                    *splits[name], batch_size=EVALUATION_BATCH_SIZE, callbacks=reporters
+                )
     return metrics
 
 

@@ -15,9 +15,11 @@ TensorBoard needs TensorFlow, so the others also serve training on the JAX
 backend (`pipelines.jax_training`).
 """
 
+import contextlib
 import json
 import os
 import sys
+import threading
 import time
 
 import keras
@@ -207,56 +209,102 @@ class ProgressLogger(keras.callbacks.Callback):
     and metrics, the time since the epoch or the validation pass began, and
     an estimate of the time left in it); and a line at each epoch's end with
     the epoch's loss, metrics and validation figures. Given to `predict`, a
-    line at most every `interval` seconds. No carriage returns and
-    no colour codes, unlike Keras's bar (`fit(verbose=1)`), and unlike
-    `verbose=2` a long epoch is not silent until its end.
+    line at most every `interval` seconds. No carriage returns and no colour
+    codes, unlike Keras's bar (`fit(verbose=1)`), and unlike `verbose=2` a
+    long epoch is not silent until its end.
+
+    A step can outlast the interval (the first one traces and compiles the
+    model; a busy machine slows any), and so can the saving at an epoch's
+    end: with `heartbeat`, a background thread writes a line saying what is
+    running whenever `interval` seconds pass without one, so the log never
+    falls silent for longer. The thread stops when `fit` or `predict` ends;
+    use `fit_reporting`, which also stops it when they raise.
 
     Args:
-        interval: float. Least seconds between two lines within an epoch.
-            Defaults to `PROGRESS_LINE_SECONDS`.
+        interval: float. Least seconds between two progress lines, and most
+            seconds without a line while `heartbeat` runs. Defaults to
+            `PROGRESS_LINE_SECONDS`.
         stream: file object. Defaults to standard output at each write.
         clock: callable returning seconds (for tests). Defaults to
             `time.monotonic`.
+        heartbeat: bool. Run the background thread. Defaults to True.
     """
 
-    def __init__(self, interval=PROGRESS_LINE_SECONDS, stream=None, clock=time.monotonic):
+    def __init__(self, interval=PROGRESS_LINE_SECONDS, stream=None, clock=time.monotonic, heartbeat=True):
         super().__init__()
         self.interval = interval
         self.stream = stream
         self.clock = clock
+        self.heartbeat = heartbeat
         self.phase = None
         self.last_line = None
+        self.last_written = None
+        self.what = "fit"
+        self.started = None
+        self._write_lock = threading.Lock()
+        self._stop_heartbeat = None
 
     def write(self, line):
-        print(line, file=self.stream or sys.stdout, flush=True)
+        with self._write_lock:
+            print(line, file=self.stream or sys.stdout, flush=True)
+            self.last_written = self.clock()
 
-    def start_phase(self, target, label):
+    def start_phase(self, target, label, unit_name):
         previous = self.phase.last_line if self.phase is not None else self.last_line
         self.phase = ProgressLines(
-            target, label=label, interval=self.interval, stream=self.stream, clock=self.clock
+            target, unit_name=unit_name, label=label, interval=self.interval, clock=self.clock,
+            write=self.write,
         )
         self.phase.last_line = previous  # the interval runs on across phases
+
+    def start_heartbeat(self):
+        self.stop_heartbeat()
+        if self.heartbeat:
+            self._stop_heartbeat = threading.Event()
+            threading.Thread(
+                target=self._beat, args=(self._stop_heartbeat,), name="progress-heartbeat", daemon=True
+            ).start()
+
+    def stop_heartbeat(self):
+        if self._stop_heartbeat is not None:
+            self._stop_heartbeat.set()
+            self._stop_heartbeat = None
+
+    def _beat(self, stop):
+        while not stop.wait(min(1.0, self.interval / 4)):
+            now = self.clock()
+            if self.last_written is not None and now - self.last_written >= self.interval:
+                self.write(self.heartbeat_line(now))
+
+    def heartbeat_line(self, now):
+        """What is running: the phase's position and the step under way, or the time since `fit` began."""
+        phase = self.phase
+        if phase is None:
+            return f"{self.what}: {format_duration(now - self.started)} since it began; between steps"
+        return phase.line(phase.seen, None, now, False) + f" - {phase.unit_name} {phase.seen + 1} running"
 
     def on_train_begin(self, logs=None):
         self.epochs = self.params.get("epochs")
         self.steps = self.params.get("steps")
-        self.fit_start = self.clock()
-        self.last_line = self.fit_start
+        self.what = "fit"
+        self.started = self.clock()
+        self.last_line = self.started
         self.phase = None
         steps = f" of {self.steps} steps" if self.steps else ""
         self.write(f"fit: {self.epochs} epoch(s){steps}; a line every {self.interval:g}s and at each epoch's end")
+        self.start_heartbeat()
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch + 1
         self.epoch_start = self.clock()
-        self.start_phase(self.steps, f"epoch {self.epoch}/{self.epochs} step")
+        self.start_phase(self.steps, f"epoch {self.epoch}/{self.epochs} step", "step")
 
     def on_train_batch_end(self, batch, logs=None):
         self.phase.update(batch + 1, logs, finalize=False)
 
     def on_test_begin(self, logs=None):
         if self.phase is not None:  # validation within `fit`
-            self.start_phase(None, f"epoch {self.epoch}/{self.epochs} validation batch")
+            self.start_phase(None, f"epoch {self.epoch}/{self.epochs} validation batch", "batch")
 
     def on_test_batch_end(self, batch, logs=None):
         if self.phase is not None:
@@ -266,30 +314,42 @@ class ProgressLogger(keras.callbacks.Callback):
         now = self.clock()
         line = (
             f"epoch {epoch + 1}/{self.epochs} done in {format_duration(now - self.epoch_start)}"
-            f" ({format_duration(now - self.fit_start)} since fit began)"
+            f" ({format_duration(now - self.started)} since fit began)"
         )
         if logs:
             line += " - " + format_values(logs)
+        self.phase = None
         self.write(line)
         self.last_line = now
-        self.phase = None
 
     def on_train_end(self, logs=None):
+        self.stop_heartbeat()
         self.phase = None
 
     def on_predict_begin(self, logs=None):
-        self.last_line = self.clock()
-        self.start_phase(self.params.get("steps"), "predict batch")
+        self.what = "predict"
+        self.started = self.last_line = self.clock()
+        self.last_written = self.started
+        self.start_phase(self.params.get("steps"), "predict batch", "batch")
+        self.start_heartbeat()
 
     def on_predict_batch_end(self, batch, logs=None):
         self.phase.update(batch + 1, finalize=False)
 
     def on_predict_end(self, logs=None):
+        self.stop_heartbeat()
         self.phase = None
 
 
+@contextlib.contextmanager
 def fit_reporting(verbose="auto", stream=None):
-    """How `fit` reports progress: its `verbose` argument and the callbacks to add.
+    """How `fit` (or `predict`) reports progress: its `verbose` argument and the callbacks to add.
+
+    A context manager, so that `ProgressLogger`'s heartbeat stops when the
+    block ends, even when `fit` raises:
+
+        with fit_reporting(verbose) as (fit_verbose, reporters):
+            model.fit(..., verbose=fit_verbose, callbacks=callbacks + reporters)
 
     Args:
         verbose: `"auto"`: Keras's progress bar when standard output is a
@@ -299,16 +359,19 @@ def fit_reporting(verbose="auto", stream=None):
         stream: where `"auto"` looks and `ProgressLogger` writes. Defaults
             to standard output.
 
-    Returns:
+    Yields:
         `(verbose for fit, list of callbacks)`.
     """
     if verbose == "auto":
         verbose = 1 if writes_to_terminal(stream) else "lines"
-    if verbose == "lines":
-        return 0, [ProgressLogger(stream=stream)]
-    if verbose not in (0, 1, 2):
+    if verbose not in ("lines", 0, 1, 2):
         raise ValueError(f"`verbose` must be 'auto', 'lines', 0, 1 or 2. Received: verbose={verbose!r}")
-    return verbose, []
+    reporters = [ProgressLogger(stream=stream)] if verbose == "lines" else []
+    try:
+        yield (0 if verbose == "lines" else verbose), reporters
+    finally:
+        for reporter in reporters:
+            reporter.stop_heartbeat()
 
 
 def training_callbacks(

@@ -72,16 +72,18 @@ class ProgressLines:
         stream: file object. Defaults to standard output at each write.
         clock: callable returning seconds (for tests). Defaults to
             `time.monotonic`.
+        write: callable taking one line, in place of printing it to `stream`.
     """
 
     def __init__(self, target, unit_name="step", label=None, interval=PROGRESS_LINE_SECONDS, stream=None,
-                 clock=time.monotonic):
+                 clock=time.monotonic, write=None):
         self.target = target
         self.unit_name = unit_name
         self.label = f"{unit_name}s" if label is None else label
         self.interval = interval
         self.stream = stream
         self.clock = clock
+        self.writer = write
         self.start = clock()
         self.last_line = None
         self.seen = 0
@@ -127,7 +129,10 @@ class ProgressLines:
         return " - ".join(parts)
 
     def write(self, line):
-        print(line, file=self.stream or sys.stdout, flush=True)
+        if self.writer is not None:
+            self.writer(line)
+        else:
+            print(line, file=self.stream or sys.stdout, flush=True)
 
 
 def progress_bar(target, unit_name="step"):

@@ -319,12 +319,12 @@ def fit_model(
         f"at most {training.epochs} epochs"
         + (f" or {training.max_minutes:g} minutes" if training.max_minutes else "")
     )
-    fit_verbose, reporters = fit_reporting(verbose)
     start = time.perf_counter()
-    model.fit(
-        train_dataset, validation_data=valid_dataset, epochs=training.epochs,
-        callbacks=callbacks + reporters, verbose=fit_verbose, shuffle=False,  # the dataset shuffles itself
-    )
+    with fit_reporting(verbose) as (fit_verbose, reporters):
+        model.fit(
+            train_dataset, validation_data=valid_dataset, epochs=training.epochs,
+            callbacks=callbacks + reporters, verbose=fit_verbose, shuffle=False,  # the dataset shuffles itself
+        )
     seconds = time.perf_counter() - start
     # Counted before loading the best weights, which bring back that epoch's optimizer state.
     steps = optimizer_step(model.optimizer)

@@ -3,6 +3,8 @@ and a `train` command whose standard output goes to a file."""
 
 import io
 import sys
+import threading
+import time
 
 import keras
 import numpy as np
@@ -81,15 +83,20 @@ def test_progress_bar_is_keras_bar_on_a_terminal_only(monkeypatch):
     assert isinstance(progress_bar(10, unit_name="document"), keras.utils.Progbar)
 
 
+def reporting(verbose, stream=None):
+    with fit_reporting(verbose, stream) as chosen:
+        return chosen
+
+
 def test_fit_reporting_chooses_by_where_output_goes():
-    assert fit_reporting("auto", Terminal()) == (1, [])
-    verbose, callbacks = fit_reporting("auto", io.StringIO())
+    assert reporting("auto", Terminal()) == (1, [])
+    verbose, callbacks = reporting("auto", io.StringIO())
     assert verbose == 0 and [type(callback) for callback in callbacks] == [ProgressLogger]
-    verbose, callbacks = fit_reporting("lines", Terminal())  # --progress overrides
+    verbose, callbacks = reporting("lines", Terminal())  # --progress overrides
     assert verbose == 0 and [type(callback) for callback in callbacks] == [ProgressLogger]
-    assert fit_reporting(2, io.StringIO()) == (2, []) and fit_reporting(0) == (0, [])
+    assert reporting(2, io.StringIO()) == (2, []) and reporting(0) == (0, [])
     with pytest.raises(ValueError, match="verbose='bar'"):
-        fit_reporting("bar")
+        reporting("bar")
 
 
 class Tick(keras.callbacks.Callback):
@@ -117,7 +124,7 @@ def test_fit_writes_a_plain_line_every_interval_and_at_each_epoch_end():
     model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
     clock = FakeClock()
     stream = StampedStream(clock)
-    logger = ProgressLogger(interval=30, stream=stream, clock=clock)
+    logger = ProgressLogger(interval=30, stream=stream, clock=clock, heartbeat=False)
     model.fit(
         x, y, batch_size=4, epochs=2, validation_data=(x[:8], y[:8]), verbose=0,
         callbacks=[Tick(clock, seconds=7), logger],
@@ -143,7 +150,7 @@ def test_predict_writes_a_plain_line_every_interval():
     stream = io.StringIO()
     model.predict(
         np.zeros((40, 3), "float32"), batch_size=4, verbose=0,
-        callbacks=[Tick(clock, seconds=20), ProgressLogger(interval=30, stream=stream, clock=clock)],
+        callbacks=[Tick(clock, seconds=20), ProgressLogger(interval=30, stream=stream, clock=clock, heartbeat=False)],
     )
     assert stream.getvalue().splitlines() == [
         "predict batch 2/10 (20%) - 40s elapsed, about 2m40s left",
@@ -152,6 +159,53 @@ def test_predict_writes_a_plain_line_every_interval():
         "predict batch 8/10 (80%) - 2m40s elapsed, about 40s left",
         "predict batch 10/10 (100%) - 3m20s elapsed",
     ]
+
+
+class SlowStep(keras.callbacks.Callback):
+    """The second training step takes `seconds` of real time (a first step that compiles, say)."""
+
+    def __init__(self, seconds):
+        super().__init__()
+        self.seconds = seconds
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch == 1:
+            time.sleep(self.seconds)
+
+
+class Fail(keras.callbacks.Callback):
+    def on_train_batch_begin(self, batch, logs=None):
+        raise RuntimeError("stop")
+
+
+def heartbeats_running():
+    time.sleep(0.3)  # a stopped thread ends at its next wake-up, within interval / 4
+    return [thread for thread in threading.enumerate() if thread.name == "progress-heartbeat"]
+
+
+def test_a_step_longer_than_the_interval_gets_heartbeat_lines():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    data = np.zeros((12, 3), "float32"), np.zeros((12,), "float32")
+    stream = io.StringIO()
+    with fit_reporting("lines", stream) as (verbose, reporters):
+        reporters[0].interval = 0.2
+        model.fit(*data, batch_size=4, epochs=1, verbose=verbose, callbacks=[SlowStep(1.0), *reporters])
+    lines = stream.getvalue().splitlines()
+    beats = [line for line in lines if line.endswith(" - step 2 running")]
+    assert 2 <= len(beats) <= 6, lines  # one every 0.2 s of the 1 s step
+    assert beats[0].startswith("epoch 1/1 step 1/3 (33%) - ")
+    assert not heartbeats_running()
+
+
+def test_a_failed_fit_stops_the_heartbeat():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(RuntimeError, match="stop"):
+        with fit_reporting("lines", io.StringIO()) as (verbose, reporters):
+            reporters[0].interval = 0.2
+            model.fit(np.zeros((8, 3)), np.zeros((8,)), verbose=verbose, callbacks=[*reporters, Fail()])
+    assert not heartbeats_running()
 
 
 def test_train_with_output_to_a_file_writes_plain_short_lines(tiny_run_log):
