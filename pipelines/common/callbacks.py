@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import sys
-import threading
 import time
 
 import keras
@@ -29,6 +28,7 @@ from pipelines.common.atomic import atomic_path
 from pipelines.common.atomic import write_json_atomic
 from pipelines.common.optimizers import optimizer_step
 from pipelines.common.progress import PROGRESS_LINE_SECONDS
+from pipelines.common.progress import Heartbeat
 from pipelines.common.progress import ProgressLines
 from pipelines.common.progress import format_duration
 from pipelines.common.progress import format_values
@@ -235,19 +235,14 @@ class ProgressLogger(keras.callbacks.Callback):
         self.interval = interval
         self.stream = stream
         self.clock = clock
-        self.heartbeat = heartbeat
         self.phase = None
         self.last_line = None
-        self.last_written = None
         self.what = "fit"
         self.started = None
-        self._write_lock = threading.Lock()
-        self._stop_heartbeat = None
+        self.output = Heartbeat(interval, self.heartbeat_line, stream, clock, enabled=heartbeat)
 
     def write(self, line):
-        with self._write_lock:
-            print(line, file=self.stream or sys.stdout, flush=True)
-            self.last_written = self.clock()
+        self.output.write(line)
 
     def start_phase(self, target, label, unit_name):
         previous = self.phase.last_line if self.phase is not None else self.last_line
@@ -258,23 +253,11 @@ class ProgressLogger(keras.callbacks.Callback):
         self.phase.last_line = previous  # the interval runs on across phases
 
     def start_heartbeat(self):
-        self.stop_heartbeat()
-        if self.heartbeat:
-            self._stop_heartbeat = threading.Event()
-            threading.Thread(
-                target=self._beat, args=(self._stop_heartbeat,), name="progress-heartbeat", daemon=True
-            ).start()
+        self.output.interval = self.interval
+        self.output.start()
 
     def stop_heartbeat(self):
-        if self._stop_heartbeat is not None:
-            self._stop_heartbeat.set()
-            self._stop_heartbeat = None
-
-    def _beat(self, stop):
-        while not stop.wait(min(1.0, self.interval / 4)):
-            now = self.clock()
-            if self.last_written is not None and now - self.last_written >= self.interval:
-                self.write(self.heartbeat_line(now))
+        self.output.stop()
 
     def heartbeat_line(self, now):
         """What is running: the phase's position and the step under way, or the time since `fit` began."""
@@ -329,7 +312,6 @@ class ProgressLogger(keras.callbacks.Callback):
     def on_predict_begin(self, logs=None):
         self.what = "predict"
         self.started = self.last_line = self.clock()
-        self.last_written = self.started
         self.start_phase(self.params.get("steps"), "predict batch", "batch")
         self.start_heartbeat()
 

@@ -12,6 +12,7 @@ callback, is `ProgressLogger` in callbacks.py.
 
 import math
 import sys
+import threading
 import time
 
 # Seconds between two progress lines: well inside a minute even when a step is slow.
@@ -54,6 +55,60 @@ def format_values(values):
     return " - ".join(f"{name} {format_value(value)}" for name, value in pairs)
 
 
+class Heartbeat:
+    """Writes lines, and a line of its own whenever `interval` seconds pass without one.
+
+    Progress lines come after units of work, and one unit can outlast the
+    interval (a first step that compiles, a batch of beam search on a busy
+    machine). Between `start()` and `stop()` a daemon thread checks a few
+    times per interval and, when nothing was written for `interval` seconds,
+    writes `describe(now)`: what is still running.
+
+    Args:
+        interval: float. Most seconds without a line while running.
+        describe: callable from the clock's time to the line to write.
+        stream: file object. Defaults to standard output at each write.
+        clock: callable returning seconds. Defaults to `time.monotonic`.
+        enabled: bool. False: `start` does nothing (lines are still written).
+    """
+
+    THREAD_NAME = "progress-heartbeat"
+
+    def __init__(self, interval, describe, stream=None, clock=time.monotonic, enabled=True):
+        self.interval = interval
+        self.describe = describe
+        self.stream = stream
+        self.clock = clock
+        self.enabled = enabled
+        self.last_written = None
+        self._lock = threading.Lock()
+        self._stop = None
+
+    def write(self, line):
+        with self._lock:
+            print(line, file=self.stream or sys.stdout, flush=True)
+            self.last_written = self.clock()
+
+    def start(self):
+        self.stop()
+        if self.last_written is None:
+            self.last_written = self.clock()
+        if self.enabled:
+            self._stop = threading.Event()
+            threading.Thread(target=self._run, args=(self._stop,), name=self.THREAD_NAME, daemon=True).start()
+
+    def stop(self):
+        if self._stop is not None:
+            self._stop.set()
+            self._stop = None
+
+    def _run(self, stop):
+        while not stop.wait(min(1.0, self.interval / 4)):
+            now = self.clock()
+            if now - self.last_written >= self.interval:
+                self.write(self.describe(now))
+
+
 class ProgressLines:
     """A `keras.utils.Progbar` look-alike that writes plain lines.
 
@@ -73,10 +128,13 @@ class ProgressLines:
         clock: callable returning seconds (for tests). Defaults to
             `time.monotonic`.
         write: callable taking one line, in place of printing it to `stream`.
+        heartbeat: bool. Between the first line and the end (or `close()`),
+            also write a line whenever `interval` seconds pass without one
+            (`Heartbeat`). Defaults to False.
     """
 
     def __init__(self, target, unit_name="step", label=None, interval=PROGRESS_LINE_SECONDS, stream=None,
-                 clock=time.monotonic, write=None):
+                 clock=time.monotonic, write=None, heartbeat=False):
         self.target = target
         self.unit_name = unit_name
         self.label = f"{unit_name}s" if label is None else label
@@ -88,6 +146,9 @@ class ProgressLines:
         self.last_line = None
         self.seen = 0
         self.after_first = None  # (time, count) after the first update: the rate leaves out tracing
+        self.heartbeat = Heartbeat(interval, self.waiting_line, stream, clock) if heartbeat else None
+        if self.heartbeat is not None:
+            self.heartbeat.start()
 
     def update(self, current, values=None, finalize=None):
         now = self.clock()
@@ -100,6 +161,16 @@ class ProgressLines:
         if finalize or due:
             self.write(self.line(current, values, now, finalize))
             self.last_line = now
+        if finalize:
+            self.close()
+
+    def close(self):
+        """Stops the heartbeat (the end does too)."""
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+
+    def waiting_line(self, now):
+        return self.line(self.seen, None, now, False) + " - still running"
 
     def add(self, n, values=None):
         self.update(self.seen + n, values)
@@ -131,14 +202,17 @@ class ProgressLines:
     def write(self, line):
         if self.writer is not None:
             self.writer(line)
+        elif self.heartbeat is not None:
+            self.heartbeat.write(line)
         else:
             print(line, file=self.stream or sys.stdout, flush=True)
 
 
 def progress_bar(target, unit_name="step"):
-    """Keras's interactive `Progbar` on a terminal; `ProgressLines` when output goes elsewhere."""
+    """Keras's interactive `Progbar` on a terminal; `ProgressLines` with a heartbeat when
+    output goes elsewhere (call its `close()` if the loop may stop before the end)."""
     if writes_to_terminal():
         import keras
 
         return keras.utils.Progbar(target, unit_name=unit_name)
-    return ProgressLines(target, unit_name=unit_name)
+    return ProgressLines(target, unit_name=unit_name, heartbeat=True)

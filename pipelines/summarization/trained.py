@@ -109,7 +109,10 @@ def generate(
     generator = summarizer.generator(options)
     document_ids = summarizer.tokenizer.tokenize(to_summarize).to_list()
     bar = progress_bar(len(to_summarize), unit_name="document") if progress else None
-    summary_ids = generator.generate_ids(document_ids, progress=bar)
+    try:
+        summary_ids = generator.generate_ids(document_ids, progress=bar)
+    finally:
+        getattr(bar, "close", lambda: None)()  # plain lines' heartbeat; Keras's bar has none
     summaries = [
         text.decode("utf-8") for text in summarizer.tokenizer.detokenize(summary_ids).numpy()
     ]

@@ -78,7 +78,9 @@ def test_progress_lines_show_values_and_count_with_add():
 
 def test_progress_bar_is_keras_bar_on_a_terminal_only(monkeypatch):
     monkeypatch.setattr(sys, "stdout", io.StringIO())
-    assert isinstance(progress_bar(10, unit_name="document"), ProgressLines)
+    lines = progress_bar(10, unit_name="document")
+    lines.close()
+    assert isinstance(lines, ProgressLines) and lines.heartbeat is not None
     monkeypatch.setattr(sys, "stdout", Terminal())
     assert isinstance(progress_bar(10, unit_name="document"), keras.utils.Progbar)
 
@@ -205,6 +207,20 @@ def test_a_failed_fit_stops_the_heartbeat():
         with fit_reporting("lines", io.StringIO()) as (verbose, reporters):
             reporters[0].interval = 0.2
             model.fit(np.zeros((8, 3)), np.zeros((8,)), verbose=verbose, callbacks=[*reporters, Fail()])
+    assert not heartbeats_running()
+
+
+def test_progress_lines_heartbeat_covers_a_slow_unit_and_stops_at_the_end():
+    stream = io.StringIO()
+    progress = ProgressLines(3, unit_name="document", interval=0.2, stream=stream, heartbeat=True)
+    progress.add(1)
+    time.sleep(1.0)  # the second document is slow
+    progress.add(2)
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith("documents 1/3 (33%) - ") and lines[-1].startswith("documents 3/3 (100%) - ")
+    beats = lines[1:-1]
+    assert 2 <= len(beats) <= 6 and all(line.startswith("documents 1/3 (33%) - ") for line in beats)
+    assert all(line.endswith(" - still running") for line in beats)
     assert not heartbeats_running()
 
 
