@@ -264,6 +264,8 @@ class ProgressLogger(keras.callbacks.Callback):
         phase = self.phase
         if phase is None:
             return f"{self.what}: {format_duration(now - self.started)} since it began; between steps"
+        if phase.target is not None and phase.seen >= phase.target:
+            return phase.line(phase.seen, None, now, False) + " - finishing"
         return phase.line(phase.seen, None, now, False) + f" - {phase.unit_name} {phase.seen + 1} running"
 
     def on_train_begin(self, logs=None):

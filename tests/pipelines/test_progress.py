@@ -198,6 +198,10 @@ def test_a_step_longer_than_the_interval_gets_heartbeat_lines():
     assert 2 <= len(beats) <= 6, lines  # one every 0.2 s of the 1 s step
     assert beats[0].startswith("epoch 1/1 step 1/3 (33%) - ")
     assert not heartbeats_running()
+    logger = reporters[0]
+    logger.start_phase(3, "epoch 1/1 step", "step")
+    logger.phase.seen = 3  # after the last step, e.g. while Keras gathers the outputs
+    assert logger.heartbeat_line(logger.clock()).endswith("step 3/3 (100%) - 0s elapsed - finishing")
 
 
 def test_a_failed_fit_stops_the_heartbeat():
