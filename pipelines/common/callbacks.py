@@ -263,7 +263,7 @@ class ProgressLogger(keras.callbacks.Callback):
         """What is running: the phase's position and the step under way, or the time since `fit` began."""
         phase = self.phase
         if phase is None:
-            return f"{self.what}: {format_duration(now - self.started)} since it began; between steps"
+            return f"{self.what}: {format_duration(now - self.started)} since it began; saving or preparing between steps"
         if phase.target is not None and phase.seen >= phase.target:
             return phase.line(phase.seen, None, now, False) + " - finishing"
         return phase.line(phase.seen, None, now, False) + f" - {phase.unit_name} {phase.seen + 1} running"
@@ -294,6 +294,11 @@ class ProgressLogger(keras.callbacks.Callback):
     def on_test_batch_end(self, batch, logs=None):
         if self.phase is not None:
             self.phase.update(batch + 1, logs, finalize=False)
+
+    def on_test_end(self, logs=None):
+        if self.phase is not None:  # the epoch-end callbacks (checkpoints, backups) run next
+            self.last_line = self.phase.last_line
+            self.phase = None
 
     def on_epoch_end(self, epoch, logs=None):
         now = self.clock()

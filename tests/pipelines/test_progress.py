@@ -199,6 +199,8 @@ def test_a_step_longer_than_the_interval_gets_heartbeat_lines():
     assert beats[0].startswith("epoch 1/1 step 1/3 (33%) - ")
     assert not heartbeats_running()
     logger = reporters[0]
+    logger.phase = None  # between validation and the epoch's end: checkpoints and backups
+    assert logger.heartbeat_line(logger.started + 75) == "fit: 1m15s since it began; saving or preparing between steps"
     logger.start_phase(3, "epoch 1/1 step", "step")
     logger.phase.seen = 3  # after the last step, e.g. while Keras gathers the outputs
     assert logger.heartbeat_line(logger.clock()).endswith("step 3/3 (100%) - 0s elapsed - finishing")
