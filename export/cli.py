@@ -8,6 +8,7 @@ inspection), 2 for a mistake the user can fix (one line, no traceback).
 import argparse
 import sys
 
+from pipelines.common.command_line import CommandLineParser
 from pipelines.common.command_line import add_verbose_option
 from pipelines.common.command_line import quiet_tensorflow_start
 from pipelines.common.errors import UserInputError
@@ -35,7 +36,7 @@ def build_parser():
 
     default_rows = ", ".join(f"{task.parity_rows} {task.inputs} for {task.name}" for task in all_task_exports())
 
-    parser = argparse.ArgumentParser(
+    parser = CommandLineParser(
         prog="python -m export",
         description="Export a trained run directory as a TF Serving SavedModel and ONNX, "
         "after checking that both answer like the Keras model.",

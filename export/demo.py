@@ -1,11 +1,12 @@
-"""The export half of `make demo`: export a trained run, then answer one input with each runtime.
+"""The export half of `make demo`: export a trained run, then answer a few inputs with each runtime.
 
-    python -m export.demo runs/demo --name sst2 [--out saved_models] [--text TEXT]
+    python -m export.demo runs/demo_minilm --name sst2_minilm [--out saved_models] [--text TEXT ...]
 
 Runs `python -m export` (which prints the parity table and refuses to publish
-on a parity failure), then answers one text (a dialogue for a summarizer)
+on a parity failure), then answers each text (a dialogue for a summarizer)
 with the Keras model, the reloaded SavedModel (`serving_default`, as TF
-Serving would) and onnxruntime.
+Serving would) and onnxruntime, and ends with where the exported version is
+and the run's test figures.
 """
 
 import argparse
@@ -13,6 +14,7 @@ import os
 import shlex
 import sys
 
+from pipelines.common.command_line import CommandLineParser
 from pipelines.common.command_line import add_verbose_option
 from pipelines.common.command_line import quiet_tensorflow_start
 
@@ -20,12 +22,15 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m export.demo", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CommandLineParser(prog="python -m export.demo", description=__doc__,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", metavar="RUN_DIR")
-    parser.add_argument("--name", default="sst2")
+    parser.add_argument("--name", default="sst2_minilm")
     parser.add_argument("--out", default="saved_models")
-    parser.add_argument("--text", help="the input to answer (default: an example for the run's task)")
+    parser.add_argument(
+        "--text", action="append",
+        help="an input to answer; repeat for several (default: an example for the run's task)",
+    )
     add_verbose_option(parser)
     arguments = parser.parse_args(argv)
     quiet_tensorflow_start(arguments.verbose)
@@ -44,11 +49,29 @@ def main(argv=None):
     version_dir = os.path.join(arguments.out, arguments.name, str(version))
     run = load_run(arguments.run_dir)
     task = task_export(run.task)
-    text = arguments.text or task.example
-    print(f"\nOne answer from each runtime for {text!r}:")
-    for runtime, answer in task.demo_answers(run, version_dir, text).items():
-        print(f"  {runtime:<30} {answer}")
+    for text in arguments.text or [task.example]:
+        print(f"\nOne answer from each runtime for {text!r}:")
+        for runtime, answer in task.demo_answers(run, version_dir, text).items():
+            print(f"  {runtime:<30} {answer}")
+    print(f"\nThe exported version: {version_dir} (SavedModel for TF Serving, onnx/ for onnxruntime, "
+          "parity.json, the model card)")
+    figures = describe_test_figures(run.metrics)
+    if figures:
+        print(f"Its test figures, from {os.path.join(arguments.run_dir, 'metrics.json')}: {figures}")
     return 0
+
+
+def describe_test_figures(metrics):
+    """The run's test accuracy or ROUGE in a few words, or None."""
+    test = metrics.get("test") or {}
+    if "accuracy" in test:
+        return f"accuracy {test['accuracy']:.4f} on {test.get('examples', '?')} texts"
+    if "rouge1" in test:
+        return (
+            f"ROUGE-1/2/Lsum {test['rouge1']:.2f} / {test['rouge2']:.2f} / {test['rougeLsum']:.2f} "
+            f"on {test.get('examples', '?')} documents"
+        )
+    return None
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from pipelines.common.argument_types import positive_float
 from pipelines.common.argument_types import positive_int
 from pipelines.common.command_line import PROGRESS
 from pipelines.common.command_line import VERBOSE_HELP
+from pipelines.common.command_line import CommandLineParser
 from pipelines.common.command_line import ConfigOption
 from pipelines.common.command_line import HelpFormatter
 from pipelines.common.command_line import add_config_file_option
@@ -28,6 +29,7 @@ from pipelines.common.command_line import check_heads_divide_width
 from pipelines.common.command_line import default_of
 from pipelines.common.command_line import describe_value
 from pipelines.common.command_line import given_options
+from pipelines.common.command_line import messages_to_stderr
 from pipelines.common.command_line import quiet_tensorflow_start
 from pipelines.common.command_line import spelling
 from pipelines.common.command_line import train_config
@@ -97,7 +99,7 @@ CHECKPOINT_FIXED_FIELDS = (
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = CommandLineParser(
         prog="python -m pipelines.classification",
         description="Train, evaluate, run and explain an attention text classifier.",
         epilog=EXAMPLES,
@@ -182,6 +184,11 @@ def add_evaluate_parser(commands):
     parser.add_argument("--text-column", help="default: the training text column")
     parser.add_argument("--label-column", help="default: the training label column")
     parser.add_argument("--out", help="JSON report path (default: RUN_DIR/evaluation_<file>.json)")
+    parser.add_argument(
+        "--json", action="store_true",
+        help="print the report as one JSON object (the file's contents) instead of a table; "
+        "other messages go to standard error",
+    )
     add_verbose_option(parser)
 
 
@@ -281,13 +288,18 @@ def run_evaluate(arguments):
     from pipelines.classification.evaluation import evaluate_run
     from pipelines.classification.metrics import format_report
 
-    report, path = evaluate_run(
-        arguments.run_dir,
-        arguments.data,
-        text_column=arguments.text_column,
-        label_column=arguments.label_column,
-        out=arguments.out,
-    )
+    with messages_to_stderr(arguments.json):
+        report, path = evaluate_run(
+            arguments.run_dir,
+            arguments.data,
+            text_column=arguments.text_column,
+            label_column=arguments.label_column,
+            out=arguments.out,
+        )
+    if arguments.json:
+        print(json.dumps(report, ensure_ascii=False))
+        print(f"report written to {path}", file=sys.stderr)
+        return
     print(format_report(report))
     print(report["bad_rows"]["source"] + ": " + describe_bad_rows(report["bad_rows"]))
     print(f"report written to {path}")

@@ -75,18 +75,18 @@ class TrainedClassifier:
     def class_names(self):
         return self.labels.class_names
 
-    def predict_probabilities(self, texts, batch_size=256):
+    def predict_probabilities(self, texts, batch_size=256, callbacks=None):
         """Class probabilities `(len(texts), num_classes)`.
 
         Texts are cut to the run's `max_length` tokens; an empty text gets the
         answer for a fully padded row. Anything but a list of UTF-8 texts is a
-        `UserInputError`.
+        `UserInputError`. `callbacks` go to Keras's `predict` (progress, say).
         """
         texts = check_texts(texts)
         if not texts:
             return np.zeros((0, self.labels.num_classes), dtype=np.float32)
         dataset = make_dataset(texts, tokenizer=self.tokenizer, batch_size=batch_size)
-        return self.model.predict(dataset, verbose=0)
+        return self.model.predict(dataset, verbose=0, callbacks=callbacks)
 
     def predict(self, texts, batch_size=256):
         """One dict per text: `label` (the class name, a string, as every exported
@@ -104,9 +104,9 @@ class TrainedClassifier:
             },
         }
 
-    def evaluate(self, texts, label_ids, batch_size=256):
+    def evaluate(self, texts, label_ids, batch_size=256, callbacks=None):
         """`classification_report` of the predictions for `texts`."""
-        predicted = self.predict_probabilities(texts, batch_size).argmax(axis=-1)
+        predicted = self.predict_probabilities(texts, batch_size, callbacks).argmax(axis=-1)
         return classification_report(label_ids, predicted, self.class_names)
 
     def explain(self, text):

@@ -32,6 +32,7 @@ from pipelines.common.atomic import atomic_path
 from pipelines.common.callbacks import best_record
 from pipelines.common.callbacks import best_weights_if_diverged
 from pipelines.common.callbacks import check_finite_weights
+from pipelines.common.callbacks import fit_reporting
 from pipelines.common.callbacks import read_history
 from pipelines.common.callbacks import training_callbacks
 from pipelines.common.data_paths import with_recorded_paths
@@ -105,7 +106,9 @@ def train_classifier(
         out: str. The run directory.
         overwrite: bool. Replace a finished or interrupted run in `out`.
         callbacks: extra Keras callbacks for `fit`.
-        verbose: Keras `fit` verbosity. Defaults to `"auto"` (progress bar).
+        verbose: how `fit` reports (`fit_reporting`): `"auto"` (the default)
+            shows Keras's progress bar on a terminal and plain lines when
+            output goes elsewhere; `"lines"`, or Keras's 0, 1 or 2.
         log: callable for progress messages. Defaults to `print`.
         backup_steps: int. Training steps between backups (one is also made
             at every epoch end). Defaults to `DEFAULT_BACKUP_STEPS`.
@@ -169,7 +172,7 @@ def train_classifier(
             log(f"worker done; the chief writes {out}")
             return {}
         classifier = TrainedClassifier(config, tokenizer, model)
-        metrics = evaluation_metrics(classifier, splits)
+        metrics = evaluation_metrics(classifier, splits, log, verbose)
         metrics["bad_rows"] = {name: table.bad_rows.to_dict() for name, table in tables.items()}
         metrics["training"] = training_summary(
             run, config, splits, fit_seconds, optimizer_steps, policy, strategy
@@ -368,7 +371,7 @@ def fit_classifier(
     if is_multiworker(strategy):
         prepare_model(model, strategy, next(iter(train_dataset)))
     start = time.perf_counter()
-    with best_weights_if_diverged(run.best_weights_path, log):
+    with best_weights_if_diverged(run.best_weights_path, log), fit_reporting(verbose) as (fit_verbose, reporters):
         model.fit(
             train_dataset,
             validation_data=valid_dataset,
@@ -376,8 +379,9 @@ def fit_classifier(
             callbacks=training_callbacks(
                 run, MONITOR, patience=config.training.patience, backup_steps=backup_steps
             )
-            + list(callbacks),
-            verbose=verbose,
+            + list(callbacks)
+            + reporters,
+            verbose=fit_verbose,
             shuffle=False,  # the dataset reshuffles itself every epoch
         )
     fit_seconds = time.perf_counter() - start
@@ -391,11 +395,16 @@ def fit_classifier(
     return model, fit_seconds, optimizer_steps
 
 
-def evaluation_metrics(classifier, splits):
+def evaluation_metrics(classifier, splits, log=print, verbose="auto"):
+    """The kept weights' figures on valid and test, reporting progress as `fit` did."""
     metrics = {}
     for name in ("valid", "test"):
         if name in splits and len(splits[name][0]):
-            metrics[name] = classifier.evaluate(*splits[name], batch_size=EVALUATION_BATCH_SIZE)
+            log(f"evaluating the kept weights on {name}: {len(splits[name][0])} texts")
+            with fit_reporting(verbose) as (_, reporters):
+                metrics[name] = classifier.evaluate(
+                    *splits[name], batch_size=EVALUATION_BATCH_SIZE, callbacks=reporters
+                )
     return metrics
 
 

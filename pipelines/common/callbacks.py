@@ -5,7 +5,9 @@ loss, a step-level BackupAndRestore (a killed run resumes from its last backup,
 optimizer state included), a best-weights checkpoint that also survives
 interruptions, early stopping, TensorBoard and a history file written after
 every epoch. Neither the backup nor the best weights are ever written with a
-NaN or an infinity in them.
+NaN or an infinity in them. `fit_reporting` chooses how `fit` shows its
+progress: Keras's bar on a terminal, the plain lines of `ProgressLogger` when
+output goes to a file.
 
 Keras's own callbacks do the work; the two subclasses below add only atomic
 writes (and, for the backup, a backup at every epoch end), because Keras
@@ -29,6 +31,12 @@ from pipelines.common.atomic import write_json_atomic
 from pipelines.common.errors import UserInputError
 from pipelines.common.finite import model_non_finite
 from pipelines.common.optimizers import optimizer_step
+from pipelines.common.progress import PROGRESS_LINE_SECONDS
+from pipelines.common.progress import Heartbeat
+from pipelines.common.progress import ProgressLines
+from pipelines.common.progress import format_duration
+from pipelines.common.progress import format_values
+from pipelines.common.progress import writes_to_terminal
 from pipelines.common.run_directory import DEFAULT_BACKUP_STEPS
 
 
@@ -295,6 +303,168 @@ def best_weights_if_diverged(best_weights_path, log):
                 diverged.last_finite,
             ) from None
         log(f"{diverged}; the run keeps the best earlier epoch's weights as its model")
+
+
+class ProgressLogger(keras.callbacks.Callback):
+    """Reports `fit` in plain lines, for output that goes to a file rather than a terminal.
+
+    A line when training begins; during each epoch's steps and its validation
+    pass, a line at most every `interval` seconds (the step, the running loss
+    and metrics, the time since the epoch or the validation pass began, and
+    an estimate of the time left in it); and a line at each epoch's end with
+    the epoch's loss, metrics and validation figures. Given to `predict`, a
+    line at most every `interval` seconds. No carriage returns and no colour
+    codes, unlike Keras's bar (`fit(verbose=1)`), and unlike `verbose=2` a
+    long epoch is not silent until its end.
+
+    A step can outlast the interval (the first one traces and compiles the
+    model; a busy machine slows any), and so can the saving at an epoch's
+    end: with `heartbeat`, a background thread writes a line saying what is
+    running whenever `interval` seconds pass without one, so the log never
+    falls silent for longer. The thread stops when `fit` or `predict` ends;
+    use `fit_reporting`, which also stops it when they raise.
+
+    Args:
+        interval: float. Least seconds between two progress lines, and most
+            seconds without a line while `heartbeat` runs. Defaults to
+            `PROGRESS_LINE_SECONDS`.
+        stream: file object. Defaults to standard output at each write.
+        clock: callable returning seconds (for tests). Defaults to
+            `time.monotonic`.
+        heartbeat: bool. Run the background thread. Defaults to True.
+    """
+
+    def __init__(self, interval=PROGRESS_LINE_SECONDS, stream=None, clock=time.monotonic, heartbeat=True):
+        super().__init__()
+        self.interval = interval
+        self.stream = stream
+        self.clock = clock
+        self.phase = None
+        self.last_line = None
+        self.what = "fit"
+        self.started = None
+        self.output = Heartbeat(interval, self.heartbeat_line, stream, clock, enabled=heartbeat)
+
+    def write(self, line):
+        self.output.write(line)
+
+    def start_phase(self, target, label, unit_name):
+        previous = self.phase.last_line if self.phase is not None else self.last_line
+        self.phase = ProgressLines(
+            target, unit_name=unit_name, label=label, interval=self.interval, clock=self.clock,
+            write=self.write,
+        )
+        self.phase.last_line = previous  # the interval runs on across phases
+
+    def start_heartbeat(self):
+        self.output.interval = self.interval
+        self.output.start()
+
+    def stop_heartbeat(self):
+        self.output.stop()
+
+    def heartbeat_line(self, now):
+        """What is running: the phase's position and the step under way, or the time since `fit` began."""
+        phase = self.phase
+        if phase is None:
+            return f"{self.what}: {format_duration(now - self.started)} since it began; saving or preparing between steps"
+        if phase.target is not None and phase.seen >= phase.target:
+            return phase.line(phase.seen, None, now, False) + " - finishing"
+        return phase.line(phase.seen, None, now, False) + f" - {phase.unit_name} {phase.seen + 1} running"
+
+    def on_train_begin(self, logs=None):
+        self.epochs = self.params.get("epochs")
+        self.steps = self.params.get("steps")
+        self.what = "fit"
+        self.started = self.clock()
+        self.last_line = self.started
+        self.phase = None
+        steps = f" of {self.steps} steps" if self.steps else ""
+        self.write(f"fit: {self.epochs} epoch(s){steps}; a line every {self.interval:g}s and at each epoch's end")
+        self.start_heartbeat()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch + 1
+        self.epoch_start = self.clock()
+        self.start_phase(self.steps, f"epoch {self.epoch}/{self.epochs} step", "step")
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.phase.update(batch + 1, logs, finalize=False)
+
+    def on_test_begin(self, logs=None):
+        if self.phase is not None:  # validation within `fit`
+            self.start_phase(None, f"epoch {self.epoch}/{self.epochs} validation batch", "batch")
+
+    def on_test_batch_end(self, batch, logs=None):
+        if self.phase is not None:
+            self.phase.update(batch + 1, logs, finalize=False)
+
+    def on_test_end(self, logs=None):
+        if self.phase is not None:  # the epoch-end callbacks (checkpoints, backups) run next
+            self.last_line = self.phase.last_line
+            self.phase = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = self.clock()
+        line = (
+            f"epoch {epoch + 1}/{self.epochs} done in {format_duration(now - self.epoch_start)}"
+            f" ({format_duration(now - self.started)} since fit began)"
+        )
+        if logs:
+            line += " - " + format_values(logs)
+        self.phase = None
+        self.write(line)
+        self.last_line = now
+
+    def on_train_end(self, logs=None):
+        self.stop_heartbeat()
+        self.phase = None
+
+    def on_predict_begin(self, logs=None):
+        self.what = "predict"
+        self.started = self.last_line = self.clock()
+        self.start_phase(self.params.get("steps"), "predict batch", "batch")
+        self.start_heartbeat()
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self.phase.update(batch + 1, finalize=False)
+
+    def on_predict_end(self, logs=None):
+        self.stop_heartbeat()
+        self.phase = None
+
+
+@contextlib.contextmanager
+def fit_reporting(verbose="auto", stream=None):
+    """How `fit` (or `predict`) reports progress: its `verbose` argument and the callbacks to add.
+
+    A context manager, so that `ProgressLogger`'s heartbeat stops when the
+    block ends, even when `fit` raises:
+
+        with fit_reporting(verbose) as (fit_verbose, reporters):
+            model.fit(..., verbose=fit_verbose, callbacks=callbacks + reporters)
+
+    Args:
+        verbose: `"auto"`: Keras's progress bar when standard output is a
+            terminal, `"lines"` otherwise; `"lines"`: `ProgressLogger`'s plain
+            lines; or Keras's own 0 (nothing), 1 (the bar), 2 (a line per
+            epoch).
+        stream: where `"auto"` looks and `ProgressLogger` writes. Defaults
+            to standard output.
+
+    Yields:
+        `(verbose for fit, list of callbacks)`.
+    """
+    if verbose == "auto":
+        verbose = 1 if writes_to_terminal(stream) else "lines"
+    if verbose not in ("lines", 0, 1, 2):
+        raise ValueError(f"`verbose` must be 'auto', 'lines', 0, 1 or 2. Received: verbose={verbose!r}")
+    reporters = [ProgressLogger(stream=stream)] if verbose == "lines" else []
+    try:
+        yield (0 if verbose == "lines" else verbose), reporters
+    finally:
+        for reporter in reporters:
+            reporter.stop_heartbeat()
 
 
 def training_callbacks(

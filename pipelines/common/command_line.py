@@ -5,6 +5,9 @@
   them with their defaults in `--help` and their earlier spellings accepted but
   hidden, and `train_config` builds the config: defaults, then the sections of
   a `--config FILE`, then the flags given.
+- `CommandLineParser`: every command takes its options before, between or
+  after its positional arguments (`predict RUN --json TEXT ...`).
+- `--progress`: how training reports (`fit_reporting` in callbacks.py).
 - `--verbose` and `quiet_tensorflow_start`: runs print no TensorFlow start-up
   lines unless asked.
 
@@ -26,6 +29,80 @@ CONFIG_HELP = (
     "a config.json of an earlier run, or part of one (any of its sections and keys): "
     "its settings replace the defaults; options given here replace its settings"
 )
+
+
+class CommandLineParser(argparse.ArgumentParser):
+    """An `ArgumentParser` whose commands take options anywhere among their positionals.
+
+    Plain argparse gives a `nargs="*"` positional only the words before the
+    first option, so `predict RUN --json "some text"` fails with "unrecognized
+    arguments". A parser without subcommands (each subcommand's parser, and a
+    parser like `python -m export`'s) parses in two passes, as argparse's
+    `parse_intermixed_args` does: the options first, then the words left as
+    positionals. A parser with subcommands parses as usual and hands the rest
+    to the subcommand's parser (`parse_intermixed_args` raises `TypeError`
+    there). Subcommand parsers are made of this class too: `add_subparsers`
+    uses the parent's class.
+
+    Everything after `--` is positional, even words that begin with `-`
+    (`predict RUN -- "-5 stars"`). The second pass is given them after a `--`
+    of its own: argparse's `parse_intermixed_args` can lose a `--` that comes
+    before the first positional (Python 3.11).
+    """
+
+    def parse_known_args(self, args=None, namespace=None):
+        positionals = self._get_positional_actions()
+        if any(action.nargs in (argparse.PARSER, argparse.REMAINDER) for action in positionals):
+            return super().parse_known_args(args, namespace)
+        args = list(sys.argv[1:] if args is None else args)
+        if "--" in args:
+            split = args.index("--")
+            options_part, after_dashes = args[:split], args[split + 1 :]
+        else:
+            options_part, after_dashes = args, None
+        saved_usage = self.usage
+        try:
+            if self.usage is None:  # errors of the first pass show the full usage
+                self.usage = self.format_usage()[len("usage: ") :]
+            namespace, positional_words = self._parse_options_only(options_part, namespace, positionals)
+            if after_dashes is not None:
+                positional_words += ["--"] + after_dashes
+            return self._parse_positionals_only(positional_words, namespace)
+        finally:
+            self.usage = saved_usage
+
+    def _parse_options_only(self, args, namespace, positionals):
+        """First pass: the options, with every positional switched off; returns the words left."""
+        saved = [(action, action.nargs, action.default) for action in positionals]
+        try:
+            for action in positionals:
+                action.nargs = argparse.SUPPRESS
+                action.default = argparse.SUPPRESS
+            namespace, left = super().parse_known_args(args, namespace)
+        finally:
+            for action, nargs, default in saved:
+                action.nargs, action.default = nargs, default
+        for action in positionals:  # the switched-off positionals store empty lists
+            if getattr(namespace, action.dest, None) == []:
+                delattr(namespace, action.dest)
+        return namespace, left
+
+    def _parse_positionals_only(self, args, namespace):
+        """Second pass: the positionals (options were given or defaulted in the first)."""
+        optionals = self._get_optional_actions()
+        saved = [(action, action.required) for action in optionals]
+        groups = [(group, group.required) for group in self._mutually_exclusive_groups]
+        try:
+            for action in optionals:
+                action.required = False
+            for group in self._mutually_exclusive_groups:
+                group.required = False
+            return super().parse_known_args(args, namespace)
+        finally:
+            for action, required in saved:
+                action.required = required
+            for group, required in groups:
+                group.required = required
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,19 +305,37 @@ def check_heads_divide_width(arguments, width_option, width, heads):
             )
 
 
-# `train --progress`: how Keras `fit` reports (its `verbose` argument).
-PROGRESS = {"none": 0, "bar": 1, "epochs": 2}
+# `train --progress`: how `fit` reports (the `verbose` of `fit_reporting` in callbacks.py).
+PROGRESS = {"auto": "auto", "bar": 1, "lines": "lines", "epochs": 2, "none": 0}
 
 
 def add_progress_option(parser):
     parser.add_argument(
-        "--progress", choices=tuple(PROGRESS), default="bar",
-        help="how `fit` reports: a progress bar, one line per epoch, or nothing",
+        "--progress", choices=tuple(PROGRESS), default="auto",
+        help="how training reports: bar (Keras's interactive progress bar), lines (a plain "
+        "line every 30 seconds and at each epoch's end: step, loss, metrics, elapsed and "
+        "remaining time), epochs (Keras's line per epoch) or none; auto: bar when standard "
+        "output is a terminal, lines otherwise",
     )
 
 
 def add_verbose_option(parser):
     parser.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
+
+
+@contextlib.contextmanager
+def messages_to_stderr(enabled=True):
+    """Sends what is printed to standard output to standard error while enabled.
+
+    For `--json`: standard output then holds the JSON alone, while messages
+    and progress (Keras's bar or plain lines, which choose by where they are
+    going) still reach the user.
+    """
+    if not enabled:
+        yield
+        return
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
 
 
 @contextlib.contextmanager

@@ -19,6 +19,7 @@ from pipelines.common.argument_types import non_negative_int
 from pipelines.common.argument_types import positive_float
 from pipelines.common.argument_types import positive_int
 from pipelines.common.command_line import PROGRESS
+from pipelines.common.command_line import CommandLineParser
 from pipelines.common.command_line import ConfigOption
 from pipelines.common.command_line import HelpFormatter
 from pipelines.common.command_line import add_config_file_option
@@ -28,6 +29,7 @@ from pipelines.common.command_line import add_verbose_option
 from pipelines.common.command_line import check_heads_divide_width
 from pipelines.common.command_line import describe_config_default
 from pipelines.common.command_line import given_options
+from pipelines.common.command_line import messages_to_stderr
 from pipelines.common.command_line import quiet_tensorflow_start
 from pipelines.common.command_line import spelling
 from pipelines.common.command_line import train_config
@@ -141,7 +143,7 @@ def add_output_options(parser, what):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = CommandLineParser(
         prog="python -m pipelines.summarization",
         description="Abstractive summarization with an encoder-decoder Transformer.",
         epilog=JAX_ROUTE,
@@ -211,6 +213,11 @@ def build_parser():
     evaluate.add_argument("--data", required=True, help="pairs to score")
     evaluate.add_argument("--document-column", help="defaults to the training column")
     evaluate.add_argument("--summary-column", help="defaults to the training column")
+    evaluate.add_argument(
+        "--json", action="store_true",
+        help="print the report as one JSON object (the file's contents); progress and other "
+        "messages go to standard error",
+    )
     add_verbose_option(evaluate)
     add_search_options(evaluate)
 
@@ -302,18 +309,23 @@ def run_evaluate(args):
     from pipelines.summarization.pairs import read_pairs
     from pipelines.summarization.trained import Summarizer
 
-    summarizer = Summarizer.load(args.run_dir)
-    data = summarizer.config.data
-    pairs = read_pairs(
-        args.data,
-        args.document_column or data.document_column,
-        args.summary_column or data.summary_column,
-    )
-    print(f"{len(pairs)} pairs to score; {pairs.bad_rows.describe()}")
-    if not len(pairs):
-        raise UserInputError(f"{args.data}: no usable (document, summary) rows to evaluate")
-    report, predictions = evaluate_pairs(summarizer, pairs, **search_overrides(args))
-    rouge_path, predictions_path = write_evaluation(args.run_dir, pairs, report, predictions)
+    with messages_to_stderr(args.json):
+        summarizer = Summarizer.load(args.run_dir)
+        data = summarizer.config.data
+        pairs = read_pairs(
+            args.data,
+            args.document_column or data.document_column,
+            args.summary_column or data.summary_column,
+        )
+        print(f"{len(pairs)} pairs to score; {pairs.bad_rows.describe()}")
+        if not len(pairs):
+            raise UserInputError(f"{args.data}: no usable (document, summary) rows to evaluate")
+        report, predictions = evaluate_pairs(summarizer, pairs, **search_overrides(args))
+        rouge_path, predictions_path = write_evaluation(args.run_dir, pairs, report, predictions)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+        print(f"report: {rouge_path}\npredictions beside references: {predictions_path}", file=sys.stderr)
+        return
     print(
         f"ROUGE-1 {report['rouge1']:.2f}  ROUGE-2 {report['rouge2']:.2f}  "
         f"ROUGE-Lsum {report['rougeLsum']:.2f}  (F1 x 100, {report['examples']} summaries)"
@@ -331,24 +343,25 @@ def run_summarize(args):
     for number, text in enumerate(args.texts, start=1):
         if not text.replace("\\n", "").strip():
             raise UserInputError(f"TEXT {number} is empty; give a document to summarize")
-    summarizer = Summarizer.load(args.run_dir)
-    if args.file:
-        column = args.document_column or summarizer.config.data.document_column
-        documents = read_documents(args.file, column)
-    else:
-        documents = [text.replace("\\n", "\n") for text in args.texts]
-    overrides = search_overrides(args)
-    batch_size = overrides["batch_size"] or summarizer.config.generation.batch_size
-    summaries, summary_ids = generate(
-        summarizer, documents, progress=len(documents) > batch_size, return_ids=True, **overrides
-    )
-    if args.explain:
-        from pipelines.summarization.explain import explain_documents
+    with messages_to_stderr():  # standard output holds the summaries alone
+        summarizer = Summarizer.load(args.run_dir)
+        if args.file:
+            column = args.document_column or summarizer.config.data.document_column
+            documents = read_documents(args.file, column)
+        else:
+            documents = [text.replace("\\n", "\n") for text in args.texts]
+        overrides = search_overrides(args)
+        batch_size = overrides["batch_size"] or summarizer.config.generation.batch_size
+        summaries, summary_ids = generate(
+            summarizer, documents, progress=len(documents) > batch_size, return_ids=True, **overrides
+        )
+        if args.explain:
+            from pipelines.summarization.explain import explain_documents
 
-        explained = explain_documents(summarizer, documents, summary_ids, args.explain)
-        print(
-            f"{len(explained)} explanations: {args.explain}/explain_N.json and .png "
-            "(N numbers the documents from 1; empty ones have none)", file=sys.stderr,
+            explained = explain_documents(summarizer, documents, summary_ids, args.explain)
+            print(
+                f"{len(explained)} explanations: {args.explain}/explain_N.json and .png "
+                "(N numbers the documents from 1; empty ones have none)", file=sys.stderr,
         )
     if args.json:
         for document, summary in zip(documents, summaries):

@@ -183,7 +183,7 @@ def scatter_onto_ids(weights, source_ids, vocabulary_size):
     duplicate wins.
     """
     shape = ops.shape(weights)
-    batch, target, source = shape[0], shape[1], shape[2]
+    batch, target = shape[0], shape[1]
     rows = ops.reshape(ops.arange(batch * target, dtype="int32"), (batch, target, 1))
     ids = ops.cast(source_ids, "int32")[:, None, :]
     flat_indices = ops.reshape(rows * vocabulary_size + ids, (-1, 1))

@@ -1,8 +1,7 @@
 """A trained summarizer (model, tokenizer, settings) and `generate`, texts in, summaries out."""
 
-import keras
-
 from pipelines.common.errors import UserInputError
+from pipelines.common.progress import progress_bar
 from pipelines.common.run_directory import RunDirectory
 from pipelines.common.run_files import load_keras_model
 from pipelines.common.text_input import check_texts
@@ -89,7 +88,8 @@ def generate(
         length_penalty: float. Beam scores are divided by length ** this.
         no_repeat_ngram_size: int. Never repeat an n-gram of this size; 0: off.
         batch_size: int. Documents per compiled batch.
-        progress: bool. Show a progress bar.
+        progress: bool. Show progress: Keras's bar on a terminal, a plain
+            line every 30 seconds otherwise (`progress_bar`).
         restore_capitals: bool. Re-capitalize names and sentence starts from
             the document (see `postprocessing/python_text.py`). Defaults to True.
         return_ids: bool. Also return each summary's generated ids (None for
@@ -111,8 +111,11 @@ def generate(
         return ([""] * len(documents), [None] * len(documents)) if return_ids else [""] * len(documents)
     generator = summarizer.generator(options)
     document_ids = summarizer.tokenizer.tokenize(to_summarize).to_list()
-    bar = keras.utils.Progbar(len(to_summarize), unit_name="document") if progress else None
-    summary_ids = generator.generate_ids(document_ids, progress=bar)
+    bar = progress_bar(len(to_summarize), unit_name="document") if progress else None
+    try:
+        summary_ids = generator.generate_ids(document_ids, progress=bar)
+    finally:
+        getattr(bar, "close", lambda: None)()  # plain lines' heartbeat; Keras's bar has none
     summaries = [
         text.decode("utf-8") for text in summarizer.tokenizer.detokenize(summary_ids).numpy()
     ]

@@ -35,6 +35,7 @@ from pipelines.common.atomic import atomic_path
 from pipelines.common.callbacks import TimedSnapshots
 from pipelines.common.callbacks import best_weights_if_diverged
 from pipelines.common.callbacks import check_finite_weights
+from pipelines.common.callbacks import fit_reporting
 from pipelines.common.callbacks import read_history
 from pipelines.common.callbacks import training_callbacks
 from pipelines.common.data_paths import with_recorded_paths
@@ -212,7 +213,7 @@ def describe_truncation(report):
     )
 
 
-def train(config, out, *, overwrite=False, log=print, backup_steps=DEFAULT_BACKUP_STEPS, verbose=1):
+def train(config, out, *, overwrite=False, log=print, backup_steps=DEFAULT_BACKUP_STEPS, verbose="auto"):
     """Trains a summarizer as `config` says and writes the run directory `out`.
 
     Args:
@@ -222,8 +223,9 @@ def train(config, out, *, overwrite=False, log=print, backup_steps=DEFAULT_BACKU
         log: callable taking one line of progress text.
         backup_steps: int. Training steps between backups (one is also made
             at every epoch end).
-        verbose: Keras `fit` verbosity: 1 a progress bar (the default), 2 one
-            line per epoch, 0 nothing.
+        verbose: how `fit` reports (`fit_reporting`): `"auto"` (the default)
+            shows Keras's progress bar on a terminal and plain lines when
+            output goes elsewhere; `"lines"`, or Keras's 0, 1 or 2.
 
     Returns:
         The metrics dict written to metrics.json (empty on a multi-worker
@@ -296,7 +298,7 @@ def train(config, out, *, overwrite=False, log=print, backup_steps=DEFAULT_BACKU
 
 
 def fit_model(
-    config, run, tokenizer, splits, log, backup_steps=DEFAULT_BACKUP_STEPS, strategy=None, verbose=1,
+    config, run, tokenizer, splits, log, backup_steps=DEFAULT_BACKUP_STEPS, strategy=None, verbose="auto",
     checkpoint=None,
 ):
     """Builds, compiles and fits the model; returns it (best weights) and a speed report.
@@ -360,10 +362,11 @@ def fit_model(
         + (f" or {training.max_minutes:g} minutes" if training.max_minutes else "")
     )
     start = time.perf_counter()
-    with best_weights_if_diverged(run.best_weights_path, log):  # a NaN loss ends fit
+    # A NaN loss ends fit; how it reports its progress depends on where output goes.
+    with best_weights_if_diverged(run.best_weights_path, log), fit_reporting(verbose) as (fit_verbose, reporters):
         model.fit(
             train_dataset, validation_data=valid_dataset, epochs=training.epochs,
-            callbacks=callbacks, verbose=verbose, shuffle=False,  # the dataset shuffles itself
+            callbacks=callbacks + reporters, verbose=fit_verbose, shuffle=False,  # the dataset shuffles itself
         )
     seconds = time.perf_counter() - start
     # Counted before loading the best weights, which bring back that epoch's optimizer state.

@@ -227,3 +227,12 @@ def test_output_under_a_regular_file_is_refused(classifier_run_dir, tmp_path, ca
     error = capsys.readouterr().err.strip()
     assert error.startswith(f"error: {blocker / 'm'}: cannot write the output folder")
     assert len(error.splitlines()) == 1
+
+
+def test_demo_ends_with_the_run_test_figures():
+    from export.demo import describe_test_figures
+
+    assert describe_test_figures({"test": {"accuracy": 0.89908, "examples": 872}}) == "accuracy 0.8991 on 872 texts"
+    rouge = {"rouge1": 36.861, "rouge2": 12.3, "rougeLsum": 33.07, "examples": 819}
+    assert describe_test_figures({"test": rouge}) == "ROUGE-1/2/Lsum 36.86 / 12.30 / 33.07 on 819 documents"
+    assert describe_test_figures({}) is None

@@ -1,5 +1,6 @@
 """Shared fixtures of the pipeline tests: tiny data files and a tiny trained run."""
 
+import contextlib
 import os
 
 import pytest
@@ -32,10 +33,20 @@ def tiny_data(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_run(tiny_data, tmp_path_factory):
-    """A run directory trained for one epoch through the command line."""
+    """A run directory trained for one epoch through the command line, with the default
+    `--progress` and standard output sent to `train.log` beside it (see `tiny_run_log`)."""
     from pipelines.classification.cli import main
 
     out = tmp_path_factory.mktemp("runs") / "tiny"
-    status = main(train_command(tiny_data, out))
+    command = [word for word in train_command(tiny_data, out) if word not in ("--progress", "none")]
+    with open(out.parent / "train.log", "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+        status = main(command)
     assert status == 0
     return str(out)
+
+
+@pytest.fixture(scope="session")
+def tiny_run_log(tiny_run):
+    """What training `tiny_run` printed, standard output being a file."""
+    with open(os.path.join(os.path.dirname(tiny_run), "train.log"), encoding="utf-8") as file:
+        return file.read()

@@ -91,6 +91,33 @@ def test_predict_json_prints_one_object_per_text_with_the_label_contract(tiny_ru
         assert record["label_id"] == ["neg", "pos"].index(record["label"])
 
 
+def test_predict_takes_its_options_between_or_after_the_texts(tiny_run, capsys):
+    assert main(["predict", tiny_run, "a good film", "dull and flat", "--json"]) == 0
+    expected = capsys.readouterr().out
+    # Every placement parses alike (test_command_lines.py); this one failed before.
+    assert main(["predict", tiny_run, "--json", "a good film", "dull and flat"]) == 0
+    assert capsys.readouterr().out == expected
+
+
+def test_texts_that_begin_with_a_dash_follow_two_dashes(tiny_run, capsys):
+    assert main(["predict", tiny_run, "--json", "--", "-5 stars, a dull film", "--json"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [record["text"] for record in records] == ["-5 stars, a dull film", "--json"]
+
+
+def test_evaluate_json_prints_one_object_with_the_metrics(tiny_run, tiny_data, tmp_path, capsys):
+    out = tmp_path / "report.json"
+    assert main(["evaluate", tiny_run, "--json", "--data", tiny_data["test"], "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)  # the whole of standard output: one JSON object
+    with open(out, encoding="utf-8") as file:
+        assert report == json.load(file)
+    assert report["examples"] == 60 and 0 <= report["accuracy"] <= 1 and "macro_f1" in report
+    assert f"report written to {out}" in captured.err
+    assert main(["evaluate", tiny_run, "--data", tiny_data["test"], "--out", str(out)]) == 0
+    assert f"accuracy {report['accuracy']:.4f}" in capsys.readouterr().out  # the table, without --json
+
+
 def test_predict_prints_a_readable_line_per_text(tiny_run, capsys):
     assert main(["predict", tiny_run, "a good film", "dull and flat"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()

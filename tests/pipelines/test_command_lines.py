@@ -110,11 +110,91 @@ def test_earlier_verbose_level_sets_the_classifier_progress():
     command = ["train", *CLASSIFICATION_DATA, "--out", "run"]
     assert classification_cli.train_progress(parser.parse_args(command + ["--verbose", "0"])) == 0
     assert classification_cli.train_progress(parser.parse_args(command + ["--progress", "epochs"])) == 2
-    verbose = parser.parse_args(command + ["--verbose"])
-    assert verbose.verbose is True and classification_cli.train_progress(verbose) == 1
+    verbose = parser.parse_args(command + ["--verbose"])  # TensorFlow's log lines; progress as by default
+    assert verbose.verbose is True and classification_cli.train_progress(verbose) == "auto"
+    assert classification_cli.train_progress(parser.parse_args(command + ["--progress", "lines"])) == "lines"
 
 
 def test_the_earlier_jax_trainer_module_still_runs():
     result = run_python(["-m", "pipelines.jax_training", "--help"], KERAS_BACKEND="jax")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "BUNDLE" in result.stdout and "--out" in result.stdout
+
+
+# Each command that takes positional arguments: (command line, command, positionals, options),
+# each option a flag with its value, if any. `train` and `prepare-arrays` take none.
+POSITIONAL_COMMANDS = [
+    (classification_cli, "evaluate", ["RUN"], [["--data", "test.tsv"], ["--out", "report.json"]]),
+    (classification_cli, "predict", ["RUN", "a good film", "flat and dull"], [["--json"], ["--batch-size", "4"]]),
+    (classification_cli, "explain", ["RUN", "a good film"], [["--out", "why.png"], ["--verbose"]]),
+    (summarization_cli, "import-weights", ["BUNDLE", "WEIGHTS"], [["--out", "RUN"], ["--overwrite"]]),
+    (summarization_cli, "evaluate", ["RUN"], [["--data", "pairs.csv"], ["--json"], ["--beams", "2"]]),
+    (summarization_cli, "summarize", ["RUN", "Anna: lunch?", "Ben: a movie?"], [["--json"], ["--max-length", "9"]]),
+]
+
+
+def flag_placements(positionals, options):
+    """The same words with the options all before, all after, all in each gap, and one per gap."""
+    flags = [word for option in options for word in option]
+    placements = [flags + positionals, positionals + flags]
+    placements += [positionals[:cut] + flags + positionals[cut:] for cut in range(1, len(positionals))]
+    spread = []
+    for index, word in enumerate(positionals):
+        spread += [word] + (options[index] if index < len(options) else [])
+    placements.append(spread + [word for option in options[len(positionals):] for word in option])
+    return placements
+
+
+@pytest.mark.parametrize(
+    "cli, command, positionals, options",
+    POSITIONAL_COMMANDS,
+    ids=[f"{cli.__name__.split('.')[1]}-{command}" for cli, command, _, _ in POSITIONAL_COMMANDS],
+)
+def test_options_may_come_before_between_or_after_positionals(cli, command, positionals, options):
+    parser = cli.build_parser()
+    expected = vars(parser.parse_args([command, *positionals, *[word for option in options for word in option]]))
+    for words in flag_placements(positionals, options):
+        assert vars(parser.parse_args([command, *words])) == expected, words
+    positional_values = [value for value in expected.values() if value in positionals or value == positionals[1:]]
+    assert positional_values and expected["command"] == command
+    for option in options:  # every option given took effect
+        value = expected[option[0].lstrip("-").replace("-", "_")]
+        assert value is True if len(option) == 1 else str(value) == option[1]
+
+
+def test_export_options_may_come_before_or_after_the_run_directory():
+    from export.cli import build_parser
+
+    parser = build_parser()
+    options = ["--name", "sst2", "--overwrite", "--parity-rows", "8"]
+    expected = vars(parser.parse_args(["RUN", *options]))
+    assert expected["run_dir"] == "RUN" and expected["parity_rows"] == 8 and expected["overwrite"]
+    assert vars(parser.parse_args([*options, "RUN"])) == expected
+    assert vars(parser.parse_args(["--name", "sst2", "RUN", "--overwrite", "--parity-rows", "8"])) == expected
+
+
+@pytest.mark.parametrize(
+    "words, texts",
+    [
+        (["RUN", "--json", "--", "-5 stars", "--not-a-flag"], ["-5 stars", "--not-a-flag"]),
+        (["--json", "--", "RUN", "-5 stars"], ["-5 stars"]),  # argparse's intermixed parser loses this --
+        (["RUN", "a", "--json", "--", "-b"], ["a", "-b"]),
+    ],
+)
+def test_texts_that_begin_with_a_dash_follow_two_dashes(words, texts):
+    for cli, command in ((classification_cli, "predict"), (summarization_cli, "summarize")):
+        arguments = cli.build_parser().parse_args([command, *words])
+        assert (arguments.run_dir, arguments.texts, arguments.json) == ("RUN", texts, True)
+
+
+def test_unknown_options_and_missing_positionals_are_still_errors(capsys):
+    parser = classification_cli.build_parser()
+    for words, message in (
+        (["predict", "RUN", "--jsn", "a text"], "unrecognized arguments: --jsn"),
+        (["explain", "--out", "why.png"], "required: RUN_DIR, TEXT"),
+        (["explain", "RUN", "a text"], "required: --out"),
+    ):
+        with pytest.raises(SystemExit) as exit:
+            parser.parse_args(words)
+        assert exit.value.code == 2
+        assert message in capsys.readouterr().err

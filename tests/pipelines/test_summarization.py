@@ -332,3 +332,28 @@ def test_explain_writes_what_the_models_own_outputs_say(tiny_run, tmp_path, caps
     np.testing.assert_allclose(p_gen * vocabulary[steps, ids] + (1 - p_gen) * copied, probabilities, rtol=1e-4)
     shares = np.array([token["copied_share"] for token in explanation["tokens"]])
     np.testing.assert_allclose(shares, (1 - p_gen) * copied / probabilities, rtol=1e-4, atol=1e-6)
+
+
+def test_evaluate_json_prints_one_object_and_its_progress_in_plain_lines_on_stderr(
+    tiny_run, dialogue_files, capsys
+):
+    data = dialogue_files["valid"]
+    assert main(["evaluate", tiny_run, "--json", "--data", data, "--beams", "1", "--batch-size", "4"]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)  # the whole of standard output: one JSON object
+    with open(os.path.join(tiny_run, "evaluation", "valid.beams1.rouge.json"), encoding="utf-8") as file:
+        assert report == json.load(file)
+    assert report["examples"] == 10 and {"rouge1", "rouge2", "rougeLsum"} <= set(report)
+    # Standard error is not a terminal here: progress comes as plain lines, never redrawn.
+    assert "documents 10/10 (100%)" in captured.err and "10 pairs to score" in captured.err
+    assert "\r" not in captured.err and "\x1b" not in captured.err
+
+
+def test_summarize_takes_its_options_between_the_texts(tiny_run, capsys):
+    words = ["--beams", "1", "Tom: lunch at 5?", "--json", "Betty: a movie at 3?", "--batch-size", "2"]
+    assert main(["summarize", tiny_run, *words, "--", "- Tom: hi"]) == 0
+    captured = capsys.readouterr()
+    records = [json.loads(line) for line in captured.out.splitlines()]  # progress stays off stdout
+    assert [record["text"] for record in records] == ["Tom: lunch at 5?", "Betty: a movie at 3?", "- Tom: hi"]
+    assert all(isinstance(record["summary"], str) for record in records)
+    assert "documents 3/3 (100%)" in captured.err
