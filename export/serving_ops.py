@@ -41,10 +41,11 @@ SERVING_OPS = {
         },
     ),
     "arithmetic": (
-        "core element-wise math and reductions (tensorflow/core/kernels)",
+        "core element-wise math and reductions (tensorflow/core/kernels); Abs and Softplus "
+        "carry the copy mixture's log-add-exp",
         {
             "Add", "AddV2", "Sub", "Mul", "RealDiv", "FloorDiv", "FloorMod", "Neg", "Pow", "Rsqrt",
-            "Sqrt", "Exp", "Log", "Maximum", "Minimum", "Cos", "Sin", "Tanh", "Erf",
+            "Sqrt", "Exp", "Log", "Maximum", "Minimum", "Cos", "Sin", "Tanh", "Erf", "Abs", "Softplus",
             "SquaredDifference", "Mean", "Sum", "Max", "Prod", "Cumsum", "Softmax", "LogSoftmax",
         },
     ),

@@ -7,6 +7,7 @@ throughput, not tuned by full runs; test.csv was never used to choose them.
 
 import dataclasses
 
+from pipelines.common.run_files import read_json_file
 from pipelines.common.sectioned_config import SUMMARIZATION
 from pipelines.common.sectioned_config import SectionedConfig
 from pipelines.decoding.settings import DecodingSettings
@@ -39,7 +40,7 @@ class ModelConfig:
     normalize_first: bool = True
     # The copy mechanism (`PointerGenerator`): the output mixes the vocabulary
     # distribution with copies of source tokens. On for new runs; a config.json
-    # written without this key is a plain decoder (`SummarizerConfig.from_dict`).
+    # written without this key is a plain decoder (`SummarizerConfig.load`).
     copy: bool = True
     # A warm start (`--init-from`, see warm_start.py): the checkpoint as given (a
     # directory or a short name), where its weights came from (path, sha256,
@@ -105,9 +106,11 @@ class DataConfig:
 WARM_START_DEFAULTS = {
     "model": {
         "decoder_layers": 3, "dropout": 0.1, "attention_dropout": 0.1,
-        "max_document_length": 512,  # MiniLM's positions
+        # Within the checkpoint's positions (MiniLM: 512), as before the longer defaults.
+        "max_document_length": 512, "max_summary_length": 80,
     },
     "training": {"batch_size": 16, "learning_rate": 1e-4, "warmup_steps": 200},
+    "generation": {"max_length": 80},
 }
 
 
@@ -122,12 +125,15 @@ class SummarizerConfig(SectionedConfig):
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
 
     @classmethod
-    def from_dict(cls, data):
-        # Runs written before the copy mechanism existed have no `copy` key: plain decoders.
-        model = data.get("model")
-        if isinstance(model, dict) and "copy" not in model:
-            data = {**data, "model": {**model, "copy": False}}
-        return super().from_dict(data)
+    def load(cls, path):
+        """A run's config.json. One written before the copy mechanism existed has no
+        `copy` key: its model is a plain decoder. (`from_dict` gives missing keys
+        today's defaults, as a partial `--config` file wants.)"""
+        config = super().load(path)
+        model = read_json_file(path).get("model")
+        if not isinstance(model, dict) or "copy" not in model:
+            config.model.copy = False
+        return config
 
 
 def default_config(init_from=None):

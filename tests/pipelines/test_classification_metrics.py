@@ -73,7 +73,7 @@ def test_evaluate_command_reports_the_hand_computed_figures(tiny_run, tmp_path, 
     monkeypatch.setattr(
         TrainedClassifier,
         "predict_probabilities",
-        lambda self, texts, batch_size=256: fixed_predictions(texts),
+        lambda self, texts, batch_size=256, callbacks=None: fixed_predictions(texts),
     )
     out = tmp_path / "report.json"
     assert main(["evaluate", tiny_run, "--data", data, "--out", str(out)]) == 0
