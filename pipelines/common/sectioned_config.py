@@ -83,4 +83,10 @@ class SectionedConfig:
                 f"{path}: not a run configuration (a JSON object); point at a run directory written by `train`"
             )
         cls.check_task(data, path)
+        return cls.from_run_file(data)
+
+    @classmethod
+    def from_run_file(cls, data):
+        """The config of a run's saved config.json contents; `from_dict` unless a task
+        reads files of earlier versions differently."""
         return cls.from_dict(data)

@@ -7,7 +7,6 @@ throughput, not tuned by full runs; test.csv was never used to choose them.
 
 import dataclasses
 
-from pipelines.common.run_files import read_json_file
 from pipelines.common.sectioned_config import SUMMARIZATION
 from pipelines.common.sectioned_config import SectionedConfig
 from pipelines.decoding.settings import DecodingSettings
@@ -40,7 +39,7 @@ class ModelConfig:
     normalize_first: bool = True
     # The copy mechanism (`PointerGenerator`): the output mixes the vocabulary
     # distribution with copies of source tokens. On for new runs; a config.json
-    # written without this key is a plain decoder (`SummarizerConfig.load`).
+    # written without this key is a plain decoder (`SummarizerConfig.from_run_file`).
     copy: bool = True
     # A warm start (`--init-from`, see warm_start.py): the checkpoint as given (a
     # directory or a short name), where its weights came from (path, sha256,
@@ -125,12 +124,12 @@ class SummarizerConfig(SectionedConfig):
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
 
     @classmethod
-    def load(cls, path):
+    def from_run_file(cls, data):
         """A run's config.json. One written before the copy mechanism existed has no
         `copy` key: its model is a plain decoder. (`from_dict` gives missing keys
         today's defaults, as a partial `--config` file wants.)"""
-        config = super().load(path)
-        model = read_json_file(path).get("model")
+        config = cls.from_dict(data)
+        model = data.get("model")
         if not isinstance(model, dict) or "copy" not in model:
             config.model.copy = False
         return config
