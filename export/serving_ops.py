@@ -71,9 +71,9 @@ SERVING_OPS = {
         },
     ),
     "segments and counts": (
-        "core segment reductions, scatters and counts (the no-repeat n-gram rule, truecasing, the copy distribution)",
+        "core segment reductions, scatters and counts (the no-repeat n-gram rule, truecasing, source spelling, the copy distribution)",
         {
-            "Unique", "UnsortedSegmentMax", "UnsortedSegmentSum", "TensorScatterMax", "TensorScatterAdd",
+            "Unique", "UnsortedSegmentMax", "UnsortedSegmentMin", "UnsortedSegmentSum", "TensorScatterMax", "TensorScatterAdd",
             "DenseBincount",
         },
     ),

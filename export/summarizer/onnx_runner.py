@@ -27,7 +27,7 @@ from export.summary_text import DialogueTokenizer
 from pipelines.decoding.numpy_search import search_for
 from pipelines.decoding.settings import DecodingSettings
 from pipelines.decoding.settings import SpecialIds
-from pipelines.summarization.postprocessing.python_text import restore_case
+from pipelines.summarization.postprocessing.python_text import restore_document_form
 
 
 class OnnxSummarizer:
@@ -91,7 +91,7 @@ class OnnxSummarizer:
         """Summary texts of generated ids; truecased from `documents` when given."""
         summaries = [self.tokenizer.detokenize(row) for row in summary_ids]
         if documents is not None:
-            summaries = [restore_case(summary, document) for summary, document in zip(summaries, documents)]
+            summaries = [restore_document_form(summary, document) for summary, document in zip(summaries, documents)]
         return summaries
 
     def generate_ids(self, document_ids, beams=1):

@@ -3,7 +3,7 @@
 Every case is a list of dialogues and a search (greedy, or beam search with
 the SavedModel's `beam_search` width). Each runtime goes from the raw text to
 the summary on its own: Keras is the pipeline (`SummarizationTokenizer`, the
-run's compiled `Generator`, `detokenize` and `restore_case`, which is what
+run's compiled `Generator`, `detokenize` and `restore_document_form`, which is what
 `summarize` does, batched as the pipeline batches); the SavedModel runs its
 text signature in batches of the case's size; onnxruntime runs
 `OnnxSummarizer` (`tokenizers`, numpy search loops) in the same batches.
@@ -84,7 +84,7 @@ class KerasSummarizerRuntime:
 
     def summaries(self, texts, search):
         """Generated ids and texts; dialogues seen before (with this search) are not redone."""
-        from pipelines.summarization.postprocessing.python_text import restore_case
+        from pipelines.summarization.postprocessing.python_text import restore_document_form
 
         new_texts = list(dict.fromkeys(text for text in texts if (search, text) not in self.answers))
         if new_texts:
@@ -93,7 +93,7 @@ class KerasSummarizerRuntime:
             summary_ids = generator.generate_ids(self.token_ids(new_texts))
             lower_case = self.run.tokenizer.detokenize(summary_ids).numpy()
             for text, ids, summary in zip(new_texts, summary_ids, lower_case):
-                self.answers[search, text] = (ids, restore_case(summary.decode("utf-8"), text))
+                self.answers[search, text] = (ids, restore_document_form(summary.decode("utf-8"), text))
         answers = [self.answers[search, text] for text in texts]
         return np.stack([ids for ids, _ in answers]), [summary for _, summary in answers]
 
@@ -213,7 +213,7 @@ def run_summarizer_parity(cases, runtimes, end_id, beams, log=None):
         criteria={"thresholds": {"greedy": GREEDY_THRESHOLD, f"beam {beams}": BEAM_THRESHOLD}},
         runtimes={
             "keras": "model.keras through the pipeline: tensorflow-text tokenizer, XLA-compiled "
-            "generation, detokenize, restore_case (what `summarize` prints)",
+            "generation, detokenize, restore_document_form (what `summarize` prints)",
             "savedmodel": "reloaded SavedModel text signatures (serving_default, beam_search)",
             "onnx": "onnxruntime encoder + decoder step, numpy search, tokenizers (Hugging Face)",
         },

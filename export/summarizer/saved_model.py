@@ -36,7 +36,7 @@ from export.serving import TOKEN_IDS_INPUT
 from export.serving import TOKEN_IDS_SPEC
 from export.serving import TOKENIZE
 from export.serving import write_saved_model
-from pipelines.summarization.postprocessing.graph_text import restore_case_batch
+from pipelines.summarization.postprocessing.graph_text import restore_document_form_batch
 
 BEAM_SEARCH = "beam_search"
 GENERATE_TOKEN_IDS = "generate_token_ids"
@@ -85,7 +85,7 @@ def summarizer_endpoints(run):
     def text_endpoint(search):
         def summarize(texts):
             summary_ids = search(tokenizer.tokenize(texts)[:, :max_document_length].to_tensor())
-            summary = restore_case_batch(tokenizer.detokenize(summary_ids), texts)
+            summary = restore_document_form_batch(tokenizer.detokenize(summary_ids), texts)
             return {SUMMARY_OUTPUT: summary, SUMMARY_IDS_OUTPUT: summary_ids}
 
         return summarize

@@ -1,7 +1,7 @@
 """Decoding: the search rules, in TensorFlow and in NumPy side by side.
 
 - `settings.py`: `DecodingSettings` (beams, lengths, length penalty, no-repeat
-  n-gram size, batch size), the one type the training config's `generation`
+  n-gram size, repeating the previous token, batch size), the one type the training config's `generation`
   section, the command line, the SavedModel export and the onnxruntime runner
   use; `SpecialIds`; `FORBIDDEN_SCORE`. Plain Python.
 - `tf_search.py`: `GreedySearch` and `BeamSearch` as one `tf.while_loop` with
@@ -14,7 +14,8 @@ on the same scores and asserts identical tokens):
 
 - `[PAD]` and `[BOS]` are never generated; `[EOS]` ends a hypothesis and is
   forbidden until `min_length` tokens exist; a token that would repeat an
-  n-gram of `no_repeat_ngram_size` generated tokens is forbidden. Forbidden
+  n-gram of `no_repeat_ngram_size` generated tokens is forbidden, and so is the
+  token just generated unless `repeat_previous_token`. Forbidden
   tokens get `FORBIDDEN_SCORE`, a large finite negative log-probability.
 - Greedy search takes the most probable token; beam search keeps fairseq's
   bookkeeping and ranks finished hypotheses by

@@ -67,14 +67,17 @@ class Search:
         return sequences
 
     def constrain(self, log_probs, sequences, index):
-        """Forbids `[PAD]`, `[BOS]`, `[EOS]` before `min_length` tokens and repeated n-grams
-        (in place on the float32 `(rows, vocabulary)` log-probabilities)."""
+        """Forbids `[PAD]`, `[BOS]`, `[EOS]` before `min_length` tokens, repeated n-grams
+        and, unless `repeat_previous_token`, the token just generated (in place on the
+        float32 `(rows, vocabulary)` log-probabilities)."""
         settings, special_ids = self.settings, self.special_ids
         log_probs[:, [special_ids.pad, special_ids.start]] = FORBIDDEN
         if index < settings.min_length:
             log_probs[:, special_ids.end] = FORBIDDEN
         if settings.no_repeat_ngram_size > 0:
             log_probs[repeated_ngram_tokens(sequences, index, settings.no_repeat_ngram_size)] = FORBIDDEN
+        if not settings.repeat_previous_token:
+            log_probs[np.arange(len(log_probs)), sequences[:, index]] = FORBIDDEN
         return log_probs
 
 

@@ -32,6 +32,10 @@ class DecodingSettings:
             total log-probability. Defaults to 1.0.
         no_repeat_ngram_size: int. Never generate an n-gram of this size
             twice; 0 turns the rule off. Defaults to 0.
+        repeat_previous_token: bool. Whether a token may follow itself. False
+            forbids "business business" and a name's piece repeated inside it
+            ("dist ##ist ##ist"), which the n-gram rule lets through. Defaults
+            to True (allowed), the rule of files written before it existed.
         batch_size: int. Documents per compiled generation batch (the
             pipeline's; the onnxruntime runner decodes what it is given).
             Defaults to 16.
@@ -42,6 +46,7 @@ class DecodingSettings:
     min_length: int = 0
     length_penalty: float = 1.0
     no_repeat_ngram_size: int = 0
+    repeat_previous_token: bool = True
     batch_size: int = 16
 
     def __post_init__(self):
@@ -53,6 +58,11 @@ class DecodingSettings:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"`{name}` must be an integer >= 0. Received: {name}={value!r}")
+        if not isinstance(self.repeat_previous_token, bool):
+            raise ValueError(
+                "`repeat_previous_token` must be true or false. "
+                f"Received: repeat_previous_token={self.repeat_previous_token!r}"
+            )
         if not isinstance(self.length_penalty, (int, float)) or isinstance(self.length_penalty, bool):
             raise ValueError(f"`length_penalty` must be a number. Received: length_penalty={self.length_penalty!r}")
         if self.min_length >= self.max_length:

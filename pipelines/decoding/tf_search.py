@@ -77,7 +77,8 @@ class Search:
         )
 
     def constrain(self, log_probs, sequences, index):
-        """Forbids `[PAD]`, `[BOS]`, `[EOS]` before `min_length` tokens and repeated n-grams.
+        """Forbids `[PAD]`, `[BOS]`, `[EOS]` before `min_length` tokens, repeated n-grams
+        and, unless `repeat_previous_token`, the token just generated.
 
         Args:
             log_probs: float32 `(rows, vocabulary)`.
@@ -96,6 +97,10 @@ class Search:
                 sequences, index, settings.no_repeat_ngram_size, tf.shape(log_probs)[-1]
             )
             log_probs = tf.where(repeated, FORBIDDEN, log_probs)
+        if not settings.repeat_previous_token:
+            # At index 0 the previous token is [BOS], forbidden anyway.
+            previous = tf.gather(sequences, index, axis=1)
+            log_probs = tf.where(tf.equal(vocabulary[None, :], previous[:, None]), FORBIDDEN, log_probs)
         return log_probs
 
     # What a subclass defines.

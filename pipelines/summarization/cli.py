@@ -105,6 +105,10 @@ def add_search_options(parser):
         "--no-repeat-ngram-size", type=non_negative_int,
         help="never repeat an n-gram of this size; 0: off",
     )
+    group.add_argument(
+        "--repeat-previous-token", action=argparse.BooleanOptionalAction,
+        help="whether a token may follow itself (new runs: no)",
+    )
     group.add_argument("--batch-size", type=positive_int, help="documents per generation batch")
 
 
@@ -115,6 +119,7 @@ def search_overrides(args):
         "min_length": args.min_length,
         "length_penalty": args.length_penalty,
         "no_repeat_ngram_size": args.no_repeat_ngram_size,
+        "repeat_previous_token": args.repeat_previous_token,
         "batch_size": args.batch_size,
     }
 

@@ -80,6 +80,7 @@ class GenerationConfig(DecodingSettings):
     max_length: int = 128  # the model's `max_summary_length`
     min_length: int = 5
     no_repeat_ngram_size: int = 3
+    repeat_previous_token: bool = False
 
 
 @dataclasses.dataclass
@@ -125,14 +126,21 @@ class SummarizerConfig(SectionedConfig):
 
     @classmethod
     def from_run_file(cls, data):
-        """A run's config.json. One written before the copy mechanism existed has no
-        `copy` key: its model is a plain decoder. (`from_dict` gives missing keys
-        today's defaults, as a partial `--config` file wants.)"""
+        """A run's config.json. A file written before a setting existed keeps the
+        behaviour it was trained and exported with: no `copy` key is a plain
+        decoder, no `repeat_previous_token` key allows repeats. (`from_dict` gives
+        missing keys today's defaults, as a partial `--config` file wants.)"""
         config = cls.from_dict(data)
-        model = data.get("model")
-        if not isinstance(model, dict) or "copy" not in model:
+        if "copy" not in section_of(data, "model"):
             config.model.copy = False
+        if "repeat_previous_token" not in section_of(data, "generation"):
+            config.generation.repeat_previous_token = True
         return config
+
+
+def section_of(data, name):
+    section = data.get(name)
+    return section if isinstance(section, dict) else {}
 
 
 def default_config(init_from=None):

@@ -7,7 +7,7 @@ from pipelines.common.run_files import load_keras_model
 from pipelines.common.text_input import check_texts
 from pipelines.summarization.config import SummarizerConfig
 from pipelines.summarization.generation import Generator
-from pipelines.summarization.postprocessing.python_text import restore_case
+from pipelines.summarization.postprocessing.python_text import restore_document_form
 from pipelines.summarization.warm_start_tokenizer import load_tokenizer
 
 
@@ -70,6 +70,7 @@ def generate(
     min_length=None,
     length_penalty=None,
     no_repeat_ngram_size=None,
+    repeat_previous_token=None,
     batch_size=None,
     progress=False,
     restore_capitals=True,
@@ -87,11 +88,13 @@ def generate(
         min_length: int. Fewest tokens before the summary may end.
         length_penalty: float. Beam scores are divided by length ** this.
         no_repeat_ngram_size: int. Never repeat an n-gram of this size; 0: off.
+        repeat_previous_token: bool. Whether a token may follow itself.
         batch_size: int. Documents per compiled batch.
         progress: bool. Show progress: Keras's bar on a terminal, a plain
             line every 30 seconds otherwise (`progress_bar`).
-        restore_capitals: bool. Re-capitalize names and sentence starts from
-            the document (see `postprocessing/python_text.py`). Defaults to True.
+        restore_capitals: bool. Write names, sentence starts and words with
+            punctuation inside (`#Name#`, "3:30pm") as the document does (see
+            `postprocessing/python_text.py`). Defaults to True.
         return_ids: bool. Also return each summary's generated ids (None for
             an empty document). Defaults to False.
 
@@ -104,7 +107,7 @@ def generate(
     options = summarizer.search_options(
         beams=beams, max_length=max_length, min_length=min_length,
         length_penalty=length_penalty, no_repeat_ngram_size=no_repeat_ngram_size,
-        batch_size=batch_size,
+        repeat_previous_token=repeat_previous_token, batch_size=batch_size,
     )
     to_summarize = [document for document in documents if document.strip()]
     if not to_summarize:
@@ -120,7 +123,7 @@ def generate(
         text.decode("utf-8") for text in summarizer.tokenizer.detokenize(summary_ids).numpy()
     ]
     if restore_capitals:
-        summaries = [restore_case(summary, document) for summary, document in zip(summaries, to_summarize)]
+        summaries = [restore_document_form(summary, document) for summary, document in zip(summaries, to_summarize)]
     summaries, rows = iter(summaries), iter(summary_ids)
     kept = [document.strip() for document in documents]
     summaries = [next(summaries) if document else "" for document in kept]

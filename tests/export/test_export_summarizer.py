@@ -37,7 +37,7 @@ from pipelines.common.tables import read_table
 from pipelines.summarization.rouge import corpus_rouge
 from pipelines.summarization.trained import generate
 from pipelines.summarization.special_tokens import END_ID
-from pipelines.summarization.postprocessing.python_text import restore_case
+from pipelines.summarization.postprocessing.python_text import restore_document_form
 
 from export_fixtures import SUMMARIZER_TEST_ROWS
 from export_fixtures import TINY_GENERATION
@@ -137,7 +137,7 @@ def test_token_id_signatures_answer_as_the_text_ones(saved_model, summarizer_run
         expected_ids, expected_texts = pipeline_answers[search]
         np.testing.assert_array_equal(outputs["summary_ids"].numpy(), expected_ids)
         lower_case = [text.decode() for text in outputs["summary"].numpy()]
-        assert [restore_case(text, d) for text, d in zip(lower_case, dialogues)] == expected_texts
+        assert [restore_document_form(text, d) for text, d in zip(lower_case, dialogues)] == expected_texts
 
 
 def test_onnx_tokens_and_texts_equal_the_pipeline(onnx_summarizer, dialogues, pipeline_answers):
@@ -189,7 +189,7 @@ def test_onnx_files_config_model_card_and_warmup(published, saved_model, summari
         config = json.load(file)
     assert config["generation"] == {
         "beams": 4, "max_length": 12, "min_length": 2, "length_penalty": 1.0, "no_repeat_ngram_size": 2,
-        "batch_size": 16,
+        "repeat_previous_token": False, "batch_size": 16,
     }
     assert config["copies"] is True  # new runs copy; the decoder step takes the copy inputs
     assert set(config["decoder_step"]["inputs"]) >= {"copy_source_ids", "copy_keys", "copy_encoder_outputs"}

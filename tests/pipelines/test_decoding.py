@@ -223,6 +223,18 @@ def test_no_repeat_ngram_size_removes_repeats(side, size):
     assert not has_repeated_ngram(sequences[0], size)
 
 
+def test_repeat_previous_token_false_forbids_a_token_after_itself(side):
+    transitions = np.full((VOCABULARY_SIZE, VOCABULARY_SIZE), 0.01)
+    transitions[BOS, A] = transitions[A, A] = 0.9  # A A A ...
+    transitions[A, B] = transitions[B, A] = 0.5  # then A B A B
+    scorer = bigram_scorer(transitions)
+    assert greedy(side, scorer, rows=1, max_length=4)[0].tolist() == [A, A, A, A]
+    assert greedy(side, scorer, rows=1, max_length=4, repeat_previous_token=False)[0].tolist() == [A, B, A, B]
+    sequences, _ = beam(side, scorer, batch_size=1, beams=3, max_length=6, repeat_previous_token=False)
+    tokens = [token for token in sequences[0].tolist() if token not in (PAD, EOS)]
+    assert tokens and all(first != second for first, second in zip(tokens, tokens[1:]))
+
+
 def brute_force_repeated_tokens(generated, size):
     """The tokens that would complete an n-gram already in `generated`."""
     if len(generated) < size - 1:
@@ -286,7 +298,7 @@ def random_scorer(seed, documents=5):
     return logits_of, initial_state
 
 
-RULES = dict(max_length=10, min_length=3, no_repeat_ngram_size=2)
+RULES = dict(max_length=10, min_length=3, no_repeat_ngram_size=2, repeat_previous_token=False)
 
 
 SEARCHES = {
@@ -314,12 +326,13 @@ def test_tensorflow_and_numpy_searches_give_identical_tokens(seed, search):
         ended = row.index(EOS) if EOS in row else len(row)
         assert ended >= RULES["min_length"]
         assert PAD not in row[:ended] and BOS not in row and not has_repeated_ngram(row, 2)
+        assert all(first != second for first, second in zip(row[:ended], row[1:ended]))
 
 
 def test_the_rules_change_the_shared_tests_tokens():
     """The shared test's scorer needs every rule: without it the tokens differ."""
     free = dict(max_length=RULES["max_length"])
-    for rule in ("min_length", "no_repeat_ngram_size"):
+    for rule in ("min_length", "no_repeat_ngram_size", "repeat_previous_token"):
         changed = 0
         for seed in range(4):
             logits_of, initial_state = random_scorer(seed)
@@ -362,12 +375,12 @@ def test_numpy_side_and_onnx_runner_import_without_tensorflow():
         "import export.summarizer.onnx_runner\n"
         "from pipelines.decoding.numpy_search import search_for\n"
         "from pipelines.decoding.settings import DecodingSettings, SpecialIds\n"
-        "from pipelines.summarization.postprocessing.python_text import detokenize, restore_case\n"
+        "from pipelines.summarization.postprocessing.python_text import detokenize, restore_document_form\n"
         "search = search_for(DecodingSettings(beams=2, max_length=3), SpecialIds(pad=0, start=2, end=3))\n"
         "step = lambda sequences, index, state: (np.eye(6, dtype=np.float32)[[5, 5, 5, 5]] * 9, state)\n"
         "ids = search(step, np.zeros((4, 1)), 2)\n"
         "vocabulary = ['[PAD]', '[UNK]', '[BOS]', '[EOS]', '[NL]', 'ok']\n"
-        "print(restore_case(detokenize(ids[0], vocabulary), 'Ann: ok'))\n"
+        "print(restore_document_form(detokenize(ids[0], vocabulary), 'Ann: ok'))\n"
     )
     completed = subprocess.run(
         [sys.executable, "-c", script], cwd=REPOSITORY, capture_output=True, text=True
@@ -400,10 +413,14 @@ def test_an_older_runs_generation_section_still_loads(tmp_path):
     older = {"beams": 2, "max_length": 40, "min_length": 2, "length_penalty": 0.8, "no_repeat_ngram_size": 3}
     config = SummarizerConfig.from_dict({"generation": older})
     assert isinstance(config.generation, DecodingSettings)
-    assert dataclasses.asdict(config.generation) == dict(older, batch_size=16)
+    # A partial --config file gets today's defaults for what it leaves out ...
+    assert dataclasses.asdict(config.generation) == dict(older, batch_size=16, repeat_previous_token=False)
+    # ... a run's own config.json the rules it was written with.
+    run_file = SummarizerConfig.from_run_file({"generation": older})
+    assert dataclasses.asdict(run_file.generation) == dict(older, batch_size=16, repeat_previous_token=True)
     assert SummarizerConfig().generation.to_dict() == {
         "beams": 4, "max_length": 128, "min_length": 5, "length_penalty": 1.0,
-        "no_repeat_ngram_size": 3, "batch_size": 16,
+        "no_repeat_ngram_size": 3, "repeat_previous_token": False, "batch_size": 16,
     }
     # The ONNX runner reads an older export's `generation` (no batch_size) the same way.
-    assert DecodingSettings.from_dict(older).to_dict() == dict(older, batch_size=16)
+    assert DecodingSettings.from_dict(older).to_dict() == dict(older, batch_size=16, repeat_previous_token=True)

@@ -2,8 +2,10 @@
 
 Detokenization of real test summaries (tokenized with a small vocabulary
 learned from training summaries, so words split into `##` pieces and
-`[UNK]`s) and of random ids; truecasing of every lower-cased test summary
-from its dialogue, plus edge cases (Unicode case mapping, line separators).
+`[UNK]`s) and of random ids; the document's spelling and capitals
+(`restore_document_form`) on every detokenized test summary from its
+dialogue, plus edge cases (Unicode case mapping, line separators,
+placeholders, hyphenated names, initials, times).
 """
 
 import os
@@ -27,6 +29,18 @@ DATA_DIR = os.environ.get(
 )
 EDGE_DIALOGUES = ["", "  Bob:  hi\r\n\n Ann: a\u2028b\x00c", "ß İ ǅ Ⅻ"]
 EDGE_SUMMARIES = ["", "bob and i. ann… ok\nb", "i"]
+# (dialogue, the summary as written): a summary written with the dialogue's words
+# with punctuation inside, which detokenization alone spaces wrongly.
+SPELLING_CASES = [
+    ("#Person1#: Can you call #Person2# at 3:30pm?\n#Person2#: Sure.",
+     "#Person1# asks #Person2# to call at 3:30pm. #Person2# agrees."),
+    ("Mary-Jane: I met J.K. Rowling at the e-mail desk\nO'Neil: ok",
+     "Mary-Jane met J.K. Rowling. O'Neil is ok with Mary-Jane's e-mail."),
+    ("Bob: Don't forget the 10:15 train, it's the T-Rex line\nAnn: ok",
+     "Ann shouldn't forget the 10:15 train on the T-Rex line."),
+    ("Tom: we meet #Person2# at #Address# (U.S.A.) at 5-6pm",
+     "Tom and #Person2# meet at #Address# in the U.S.A at 5-6pm."),
+]
 
 
 def samsum(split, column):
@@ -67,10 +81,66 @@ def test_detokenize_gives_the_graphs_text_on_random_ids(tokenizer):
     assert any("\n" in text for text in expected)
 
 
-def test_restore_case_gives_the_graphs_text_on_samsum_summaries():
+def detokenized(summaries):
+    """`summaries` as the model writes them: lower-case, spaced by detokenization, with
+    a vocabulary learned from these summaries (no `[UNK]`)."""
+    tokenizer = SummarizationTokenizer(learn_vocabulary(list(summaries), 2000))
+    ids = tokenizer.tokenize(summaries).to_list()
+    return [python_text.detokenize(row, tokenizer.vocabulary) for row in ids]
+
+
+def graph_document_forms(summaries, documents):
+    texts = tf.function(graph_text.restore_document_form_batch)(tf.constant(summaries), tf.constant(documents))
+    return [text.decode("utf-8") for text in texts.numpy()]
+
+
+@pytest.fixture(scope="module")
+def samsum_model_texts():
+    """The SAMSum test references as the model writes them."""
+    return detokenized(samsum("test", "summary"))
+
+
+def test_restore_document_form_gives_the_graphs_text_on_samsum_summaries(samsum_model_texts):
     documents = samsum("test", "dialogue") + EDGE_DIALOGUES
-    summaries = [summary.lower() for summary in samsum("test", "summary")] + EDGE_SUMMARIES
-    expected = [python_text.restore_case(summary, document) for summary, document in zip(summaries, documents)]
-    graph = tf.function(graph_text.restore_case_batch)(tf.constant(summaries), tf.constant(documents))
-    assert [text.decode("utf-8") for text in graph.numpy()] == expected
+    summaries = samsum_model_texts + EDGE_SUMMARIES
+    expected = [python_text.restore_document_form(summary, document) for summary, document in zip(summaries, documents)]
+    assert graph_document_forms(summaries, documents) == expected
     assert sum(text != summary for text, summary in zip(expected, summaries)) > 500
+    cased = [python_text.restore_case(summary, document) for summary, document in zip(summaries, documents)]
+    assert sum(text != case_only for text, case_only in zip(expected, cased)) > 10  # spellings restored
+
+
+@pytest.mark.parametrize("dialogue, written", SPELLING_CASES)
+def test_summaries_keep_the_dialogues_spelling(dialogue, written):
+    """Placeholders, hyphenated names, initials and times come back as the dialogue
+    writes them, on both sides; detokenization alone does not give them."""
+    [model_text] = detokenized([written])
+    assert python_text.restore_case(model_text, dialogue) != written
+    assert python_text.restore_document_form(model_text, dialogue) == written
+    assert graph_document_forms([model_text], [dialogue]) == [written]
+
+
+def test_restored_spelling_stays_out_of_longer_words():
+    dialogue = "Ann: see you at 3:30, or at the a.m. shift"
+    for summary in ("ann says 13: 300 and a. mo", "at 3: 30pm"):
+        assert python_text.restore_spelling(summary, dialogue) == summary
+        assert graph_document_forms([summary], [dialogue]) == [python_text.restore_document_form(summary, dialogue)]
+    assert python_text.restore_spelling("at 3: 30, a. m. shift", dialogue) == "at 3:30, a.m. shift"
+
+
+def test_restore_spelling_reproduces_the_references_words_on_samsum(samsum_model_texts):
+    """The reference summaries' words with punctuation inside that their dialogue
+    also writes: nearly all come back as written, far more than with capitals alone."""
+    documents, references = samsum("test", "dialogue"), samsum("test", "summary")
+    texts = samsum_model_texts
+    counts = {"words": 0, "capitals only": 0, "document form": 0}
+    for reference, document, text in zip(references, documents, texts):
+        words = [word for word in python_text.source_words(reference).values() if word in document]
+        case_only = python_text.restore_case(text, document)
+        restored = python_text.restore_document_form(text, document)
+        counts["words"] += len(words)
+        # Any case: a sentence start rightly capitalizes "it's" as "It's".
+        counts["capitals only"] += sum(word.lower() in case_only.lower() for word in words)
+        counts["document form"] += sum(word.lower() in restored.lower() for word in words)
+    assert counts["words"] > 100
+    assert counts["document form"] >= 0.95 * counts["words"] > counts["capitals only"] + 15, counts

@@ -4,12 +4,14 @@ The pipeline's tokenizer detokenizes with these ops, and the SavedModel
 returns the text `summarize` prints, so detokenization and truecasing run
 inside the graph. Detokenization is tensorflow-text's
 `FastWordpieceTokenizer.detokenize` plus python_text.py's spacing rules (the
-same patterns, read by RE2). Truecasing is `python_text.restore_case` with RE2 (`tf.strings.regex_*`) in place of Python's `re`, ICU
+same patterns, read by RE2). Source spelling and truecasing are
+`python_text.restore_spelling` and `restore_case` with RE2 (`tf.strings.regex_*`) in place of Python's `re`, ICU
 case mapping (`tf.strings.lower/upper(encoding="utf-8")`) in place of
 `str.lower/upper`. Python's Unicode classes are spelled out because RE2's
 `\\w`, `\\s` and `\\d` are ASCII-only:
 
 - `\\w` (`str.isalnum()` or `_`) → `[\\pL\\pN_]`; `[^\\W\\d_]` → `[\\pL\\p{Nl}\\p{No}]`;
+  `[^\\W_]` → `[\\pL\\pN]`;
 - `\\s` (`str.isspace()`) → `[\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f\\x85\\p{Z}]`;
 - `str.splitlines()` breaks → `[\\n\\r\\x0b\\x0c\\x1c-\\x1e\\x85\\x{2028}\\x{2029}]`;
 - `c.isupper()` for a word's first letter → `[\\p{Lu}\\x{2160}-\\x{216F}]`
@@ -25,6 +27,7 @@ functions against python_text.py on SAMSum.
 
 import tensorflow as tf
 
+from pipelines.summarization.postprocessing.python_text import ASCII_PUNCTUATION
 from pipelines.summarization.postprocessing.python_text import NEWLINE_SPACING
 from pipelines.summarization.postprocessing.python_text import PUNCTUATION_SPACING
 from pipelines.summarization.special_tokens import END_ID
@@ -41,6 +44,8 @@ SENTENCE_START = f"(^|[.!?…][{_SPACE}]+|\\n[{_SPACE}]*)[{_LETTER}]"
 _UPPER_INITIAL = r"[\p{Lu}\x{2160}-\x{216F}].*"
 _LOWER_WORD = r"[^\p{Lu}\p{Lt}]*\p{Ll}[^\p{Lu}\p{Lt}]*"
 _MARK = b"\xff"
+SOURCE_WORD = f"[#@$]*[\\pL\\pN]+(?:[{ASCII_PUNCTUATION}]+[\\pL\\pN]+)*#?"
+_NOT_WORD_CHARACTER = f"[^{_WORD_CHARACTER}]"
 
 
 def detokenize(wordpiece, token_ids):
@@ -120,17 +125,77 @@ def document_casing(document):
     return tf.boolean_mask(keys, always_capitalized), tf.boolean_mask(forms, always_capitalized)
 
 
+def source_words(document):
+    """`python_text.source_words` of a scalar string: `(keys, forms)`, 1-D."""
+    gaps, words = outside_and_matches(document, SOURCE_WORD)
+    inside = tf.strings.regex_full_match(words, f"(?s).*[{ASCII_PUNCTUATION}].*")
+    initial = tf.boolean_mask(sentence_initial(gaps[:-1]), inside)
+    words = tf.boolean_mask(words, inside)
+    keys, key_index = tf.unique(lower(words))
+    count = tf.size(keys)
+    # Each key's first occurrence away from a sentence start, if any.
+    positions = tf.where(initial, tf.size(words), tf.range(tf.size(words)))
+    first = tf.math.unsorted_segment_min(positions, key_index, count)
+    found = first < tf.size(words)
+    forms = tf.where(found, tf.gather(words, tf.minimum(first, tf.maximum(tf.size(words) - 1, 0))), keys)
+    rank = tf.strings.length(keys, unit="UTF8_CHAR") * (count + 1) - tf.range(count)  # longer, then earlier
+    order = tf.argsort(rank, direction="DESCENDING")
+    return tf.gather(keys, order), tf.gather(forms, order)
+
+
+def spaced_word_patterns(words):
+    """`python_text.spaced_word_pattern` of each of `words`."""
+    patterns = tf.strings.regex_replace(words, f"([{ASCII_PUNCTUATION}])", r" ?\\\1 ?")
+    patterns = tf.strings.regex_replace(patterns, r"( \?)+", " ?")
+    return tf.strings.regex_replace(patterns, r"^ \?| \?$", "")
+
+
+def restore_spelling(summary, document):
+    """`python_text.restore_spelling` of two scalar strings."""
+    keys, words = source_words(document)
+    patterns = spaced_word_patterns(keys)
+    ends_with_mark = tf.strings.regex_full_match(words, "(?s).*#")
+
+    def restore_word(index, text):
+        word, pattern = words[index], patterns[index]
+        # Detokenization glues an opening `#` to the next word: give the space back.
+        spaced = tf.strings.regex_replace(
+            text, f"(^|{_NOT_WORD_CHARACTER})" + pattern + f"([{_WORD_CHARACTER}])", "\\1" + word + " \\2"
+        )
+        text = tf.where(ends_with_mark[index], spaced, text)
+        text = tf.strings.regex_replace(
+            text, f"(^|{_NOT_WORD_CHARACTER})" + pattern + f"({_NOT_WORD_CHARACTER}|$)", "\\1" + word + "\\2"
+        )
+        return index + 1, text
+
+    _, summary = tf.while_loop(
+        lambda index, _: index < tf.size(words), restore_word, (tf.constant(0), summary)
+    )
+    return summary
+
+
+def restore_document_form(summary, document):
+    """`python_text.restore_document_form` of two scalar strings."""
+    return restore_case(restore_spelling(summary, document), document)
+
+
 def restore_case(summary, document):
     """`python_text.restore_case` of two scalar strings."""
     keys, forms = document_casing(document)
-    # A key that matches no word keeps the lookup non-empty.
-    keys = tf.concat([keys, [_MARK]], axis=0)
-    forms = tf.concat([forms, [""]], axis=0)
     gaps, words = outside_and_matches(summary, WORD)
-    matches = tf.equal(words[:, None], keys[None, :])
-    found = tf.gather(forms, tf.argmax(tf.cast(matches, tf.int32), axis=1))
-    recased = tf.where(tf.reduce_any(matches, axis=1), found, words)
-    words = tf.where(tf.equal(words, "i"), "I", recased)
+    # "i" first: it is "I" whatever the document's table says (and the table is never empty).
+    keys, forms = tf.concat([["i"], keys], axis=0), tf.concat([["I"], forms], axis=0)
+
+    def look_up(texts):
+        matches = tf.equal(texts[:, None], keys[None, :])
+        return tf.reduce_any(matches, axis=1), tf.gather(forms, tf.argmax(tf.cast(matches, tf.int32), axis=1))
+
+    known, whole = look_up(words)
+    stems = tf.strings.regex_replace(words, "(?s)['’].*", "")
+    suffixes = tf.strings.regex_replace(words, "(?s)^[^'’]*", "")
+    stem_known, stem_forms = look_up(stems)
+    by_stem = ~known & stem_known & tf.not_equal(suffixes, "")
+    words = tf.where(known, whole, tf.where(by_stem, stem_forms + suffixes, words))
     text = gaps[0] + tf.strings.reduce_join(words + gaps[1:])
     pieces = split_matches(text, SENTENCE_START)
     # Upper-casing the whole match changes only its letter (the rest is punctuation or space).
@@ -139,10 +204,10 @@ def restore_case(summary, document):
     return tf.strings.reduce_join(pieces)
 
 
-def restore_case_batch(summaries, documents):
-    """`restore_case` over 1-D string tensors of equal length."""
+def restore_document_form_batch(summaries, documents):
+    """`restore_document_form` over 1-D string tensors of equal length."""
     return tf.map_fn(
-        lambda pair: restore_case(pair[0], pair[1]),
+        lambda pair: restore_document_form(pair[0], pair[1]),
         (summaries, documents),
         fn_output_signature=tf.TensorSpec([], tf.string),
     )

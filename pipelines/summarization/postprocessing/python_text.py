@@ -13,11 +13,23 @@ newline and `PUNCTUATION_SPACING` restores ordinary spacing. The patterns are
 written so that RE2 (the graph) and Python's `re` with `re.ASCII` read them
 alike: RE2's `\s` lacks `\v`, hence the explicit space class.
 
+Source spelling (`restore_spelling`): detokenization spaces punctuation by
+fixed rules, which cannot know how a name with punctuation inside is written.
+Where the summary holds the pieces of such a word from the document
+(placeholders `#Name#`, "Mary-Jane", "J.K", "3:30pm", "e-mail"), it writes
+the document's spelling: `#name #asks` becomes `#Name# asks`. A word of the
+document here is `SOURCE_WORD`: optional leading `#@$`, letters or digits
+with ASCII punctuation between them, an optional closing `#`; the summary
+matches it with an optional space around each punctuation mark, never inside
+a longer word. The longest words are restored first.
+
 Truecasing (`restore_case`): the vocabulary is lower-cased (fewer,
 better-trained tokens), so generated summaries come out lower-case. For
 display, a word is written as the document writes it when the document only
 ever capitalizes it away from a sentence start (names: "Amanda", "Jerry",
-speaker labels), "i" becomes "I", and each sentence starts with a capital.
+speaker labels), "i" becomes "I", a word not known whole is looked up by its
+part before an apostrophe ("amanda's", "i'll"), and each sentence starts with
+a capital.
 ROUGE lower-cases everything, so scores do not change.
 """
 
@@ -71,7 +83,14 @@ def detokenize(token_ids, vocabulary):
     return text
 
 
+# BERT's ASCII punctuation (what the tokenizer splits off), the backslash left out so
+# that a document word never needs escaping in a replacement.
+ASCII_PUNCTUATION = r"!-/:-@\[\]-`{-~"
+_SOURCE_WORD = re.compile(rf"[#@$]*[^\W_]+(?:[{ASCII_PUNCTUATION}]+[^\W_]+)*#?")
+_PUNCTUATION_MARK = re.compile(rf"[{ASCII_PUNCTUATION}]")
+
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
+_APOSTROPHE_ON = re.compile(r"['’].*", re.DOTALL)
 _SENTENCE_START = re.compile(r"(^|[.!?…]\s+|\n\s*)([^\W\d_])")
 _SPEAKER = re.compile(r"^\s*([^\W\d_][\w'’ -]*?):", re.MULTILINE)
 
@@ -110,21 +129,81 @@ def previous_character(line, index):
     return line[index] if index >= 0 else ""
 
 
+def restore_document_form(summary, document):
+    """`summary` (lower-case, detokenized) written as the document writes it:
+    `restore_spelling`, then `restore_case`.
+
+    Example:
+
+    >>> restore_document_form("#person1 #asks #person2 #about 3: 30pm.", "#Person1#: At 3:30pm?\\n#Person2#: Ok")
+    '#Person1# asks #Person2# about 3:30pm.'
+    """
+    return restore_case(restore_spelling(summary, document), document)
+
+
+def source_words(document):
+    """`{lower-cased word: the document's spelling}` of the document's words with
+    punctuation inside (`SOURCE_WORD`), longest first, then in order of first
+    appearance. The spelling is the first one written away from a sentence start
+    ("J.K.", "#Person1#"); a word only ever written at sentence starts keeps the
+    lower case ("Don't" becomes "don't")."""
+    forms = {}
+    for line in document.splitlines():
+        for match in _SOURCE_WORD.finditer(line):
+            word = match.group()
+            if not _PUNCTUATION_MARK.search(word):
+                continue
+            key = word.lower()
+            forms.setdefault(key, None)
+            before = previous_character(line, match.start())
+            if forms[key] is None and before and before not in ".!?…:":
+                forms[key] = word
+    ordered = sorted(forms, key=len, reverse=True)  # stable: ties keep their order
+    return {key: forms[key] or key for key in ordered}
+
+
+def spaced_word_pattern(word):
+    """The regex of `word` as detokenization may space it: an optional space around
+    each punctuation mark."""
+    pattern = _PUNCTUATION_MARK.sub(lambda mark: " ?\\" + mark.group() + " ?", word)
+    return re.sub(r"( \?)+", " ?", pattern).removeprefix(" ?").removesuffix(" ?")
+
+
+def restore_spelling(summary, document):
+    """`summary` with the document's spelling of its words with punctuation inside."""
+    for key, word in source_words(document).items():
+        pattern = spaced_word_pattern(key)
+        if word.endswith("#"):
+            # Detokenization glues an opening `#` to the next word: give the space back.
+            summary = re.sub(
+                rf"(^|\W){pattern}(\w)", lambda match: f"{match.group(1)}{word} {match.group(2)}", summary
+            )
+        summary = re.sub(
+            rf"(^|\W){pattern}(\W|\Z)", lambda match: f"{match.group(1)}{word}{match.group(2)}", summary
+        )
+    return summary
+
+
 def restore_case(summary, document):
     """`summary` with the document's capitalization of names and sentence starts.
 
     Example:
 
-    >>> restore_case("amanda baked cookies. jerry and i want some.", "Amanda: hi\\nJerry: hey")
-    'Amanda baked cookies. Jerry and I want some.'
+    >>> restore_case("amanda baked cookies. jerry and i want some of amanda's.", "Amanda: hi\\nJerry: hey")
+    'Amanda baked cookies. Jerry and I want some of Amanda's.'
     """
     casing = document_casing(document)
 
+    def form(word):
+        return "I" if word == "i" else casing.get(word)
+
     def recase(match):
         word = match.group()
-        if word == "i":
-            return "I"
-        return casing.get(word, word)
+        # "amanda's", "i'll": the part before the apostrophe when the word is not known whole.
+        stem = _APOSTROPHE_ON.sub("", word)
+        if form(word) is None and stem != word and form(stem) is not None:
+            return form(stem) + word[len(stem) :]
+        return form(word) or word
 
     text = _WORD.sub(recase, summary)
     return _SENTENCE_START.sub(lambda match: match.group(1) + match.group(2).upper(), text)
