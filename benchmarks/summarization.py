@@ -27,7 +27,9 @@ Prints, for a run directory written by `python -m pipelines.summarization train`
    the first `--curve-documents` validation dialogues (greedy) of every
    snapshot in each run's `snapshots/` and of its final model, against
    training minutes, drawn into `--curve-png`.
-   With the figures of `summary_checks`: names reproduced and invented, repetition.
+   With the figures of `summary_checks`: names reproduced and invented, repetition,
+   and a paired bootstrap of the first run against each other one on their test
+   predictions (`rouge.paired_bootstrap`).
 5. Truecasing: ROUGE of the test predictions as printed and lower-cased; the
    scorer lower-cases, so the two must be equal.
 
@@ -53,6 +55,8 @@ from pipelines.summarization.evaluation import evaluate_pairs  # noqa: E402
 from pipelines.summarization.evaluation import evaluation_paths  # noqa: E402
 from pipelines.summarization.pairs import read_pairs  # noqa: E402
 from pipelines.summarization.rouge import corpus_rouge  # noqa: E402
+from pipelines.summarization.rouge import paired_bootstrap  # noqa: E402
+from pipelines.summarization.rouge import rouge_scores  # noqa: E402
 from pipelines.summarization.trained import Summarizer  # noqa: E402
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -86,7 +90,7 @@ def rouge_row(name, scores):
     return f"| {name} | {scores[0]:.2f} | {scores[1]:.2f} | {scores[2]:.2f} |"
 
 
-def rouge_section(summarizer, metrics, test_pairs, rouge_documents, beams):
+def rouge_section(run, summarizer, metrics, test_pairs, rouge_documents, beams):
     print("## ROUGE on the SAMSum test set (F1 x 100, rouge-score, Porter stemming)\n")
     pairs = test_pairs
     if rouge_documents:
@@ -95,7 +99,13 @@ def rouge_section(summarizer, metrics, test_pairs, rouge_documents, beams):
             summaries=pairs.summaries[:rouge_documents],
             line_numbers=pairs.line_numbers[:rouge_documents],
         )
+    # The latest report on this file, `train --test`'s or a later `evaluate`'s (e.g. with
+    # other search settings), beside the predictions the other sections read.
     test = metrics.get("test")
+    rouge_path, _ = evaluation_paths(run, test_pairs.source, beams)
+    if os.path.exists(rouge_path):
+        with open(rouge_path, encoding="utf-8") as file:
+            test = json.load(file)
     if test is None or rouge_documents or test["search"]["beams"] != beams:
         test, _ = evaluate_pairs(summarizer, pairs, beams=beams)
     print(f"{len(pairs)} test dialogues; ROUGE-Lsum over sentence-split predictions and references\n")
@@ -276,13 +286,10 @@ def generation_section(summarizer, documents, new_tokens, batch_size, repeats):
 def truecasing_section(run, test):
     """ROUGE of the run's test predictions as printed, and lower-cased: equal, since the
     scorer lower-cases; truecasing is for readers, not for the score."""
-    _, path = evaluation_paths(run, test["source"], test["search"]["beams"])
-    if not os.path.exists(path):
+    found = test_predictions(run, test)
+    if found is None:
         return
-    with open(path, encoding="utf-8") as file:
-        rows = [json.loads(line) for line in file]
-    predictions = [row["prediction"] for row in rows]
-    references = [row["reference"] for row in rows]
+    predictions, references = found
     cased = corpus_rouge(predictions, references)
     lowered = corpus_rouge([text.lower() for text in predictions], references)
     keys = ("rouge1", "rouge2", "rougeLsum")
@@ -307,6 +314,57 @@ def comparison_section(summarizers, results):
               f"{training.get('tokens_per_second', 0):.0f} | {speeds.get('greedy, XLA', '—')} | "
               f"{speeds.get('beam 4, XLA', '—')} |")
     print("\nGeneration tokens/s: end to end with the key/value cache, encoder included, XLA.\n")
+    names_and_repetition_table(results)
+    bootstrap_section(results)
+
+
+def names_and_repetition_table(results):
+    if not all("names_reproduced" in result["test"] for result in results.values()):
+        return
+    print("| run | names reproduced % | names invented % | repetition % |\n|---|---|---|---|")
+    for run, result in results.items():
+        test = result["test"]
+        print(f"| {os.path.basename(os.path.normpath(run))} | {test['names_reproduced']:.1f} | "
+              f"{test['names_invented']:.1f} | {test['repetition']:.1f} |")
+    print()
+
+
+def test_predictions(run, test):
+    """The run's test predictions and references, as `evaluate` or `train --test` wrote them, or None."""
+    _, path = evaluation_paths(run, test["source"], test["search"]["beams"])
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as file:
+        rows = [json.loads(line) for line in file]
+    return [row["prediction"] for row in rows], [row["reference"] for row in rows]
+
+
+def bootstrap_section(results):
+    """Each later run against the first: the mean per-dialogue ROUGE difference with its
+    95% paired bootstrap interval, over the test predictions on disk."""
+    runs = list(results)
+    first = test_predictions(runs[0], results[runs[0]]["test"])
+    if first is None:
+        return
+    print(f"## Paired bootstrap against {os.path.basename(os.path.normpath(runs[0]))} "
+          "(10,000 resamples of the test dialogues, 95% interval)\n")
+    print("| run | R-1 difference [interval] | R-2 difference [interval] | R-Lsum difference [interval] |")
+    print("|---|---|---|---|")
+    first_scores = rouge_scores(*first)
+    for run in runs[1:]:
+        other = test_predictions(run, results[run]["test"])
+        if other is None or other[1] != first[1]:
+            print(f"| {os.path.basename(os.path.normpath(run))} | no test predictions of the same dialogues on disk | | |")
+            continue
+        scores = rouge_scores(*other)
+        cells = []
+        for rouge_type in ("rouge1", "rouge2", "rougeLsum"):
+            # first − other: positive when the first run scores higher.
+            result = paired_bootstrap(first_scores[rouge_type], scores[rouge_type])
+            cells.append(f"{result['difference']:+.2f} [{result['low']:+.2f}, {result['high']:+.2f}]")
+        print(f"| {os.path.basename(os.path.normpath(run))} | " + " | ".join(cells) + " |")
+    print("\nA difference is the first run's score minus this run's, per dialogue, averaged; the "
+          "first run is better with 95% confidence where the interval's lower end is above 0.\n")
 
 
 def snapshot_points(run):
@@ -392,7 +450,7 @@ def main(argv=None):
         metrics = summarizer_metrics(run)
         config = summarizer.config.data
         test_pairs = read_pairs(args.test, config.document_column, config.summary_column)
-        test = rouge_section(summarizer, metrics, test_pairs, args.rouge_documents, args.beams)
+        test = rouge_section(run, summarizer, metrics, test_pairs, args.rouge_documents, args.beams)
         truecasing_section(run, test)
         training_section(metrics)
         speeds = {}

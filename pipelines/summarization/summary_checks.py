@@ -12,6 +12,8 @@ output, ours or a baseline's, the same way.
   lower-case in the dialogue or the summary, or a function word).
   `names_invented` is the share of them that occur nowhere in the dialogue,
   in any case.
+- Names are read without an ending after an apostrophe: "Amanda's" is the
+  name Amanda, "He's" the function word "he".
 - Repetition: the share of summaries with a word repeated back to back ("the
   Olympic Olympic center") or a content-word bigram (neither word a function
   word) written twice.
@@ -20,6 +22,7 @@ output, ours or a baseline's, the same way.
 import re
 
 from pipelines.summarization.postprocessing.python_text import _WORD
+from pipelines.summarization.postprocessing.python_text import before_apostrophe
 from pipelines.summarization.postprocessing.python_text import document_casing
 
 # English function words: never content words, never names at a sentence start. A
@@ -39,11 +42,12 @@ _SENTENCES = re.compile(r"[.!?…\n]+")
 
 
 def words_with_positions(text):
-    """`(word, sentence_initial)` for each word of `text`."""
+    """`(word, sentence_initial)` for each word of `text`, without endings after an apostrophe."""
     found = []
     for line in text.splitlines():
         for match in _WORD.finditer(line):
-            found.append((match.group(), bool(_SENTENCE_BREAK.search(line[: match.start()]))))
+            word = before_apostrophe(match.group())
+            found.append((word, bool(_SENTENCE_BREAK.search(line[: match.start()]))))
     return found
 
 
@@ -53,10 +57,14 @@ def reference_names(reference, dialogue):
     return {word for word, _ in words_with_positions(reference) if word[0].isupper() and word.lower() in casing}
 
 
+def dialogue_words(dialogue):
+    return [before_apostrophe(word) for word in _WORD.findall(dialogue)]
+
+
 def written_names(summary, dialogue):
     """The words `summary` writes as names (see the module docstring)."""
     words = words_with_positions(summary)
-    lower_case = {word for word in _WORD.findall(dialogue) if word.islower()}
+    lower_case = {word for word in dialogue_words(dialogue) if word.islower()}
     lower_case |= {word for word, _ in words if word.islower()}
     names = set()
     for word, sentence_initial in words:
@@ -110,10 +118,10 @@ def summary_checks(predictions, references, dialogues):
         prediction_words = {word for word, _ in words_with_positions(prediction)}
         wanted += len(names)
         reproduced += len(names & prediction_words)
-        dialogue_words = {word.lower() for word in _WORD.findall(dialogue)}
+        mentioned = {word.lower() for word in dialogue_words(dialogue)}
         names_written = written_names(prediction, dialogue)
         written += len(names_written)
-        invented += sum(name.lower() not in dialogue_words for name in names_written)
+        invented += sum(name.lower() not in mentioned for name in names_written)
         repeating += repeats_itself(prediction)
     share = lambda part, whole: round(100.0 * part / whole, 2) if whole else 0.0  # noqa: E731
     return {

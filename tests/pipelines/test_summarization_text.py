@@ -14,6 +14,7 @@ from pipelines.summarization.losses import SmoothedSparseCrossEntropy
 from pipelines.summarization.pairs import read_documents
 from pipelines.summarization.pairs import read_pairs
 from pipelines.summarization.rouge import corpus_rouge
+from pipelines.summarization.rouge import paired_bootstrap
 from pipelines.summarization.sentences import split_sentences
 from pipelines.summarization.tokenizer import END_ID
 from pipelines.summarization.tokenizer import NEWLINE_ID
@@ -218,6 +219,33 @@ def test_rouge_stems_and_lsum_matches_sentences_in_any_order():
     scores = corpus_rouge(["Gamma delta. Alpha beta."], ["Alpha beta. Gamma delta."])
     assert scores["rougeLsum"] == 100.0
     assert scores["rouge2"] == pytest.approx(100 * 2 / 3, abs=0.01)  # "delta alpha" is extra
+
+
+def test_paired_bootstrap_matches_scipys_percentile_interval():
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    baseline = rng.uniform(10, 60, 819)
+    scores = baseline + rng.normal(1.0, 6.0, 819)  # better by 1 on average, noisily
+    result = paired_bootstrap(scores, baseline, samples=20_000, seed=1)
+    assert result["difference"] == pytest.approx(np.mean(scores - baseline), abs=1e-12)
+    reference = stats.bootstrap(
+        (scores - baseline,), np.mean, n_resamples=20_000, method="percentile", random_state=7
+    ).confidence_interval
+    assert result["low"] == pytest.approx(reference.low, abs=0.03)
+    assert result["high"] == pytest.approx(reference.high, abs=0.03)
+    assert result["low"] < result["difference"] < result["high"]
+    # The pairing matters: the same scores shuffled against each other lose it.
+    unpaired = paired_bootstrap(scores, rng.permutation(baseline), samples=2000)
+    assert unpaired["high"] - unpaired["low"] > 3 * (result["high"] - result["low"])
+
+
+def test_paired_bootstrap_of_equal_scores_is_zero_and_bad_input_is_refused():
+    assert paired_bootstrap([3.0, 4.0, 5.0], [3.0, 4.0, 5.0], samples=100) == {
+        "difference": 0.0, "low": 0.0, "high": 0.0,
+    }
+    with pytest.raises(ValueError, match="equally long"):
+        paired_bootstrap([1.0, 2.0], [1.0], samples=10)
 
 
 def test_corpus_rouge_is_the_mean_over_summaries():

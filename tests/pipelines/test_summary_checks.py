@@ -30,6 +30,17 @@ def test_invented_names_are_those_the_dialogue_never_mentions():
     assert report["names_invented"] == pytest.approx(100 * 3 / 5)
 
 
+def test_names_are_read_without_an_ending_after_an_apostrophe():
+    """"Bob's" is the name Bob, "He's" the function word he: neither is invented, and a
+    reference's "Lenny's" is reproduced by "Lenny"."""
+    report = summary_checks(["Bob's trousers are black. He's seeing Lenny."], ["Lenny's friend Bob."], [DIALOGUE])
+    assert report["written_names"] == 2  # Bob, Lenny
+    assert report["names_invented"] == 0.0
+    assert report["reference_names"] == 2 and report["names_reproduced"] == 100.0
+    report = summary_checks(["Dan's trousers."], ["Bob."], [DIALOGUE])
+    assert report["written_names"] == 1 and report["names_invented"] == 100.0
+
+
 @pytest.mark.parametrize("summary, repeats", [
     ("the Olympic Olympic center", True),
     ("a business plan for business business", True),

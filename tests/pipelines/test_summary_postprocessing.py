@@ -8,6 +8,7 @@ dialogue, plus edge cases (Unicode case mapping, line separators,
 placeholders, hyphenated names, initials, times).
 """
 
+import doctest
 import os
 
 import numpy as np
@@ -144,3 +145,8 @@ def test_restore_spelling_reproduces_the_references_words_on_samsum(samsum_model
         counts["document form"] += sum(word.lower() in restored.lower() for word in words)
     assert counts["words"] > 100
     assert counts["document form"] >= 0.95 * counts["words"] > counts["capitals only"] + 15, counts
+
+
+def test_python_text_examples_run():
+    results = doctest.testmod(python_text)
+    assert results.attempted >= 3 and results.failed == 0

@@ -184,13 +184,18 @@ def restore_spelling(summary, document):
     return summary
 
 
+def before_apostrophe(word):
+    """`word` up to its first apostrophe: "Amanda's" → "Amanda", "I'll" → "I"."""
+    return _APOSTROPHE_ON.sub("", word)
+
+
 def restore_case(summary, document):
     """`summary` with the document's capitalization of names and sentence starts.
 
     Example:
 
     >>> restore_case("amanda baked cookies. jerry and i want some of amanda's.", "Amanda: hi\\nJerry: hey")
-    'Amanda baked cookies. Jerry and I want some of Amanda's.'
+    "Amanda baked cookies. Jerry and I want some of Amanda's."
     """
     casing = document_casing(document)
 
@@ -200,7 +205,7 @@ def restore_case(summary, document):
     def recase(match):
         word = match.group()
         # "amanda's", "i'll": the part before the apostrophe when the word is not known whole.
-        stem = _APOSTROPHE_ON.sub("", word)
+        stem = before_apostrophe(word)
         if form(word) is None and stem != word and form(stem) is not None:
             return form(stem) + word[len(stem) :]
         return form(word) or word
