@@ -102,8 +102,7 @@ def document_casing(document):
     for line in document.splitlines():
         for match in _WORD.finditer(line):
             word = match.group()
-            before = previous_character(line, match.start())
-            sentence_initial = not before or before in ".!?…:"
+            sentence_initial = starts_sentence(line, match.start())
             if word[0].isupper():
                 if not sentence_initial:
                     capitalized[word.lower()][word] += 1
@@ -118,6 +117,12 @@ def document_casing(document):
         for word, forms in capitalized.items()
         if word not in lower
     }
+
+
+def starts_sentence(line, index):
+    """Whether the word at `line[index]` is the line's first or follows one of `.!?…:`."""
+    before = previous_character(line, index)
+    return not before or before in ".!?…:"
 
 
 def previous_character(line, index):
@@ -155,8 +160,7 @@ def source_words(document):
                 continue
             key = word.lower()
             forms.setdefault(key, None)
-            before = previous_character(line, match.start())
-            if forms[key] is None and before and before not in ".!?…:":
+            if forms[key] is None and not starts_sentence(line, match.start()):
                 forms[key] = word
     ordered = sorted(forms, key=len, reverse=True)  # stable: ties keep their order
     return {key: forms[key] or key for key in ordered}
