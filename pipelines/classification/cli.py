@@ -56,6 +56,7 @@ DATA_OPTIONS = [
     ConfigOption("--test", "data", "test", str, "test file, evaluated once at the end"),
     ConfigOption("--text-column", "data", "text_column", str, "column holding the text", required=True),
     ConfigOption("--label-column", "data", "label_column", str, "column holding the label", required=True),
+    ConfigOption("--train-sample", "data", "train_sample", positive_int, "train on this many training rows drawn at random (seeded by --seed); default: every row"),
 ]
 MODEL_AND_TRAINING_OPTIONS = [
     ConfigOption("--vocabulary-size", "tokenizer", "vocabulary_size", positive_int, "largest WordPiece vocabulary"),

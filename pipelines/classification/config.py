@@ -79,6 +79,9 @@ class DataConfig:
     text_column: str = "text"
     label_column: str = "label"
     class_names: list = None
+    # Train on this many training rows drawn at random (seeded by `training.seed`,
+    # the same rows on resume); None: every row.
+    train_sample: int = None
 
 
 # Fine-tuning settings for `--init-from`: a small peak learning rate after warmup, a

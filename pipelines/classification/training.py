@@ -20,6 +20,7 @@ import shutil
 import time
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from pipelines.classification.config import ClassifierConfig
@@ -137,6 +138,7 @@ def train_classifier(
         for name, table in tables.items():
             log(f"{name}: {len(splits[name][0])} rows; " + table.bad_rows.describe())
         require_rows(splits, config.data)
+        splits["train"] = sample_rows(splits["train"], config.data.train_sample, config.training.seed, log)
         tokenizer = prepare_tokenizer(run, config, splits["train"][0], resuming, log, checkpoint_tokenizer)
         if not resuming:
             config.data.class_names = labels.class_names
@@ -249,6 +251,19 @@ def read_tables(data_config, log):
         log(f"reading {name}: {source}")
         tables[name] = read_table(source, data_config.text_column, data_config.label_column)
     return tables
+
+
+def sample_rows(split, count, seed, log):
+    """`count` rows of `(texts, label_ids)` drawn without replacement, in file order;
+    all of them when `count` is None or not smaller than the split."""
+    texts, label_ids = split
+    if count is None or count >= len(texts):
+        if count is not None:
+            log(f"--train-sample {count}: the training file has only {len(texts)} rows; using all")
+        return split
+    chosen = np.sort(np.random.default_rng(seed).choice(len(texts), size=count, replace=False))
+    log(f"training on a random sample of {count} of {len(texts)} rows (--train-sample, seed {seed})")
+    return [texts[index] for index in chosen], np.asarray(label_ids)[chosen]
 
 
 def require_rows(splits, data_config):
