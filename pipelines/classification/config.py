@@ -64,6 +64,8 @@ class TrainingConfig:
     label_smoothing: float = 0.1
     patience: int = 3
     seed: int = 1337
+    # Keep a pretrained checkpoint's word-piece embeddings fixed (`--init-from` only).
+    freeze_token_embeddings: bool = False
     mixed_precision: bool = False
     jit_compile: object = "auto"  # True, False or "auto" (XLA on accelerators only)
     distribute: str = "none"  # none, mirrored or multiworker (pipelines.common.distribution)

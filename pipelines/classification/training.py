@@ -61,6 +61,7 @@ from pipelines.common.tables import read_table
 from pipelines.common.tokenizer import build_tokenizer
 from pipelines.common.run_tokenizer import load_tokenizer
 from pipelines.pretrained.checkpoint import read_checkpoint
+from pipelines.pretrained.encoder import freeze_token_embeddings
 from pipelines.pretrained.encoder import load_encoder_weights
 from pipelines.pretrained.tokenizer import checkpoint_tokenizer
 
@@ -118,6 +119,10 @@ def train_classifier(
         The metrics dict also written to `metrics.json` (empty on a
         multi-worker run's non-chief workers, which write no run directory).
     """
+    if config.training.freeze_token_embeddings and config.model.init_from is None:
+        raise UserInputError(
+            "--freeze-token-embeddings keeps pretrained embeddings fixed; add --init-from or drop it"
+        )
     distribute = config.training.distribute
     strategy = make_strategy(distribute)  # a bad name or a missing TF_CONFIG fails here
     # Read (and validated) before the run directory is made: a bad checkpoint leaves nothing behind.
@@ -379,6 +384,9 @@ def fit_classifier(
         model = build_classifier(config.model)
         if checkpoint is not None:
             load_encoder_weights(model, checkpoint)
+        if config.training.freeze_token_embeddings:  # on resume too: the optimizer state matches
+            frozen = freeze_token_embeddings(model)
+            log(f"word-piece embeddings fixed: {frozen} of {model.count_params()} parameters")
         compile_classifier(model, config.training, steps_per_epoch)
     check_free_space(run.path, model.count_params())
     train_dataset = shard_by_data(train_dataset, strategy)

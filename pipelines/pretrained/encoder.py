@@ -96,6 +96,18 @@ def load_encoder_weights(model, checkpoint, name_prefix=""):
     assign_checked(encoder_weight_assignments(model, checkpoint.weights, checkpoint.settings, name_prefix))
 
 
+def freeze_token_embeddings(model, name_prefix=""):
+    """Keeps the encoder's word-piece table fixed during `fit`; returns its size.
+
+    The table is half of a small checkpoint's weights (MiniLM: 11.7 M of 22.7 M),
+    and AdamW updates every row of it at every step although a batch touches a
+    few hundred: fixing it saves a quarter of a fine-tuning step on CPU.
+    """
+    embeddings = model.get_layer(name_prefix + EMBEDDING_LAYER).token_embedding
+    embeddings.trainable = False
+    return int(np.prod(embeddings.embeddings.shape))
+
+
 def assign_checked(assignments):
     """Sets each (variable, array) pair, after checking every shape: all or nothing."""
     for variable, value in assignments:

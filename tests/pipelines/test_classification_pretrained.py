@@ -20,6 +20,7 @@ from pipelines.classification.cli import config_from_arguments
 from pipelines.classification.cli import main
 from pipelines.classification.config import ClassifierConfig
 from pipelines.classification.trained import TrainedClassifier
+from pipelines.classification.training import sample_rows
 from pipelines.classification.training import train_classifier
 from pipelines.common.run_directory import RunDirectory
 from pipelines.common.run_tokenizer import load_tokenizer
@@ -225,3 +226,46 @@ def test_cls_pooling_without_a_checkpoint_is_refused(tiny_data, tmp_path, capsys
 
     assert main(train_command(tiny_data, tmp_path / "run", "--pooling", "cls")) == 2
     assert "--pooling cls pools a pretrained checkpoint's [CLS] token" in capsys.readouterr().err
+
+
+def test_frozen_token_embeddings_keep_the_checkpoint_values(tiny_data, tiny_bert_dir, tmp_path):
+    out = tmp_path / "frozen"
+    command = pretrained_command(
+        tiny_data, out, tiny_bert_dir, "--freeze-token-embeddings", "--learning-rate", "1e-2", "--train-sample", "120"
+    )
+    messages = []
+    train_classifier(config_from_arguments(build_parser().parse_args(command)), str(out), verbose=0, log=messages.append)
+    embedding = TrainedClassifier.load(str(out)).model.get_layer("embedding")
+    weights = read_checkpoint(tiny_bert_dir).weights
+    np.testing.assert_array_equal(np.array(embedding.token_embedding.embeddings), weights["embeddings.word_embeddings.weight"])
+    # Everything else still trains.
+    assert not np.array_equal(np.array(embedding.norm.gamma), weights["embeddings.LayerNorm.weight"])
+    assert any(message.startswith(f"word-piece embeddings fixed: {100 * 16} of") for message in messages)
+    config = ClassifierConfig.load(RunDirectory(out).config_path)
+    assert config.training.freeze_token_embeddings is True and config.data.train_sample == 120
+    assert json.load(open(RunDirectory(out).metrics_path))["training"]["train_examples"] == 120
+
+
+def test_freezing_embeddings_without_a_checkpoint_is_refused(tiny_data, tmp_path, capsys):
+    from synthetic_data import train_command
+
+    out = tmp_path / "run"
+    assert main(train_command(tiny_data, out, "--freeze-token-embeddings")) == 2
+    error = capsys.readouterr().err.strip()
+    assert "--freeze-token-embeddings keeps pretrained embeddings fixed; add --init-from" in error
+    assert len(error.splitlines()) == 1 and not out.exists()
+
+
+def test_train_sample_is_a_seeded_subset_in_file_order():
+    texts, labels = [f"text {index}" for index in range(300)], np.arange(300) % 2
+    messages = []
+    first = sample_rows((texts, labels), 100, seed=7, log=messages.append)
+    again = sample_rows((texts, labels), 100, seed=7, log=lambda _: None)
+    other = sample_rows((texts, labels), 100, seed=8, log=lambda _: None)
+    assert first[0] == again[0] and first[0] != other[0]
+    indices = [int(text.split()[1]) for text in first[0]]
+    assert indices == sorted(set(indices)) and len(indices) == 100
+    np.testing.assert_array_equal(first[1], labels[indices])
+    assert messages == ["training on a random sample of 100 of 300 rows (--train-sample, seed 7)"]
+    assert sample_rows((texts, labels), 300, seed=7, log=messages.append)[0] is texts
+    assert "only 300 rows; using all" in messages[-1]
