@@ -59,8 +59,8 @@ class TrainedClassifier:
     >>> round(sum(prediction["probabilities"].values()), 3)
     1.0
 
-    A classifier trained on SST-2 answers `{'label': '1', 'label_id': 1,
-    'probabilities': {'0': 0.021, '1': 0.979}}`.
+    A classifier trained on all of SST-2 answers with a prediction such as
+    `{'label': '1', 'label_id': 1, 'probabilities': {'0': 0.021, '1': 0.979}}`.
     """
 
     def __init__(self, config, tokenizer, model):
