@@ -2,11 +2,23 @@
 
 No TensorFlow is imported here (tests/export/test_export_onnx.py proves it),
 so a service can install `onnxruntime numpy tokenizers` and copy the `onnx/`
-folder of an exported version:
+folder of an exported version. With `version_dir` an SST-2 classifier's version
+folder (`saved_models/sst2/1`, say):
 
->>> classifier = OnnxClassifier.load("saved_models/sst2/1/onnx")
->>> classifier.predict(["a gorgeous, witty film"])
-[{'label': '1', 'label_id': 1, 'probabilities': {'0': 0.02, '1': 0.98}}]
+>>> import os
+>>> classifier = OnnxClassifier.load(os.path.join(version_dir, "onnx"))
+>>> classifier.labels
+['0', '1']
+>>> [prediction] = classifier.predict(["a gorgeous, witty film"])
+>>> sorted(prediction)
+['label', 'label_id', 'probabilities']
+>>> prediction["label"] == classifier.labels[prediction["label_id"]]
+True
+>>> round(sum(prediction["probabilities"].values()), 3)
+1.0
+
+A classifier trained on all of SST-2 answers with a prediction such as `{'label': '1',
+'label_id': 1, 'probabilities': {'0': 0.02, '1': 0.98}}`.
 """
 
 import os

@@ -2,11 +2,20 @@
 
 No TensorFlow is imported here (tests/export/test_export_summarizer.py proves
 it): a service installs `onnxruntime numpy tokenizers` and copies the `onnx/`
-folder of an exported version:
+folder of an exported version. With `version_dir` a summarizer's version folder
+(`saved_models/samsum/1`, say):
 
->>> summarizer = OnnxSummarizer.load("saved_models/samsum/1/onnx")
->>> summarizer.summarize(["Anna: lunch at 1?\\nBen: sure, see you there"], beams=4)
-['Anna and Ben will have lunch at 1.']
+>>> import os
+>>> summarizer = OnnxSummarizer.load(os.path.join(version_dir, "onnx"))
+>>> dialogue = "Anna: lunch at 1?\\nBen: sure, see you there"
+>>> summary_ids = summarizer.generate_ids(summarizer.tokenize([dialogue]), beams=4)
+>>> summary_ids.shape == (1, summarizer.settings.max_length)
+True
+>>> summarizer.summarize([dialogue], beams=4) == summarizer.texts_of(summary_ids, [dialogue])
+True
+
+A summarizer trained on all of SAMSum answers with a summary such as
+`['Anna and Ben will have lunch at 1.']`.
 
 The searches are `pipelines.decoding.numpy_search`, the NumPy side of the
 pipeline's own search rules (it gives the TensorFlow side's tokens on the same

@@ -8,9 +8,25 @@ from training every row that occurs only inside those sentences. A sub-phrase
 that also occurs inside a sentence kept for training stays, as it would for a
 new sentence at test time.
 
-Use it to choose settings without looking at the test file:
+Use it to choose settings without looking at the test file. Here one sentence
+is held out; "still fun" occurs only inside it and leaves training, "movie"
+also occurs inside a training sentence and stays:
 
->>> train_indices, heldout_indices = sentence_holdout(texts, count=1000)
+>>> texts = [
+...     "a gorgeous , witty , seductive movie .",
+...     "witty , seductive",
+...     "not as good as the first movie , but still fun .",
+...     "still fun",
+...     "movie",
+... ]
+>>> train_indices, heldout_indices = sentence_holdout(texts, count=1)
+>>> [texts[index] for index in heldout_indices]
+['not as good as the first movie , but still fun .']
+>>> [texts[index] for index in train_indices]
+['a gorgeous , witty , seductive movie .', 'witty , seductive', 'movie']
+
+On SST-2's training file, `count=1000` holds out a thousand sentences
+(benchmarks/classification_heldout.py).
 """
 
 import random

@@ -48,11 +48,19 @@ class Explanation:
 class TrainedClassifier:
     """The tokenizer, model and classes of a finished run directory.
 
-    Example:
+    Example, `run_dir` being the `--out` folder of a finished `train` (`runs/sst2`, say):
 
-    >>> classifier = TrainedClassifier.load("runs/sst2")
-    >>> classifier.predict(["a gorgeous, witty film"])[0]
-    {'label': '1', 'label_id': 1, 'probabilities': {'0': 0.021, '1': 0.979}}
+    >>> classifier = TrainedClassifier.load(run_dir)
+    >>> [prediction] = classifier.predict(["a gorgeous, witty film"])
+    >>> sorted(prediction)
+    ['label', 'label_id', 'probabilities']
+    >>> prediction["label"] == classifier.class_names[prediction["label_id"]]
+    True
+    >>> round(sum(prediction["probabilities"].values()), 3)
+    1.0
+
+    A classifier trained on all of SST-2 answers with a prediction such as
+    `{'label': '1', 'label_id': 1, 'probabilities': {'0': 0.021, '1': 0.979}}`.
     """
 
     def __init__(self, config, tokenizer, model):

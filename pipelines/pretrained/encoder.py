@@ -72,13 +72,17 @@ def build_pretrained_encoder(settings, name="pretrained_encoder"):
 
     Example:
 
+    >>> from pipelines.pretrained.checkpoint import read_checkpoint
+    >>> from pipelines.pretrained.tokenizer import CheckpointTokenizer
     >>> checkpoint = read_checkpoint("minilm")
     >>> encoder = build_pretrained_encoder(checkpoint.settings)
     >>> load_encoder_weights(encoder, checkpoint)
     >>> tokenizer = CheckpointTokenizer.from_checkpoint(checkpoint.path, max_length=128)
-    >>> outputs = encoder(tokenizer.tokenize(["a gorgeous, witty film"]))
-    >>> outputs["hidden_states"].shape
-    TensorShape([1, 7, 384])
+    >>> outputs = encoder(tokenizer.tokenize(["a gorgeous, witty film", "a film"]))
+    >>> tuple(outputs["hidden_states"].shape)
+    (2, 7, 384)
+    >>> keras.ops.convert_to_numpy(outputs["padding_mask"]).sum(axis=1)
+    array([7, 4])
     """
     token_ids = keras.Input(shape=(None,), dtype="int32", name=TOKEN_IDS_INPUT)
     hidden = apply_pretrained_encoder(token_ids, settings)

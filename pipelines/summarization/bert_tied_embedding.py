@@ -46,7 +46,7 @@ class BertTiedEmbedding(OutputTiedEmbedding):
 
     >>> layer = BertTiedEmbedding(vocabulary_size=100, embedding_dim=16, max_length=32)
     >>> hidden = layer(np.array([[5, 9, 0]]))
-    >>> layer(hidden, reverse=True).shape
+    >>> tuple(layer(hidden, reverse=True).shape)
     (1, 3, 100)
 
     References:

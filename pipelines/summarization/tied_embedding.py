@@ -97,7 +97,7 @@ class TiedEmbedding(OutputTiedEmbedding):
 
     >>> layer = TiedEmbedding(vocabulary_size=100, embedding_dim=16)
     >>> hidden = layer(np.array([[5, 9, 0]]))
-    >>> layer(hidden, reverse=True).shape
+    >>> tuple(layer(hidden, reverse=True).shape)
     (1, 3, 100)
 
     References:

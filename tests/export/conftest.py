@@ -1,4 +1,5 @@
-"""Shared fixtures: one small trained run, exported once per test session."""
+"""Shared fixtures: a small trained classifier and a tiny summarizer, each exported once
+per test session."""
 
 import os
 import sys
@@ -10,7 +11,9 @@ sys.path.insert(0, os.path.join(TESTS, "pipelines"))  # tiny_bert: tiny pretrain
 
 from export_fixtures import MODEL_NAME  # noqa: E402
 from export_fixtures import PARITY_ROWS  # noqa: E402
+from export_fixtures import SUMMARIZER_NAME  # noqa: E402
 from export_fixtures import make_classifier_run  # noqa: E402
+from export_fixtures import make_summarizer_run  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -60,3 +63,43 @@ def classifier_run(classifier_run_dir):
     from export.run_loader import load_run
 
     return load_run(classifier_run_dir)
+
+
+@pytest.fixture(scope="session")
+def summarizer_run(tmp_path_factory):
+    """A tiny summarizer trained on SAMSum rows, loaded (`export.run_loader.load_run`)."""
+    from export.run_loader import load_run
+
+    return load_run(make_summarizer_run(str(tmp_path_factory.mktemp("summarizer"))))
+
+
+@pytest.fixture(scope="session")
+def summarizer_parity_file(summarizer_run):
+    """The SAMSum test rows the summarizer's parity gate reads."""
+    return os.path.join(os.path.dirname(summarizer_run.path), "test.csv")
+
+
+@pytest.fixture(scope="session")
+def summarizer_export(summarizer_run, summarizer_parity_file, tmp_path_factory):
+    """The `ExportResult` of `tiny-summarizer` version 1, exported from the already loaded
+    run, so its compiled generators serve the export and the tests (the decoder step's
+    tf2onnx conversion is the slow part)."""
+    import export.exporter
+
+    base = str(tmp_path_factory.mktemp("saved_models"))
+    patch = pytest.MonkeyPatch()
+    patch.setattr(export.exporter, "load_run", lambda run_dir: summarizer_run)
+    try:
+        result = export.exporter.export_run(
+            summarizer_run.path, SUMMARIZER_NAME, version=1, out=base, parity_texts=summarizer_parity_file,
+            log=lambda line: None,
+        )
+    finally:
+        patch.undo()
+    assert result.passed, result.parity
+    return result
+
+
+@pytest.fixture(scope="session")
+def summarizer_version_dir(summarizer_export):
+    return summarizer_export.path

@@ -62,6 +62,7 @@ def make_classifier_run(path, max_length=MAX_LENGTH, architecture=None, epochs=1
     return run_dir
 
 
+SUMMARIZER_NAME = "tiny-summarizer"
 SUMMARIZER_TRAIN_ROWS = 160
 SUMMARIZER_VALID_ROWS = 4
 SUMMARIZER_TEST_ROWS = 12

@@ -1,8 +1,8 @@
 """Exporting a summarization run: SavedModel signatures, ONNX generation, parity gate, command.
 
-One tiny summarizer is trained on SAMSum rows and exported once for the module
-(the decoder step's tf2onnx conversion is the slow part); the same loaded run
-serves the export and the tests, so its compiled generators are reused.
+One tiny summarizer is trained on SAMSum rows and exported once for the session
+(conftest.py; the decoder step's tf2onnx conversion is the slow part); the same
+loaded run serves the export and the tests, so its compiled generators are reused.
 """
 
 import json
@@ -23,7 +23,6 @@ import export.summarizer.saved_model
 from export import cli
 from export.exporter import read_parity_references
 from export.quantization import quantize_onnx_folder
-from export.run_loader import load_run
 from export.serving import load_saved_model
 from export.summarizer.onnx_runner import OnnxSummarizer
 from export.serving_ops import saved_model_ops
@@ -39,42 +38,25 @@ from pipelines.summarization.trained import generate
 from pipelines.summarization.special_tokens import END_ID
 from pipelines.summarization.postprocessing.python_text import restore_document_form
 
+from export_fixtures import SUMMARIZER_NAME as NAME
 from export_fixtures import SUMMARIZER_TEST_ROWS
 from export_fixtures import TINY_GENERATION
-from export_fixtures import make_summarizer_run
 from export_fixtures import samsum_path
 import rest_mapping as rest
 
 REPOSITORY = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-NAME = "tiny-summarizer"
 SIGNATURES = ("serving_default", "beam_search", "generate_token_ids", "beam_search_token_ids", "tokenize")
 
 
 @pytest.fixture(scope="module")
-def summarizer_run(tmp_path_factory):
-    return load_run(make_summarizer_run(str(tmp_path_factory.mktemp("summarizer"))))
+def parity_file(summarizer_parity_file):
+    return summarizer_parity_file
 
 
 @pytest.fixture(scope="module")
-def parity_file(summarizer_run):
-    return os.path.join(os.path.dirname(summarizer_run.path), "test.csv")
-
-
-@pytest.fixture(scope="module")
-def published(summarizer_run, parity_file, tmp_path_factory):
-    """The `ExportResult` of version 1, exported from the already loaded run."""
-    base = str(tmp_path_factory.mktemp("saved_models"))
-    patch = pytest.MonkeyPatch()
-    patch.setattr(export.exporter, "load_run", lambda run_dir: summarizer_run)
-    try:
-        result = export.exporter.export_run(
-            summarizer_run.path, NAME, version=1, out=base, parity_texts=parity_file,
-            log=lambda line: None,
-        )
-    finally:
-        patch.undo()
-    assert result.passed, result.parity
-    return result
+def published(summarizer_export):
+    """The `ExportResult` of version 1 (conftest.py: exported once per session)."""
+    return summarizer_export
 
 
 @pytest.fixture(scope="module")

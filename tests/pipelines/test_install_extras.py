@@ -36,6 +36,7 @@ def run_without(blocked, code):
     [
         "from pipelines.classification import TrainedClassifier",
         "from pipelines.summarization import Summarizer",
+        "from pipelines.pretrained import CheckpointTokenizer",
         "sys.argv = ['x', 'summarize', '.', 'Amanda: hi']\n"
         "import runpy; runpy.run_module('pipelines.summarization', run_name='__main__')",
         "sys.argv = ['x', 'predict', '.', 'a film']\n"
@@ -51,6 +52,7 @@ def test_pipelines_without_tensorflow_names_the_extra(code):
 def test_keras_only_parts_of_pipelines_import_without_tensorflow():
     code = (
         "from pipelines.summarization import build_summarizer, compile_summarizer, ModelConfig\n"
+        "from pipelines.pretrained import build_pretrained_encoder, load_encoder_weights, read_checkpoint\n"
         "import pipelines.jax_training\n"
         "print(build_summarizer.__name__)"
     )
