@@ -6,6 +6,7 @@ import numpy as np
 
 import keras_attention  # noqa: F401  (registers the layers for deserialization)
 from pipelines.classification.config import ClassifierConfig
+from pipelines.classification.data import length_order
 from pipelines.classification.data import make_dataset
 from pipelines.classification.labels import LabelEncoder
 from pipelines.classification.metrics import classification_report
@@ -93,8 +94,11 @@ class TrainedClassifier:
         texts = check_texts(texts)
         if not texts:
             return np.zeros((0, self.labels.num_classes), dtype=np.float32)
-        dataset = make_dataset(texts, tokenizer=self.tokenizer, batch_size=batch_size)
-        return self.model.predict(dataset, verbose=0, callbacks=callbacks)
+        order = length_order(texts, self.tokenizer)
+        dataset = make_dataset([texts[index] for index in order], tokenizer=self.tokenizer, batch_size=batch_size)
+        probabilities = np.empty((len(texts), self.labels.num_classes), dtype=np.float32)
+        probabilities[order] = self.model.predict(dataset, verbose=0, callbacks=callbacks)
+        return probabilities
 
     def predict(self, texts, batch_size=256):
         """One dict per text: `label` (the class name, a string, as every exported

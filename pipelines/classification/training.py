@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from pipelines.classification.config import ClassifierConfig
+from pipelines.classification.data import length_order
 from pipelines.classification.data import make_dataset
 from pipelines.classification.labels import LabelEncoder
 from pipelines.classification.model import build_classifier
@@ -373,8 +374,11 @@ def fit_classifier(
         shuffle=True,
         seed=config.training.seed,
     )
+    valid_texts, valid_ids = splits["valid"]
+    order = length_order(valid_texts, tokenizer)  # the loss and accuracy ignore the order
     valid_dataset = make_dataset(
-        *splits["valid"],
+        [valid_texts[index] for index in order],
+        valid_ids[order],
         tokenizer=tokenizer,
         num_classes=num_classes,
         batch_size=EVALUATION_BATCH_SIZE,

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from pipelines.classification.config import ModelConfig
 from pipelines.classification.data import count_bucketed_batches
+from pipelines.classification.data import length_order
 from pipelines.classification.data import make_dataset
 from pipelines.classification.data import padded_lengths
 from pipelines.classification.model import attention_explainer
@@ -110,3 +111,20 @@ def test_evaluation_batches_keep_order_and_pad_to_a_bucket(tokenizer):
     expected = tokenizer.tokenize(texts, sequence_length=12).numpy()
     np.testing.assert_array_equal(batches[0].numpy(), expected[:2, :8])
     np.testing.assert_array_equal(batches[1].numpy(), expected[2:])
+
+
+def test_length_order_sorts_by_token_count_stably(tokenizer):
+    texts = ["good film good film good", "film", "good film", "good", ""]  # 5, 1, 2, 1, 0 tokens
+    assert length_order(texts, tokenizer).tolist() == [4, 1, 3, 2, 0]
+
+
+def test_predictions_come_back_in_input_order(tiny_run):
+    """Batched by length, answered in the caller's order: each row as if predicted alone."""
+    from pipelines.classification.trained import TrainedClassifier
+
+    classifier = TrainedClassifier.load(tiny_run)
+    texts = [" ".join(["good"] * count) + " film" for count in (9, 1, 5, 0, 12, 2, 7, 3)]
+    together = classifier.predict_probabilities(texts, batch_size=3)
+    alone = np.concatenate([classifier.predict_probabilities([text]) for text in texts])
+    np.testing.assert_allclose(together, alone, atol=1e-6)
+    assert len({tuple(np.round(row, 5)) for row in together}) > 1  # the rows differ: order matters
