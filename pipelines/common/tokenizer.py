@@ -102,7 +102,7 @@ class WordPieceTokenizer(tf.Module):
     def __init__(self, vocabulary, max_length, lower_case=True, name=None):
         super().__init__(name=name)
         vocabulary = list(vocabulary)
-        validate_vocabulary(vocabulary)
+        validate_vocabulary(vocabulary, required_tokens=(UNKNOWN_TOKEN,))
         if not isinstance(max_length, int) or max_length <= 0:
             raise ValueError(
                 f"`max_length` must be a positive integer. Received: max_length={max_length}"
@@ -195,13 +195,31 @@ def read_vocabulary(path):
     return read_lines_file(path)
 
 
-def validate_vocabulary(vocabulary):
-    if not vocabulary or vocabulary[0] != PAD_TOKEN:
-        raise ValueError(
-            f"The vocabulary must start with {PAD_TOKEN!r} (id 0 is padding). "
-            f"Received first token: {vocabulary[:1]}"
-        )
-    if UNKNOWN_TOKEN not in vocabulary:
-        raise ValueError(f"The vocabulary must contain {UNKNOWN_TOKEN!r}.")
-    if len(set(vocabulary)) != len(vocabulary):
-        raise ValueError("The vocabulary has duplicate tokens.")
+def vocabulary_problem(vocabulary, leading_tokens=(PAD_TOKEN,), required_tokens=()):
+    """What makes a WordPiece vocabulary unusable (one line that names the fix), or None.
+
+    Every vocabulary of the pipelines starts with `leading_tokens`, `[PAD]` first
+    (the models mask id 0), holds `required_tokens`, and has no duplicate or
+    empty token.
+    """
+    vocabulary = list(vocabulary)
+    leading = ", ".join(map(repr, leading_tokens))
+    if vocabulary[:1] != [PAD_TOKEN]:
+        first = vocabulary[0] if vocabulary else None
+        return f"the vocabulary's id 0 is {first!r}, not {PAD_TOKEN!r} (the models mask id 0); it must start with {leading}"
+    if vocabulary[: len(leading_tokens)] != list(leading_tokens):
+        found = ", ".join(map(repr, vocabulary[: len(leading_tokens)]))
+        return f"the vocabulary must start with {leading}; it starts with {found}"
+    missing = sorted(set(required_tokens) - set(vocabulary))
+    if missing:
+        return f"the vocabulary lacks {', '.join(map(repr, missing))}; use the vocabulary these tokens come from"
+    if len(set(vocabulary)) != len(vocabulary) or "" in vocabulary:
+        return "the vocabulary has duplicate or empty tokens; use the vocabulary file as written, one token per line"
+    return None
+
+
+def validate_vocabulary(vocabulary, leading_tokens=(PAD_TOKEN,), required_tokens=()):
+    """Raises `ValueError` with `vocabulary_problem`'s line, if there is one."""
+    problem = vocabulary_problem(vocabulary, leading_tokens, required_tokens)
+    if problem:
+        raise ValueError(f"{problem}.")

@@ -63,6 +63,7 @@ from pipelines.common.tokenizer import PAD_TOKEN
 from pipelines.common.tokenizer import SETTINGS_FILE
 from pipelines.common.tokenizer import VOCABULARY_FILE
 from pipelines.common.tokenizer import padded_token_ids
+from pipelines.common.tokenizer import validate_vocabulary
 from pipelines.pretrained.known_checkpoints import resolve_checkpoint_dir
 from pipelines.pretrained.schema import MAX_JSON_BYTES
 from pipelines.pretrained.schema import SPECIAL_TOKENS_MAP_SCHEMA
@@ -180,9 +181,7 @@ class CheckpointTokenizer(tf.Module):
             )
         if special_tokens is None:
             special_tokens = default_special_tokens(vocabulary, unknown_token, cls_token, sep_token)
-        problem = vocabulary_problem(vocabulary, [unknown_token, cls_token, sep_token, *special_tokens])
-        if problem:
-            raise ValueError(f"{problem}.")
+        validate_vocabulary(vocabulary, required_tokens=[unknown_token, cls_token, sep_token, *special_tokens])
         self.vocabulary = vocabulary
         self.max_length = max_length
         self.lower_case = bool(lower_case)
@@ -419,25 +418,6 @@ def regex_literal(character):
 def default_special_tokens(vocabulary, unknown_token, cls_token, sep_token):
     tokens = [PAD_TOKEN, unknown_token, cls_token, sep_token]
     return tokens + [MASK_TOKEN] if MASK_TOKEN in vocabulary else tokens
-
-
-def vocabulary_problem(vocabulary, required_tokens):
-    """What makes `vocabulary` unusable (one line), or None."""
-    if not vocabulary or vocabulary[0] != PAD_TOKEN:
-        first = vocabulary[0] if vocabulary else None
-        return (
-            f"the vocabulary's id 0 is {first!r}, not {PAD_TOKEN!r} (the models mask id 0); "
-            f"use a vocabulary whose first token is {PAD_TOKEN}"
-        )
-    missing = sorted(set(required_tokens) - set(vocabulary))
-    if missing:
-        return (
-            f"the vocabulary lacks {', '.join(map(repr, missing))}; "
-            "use the vocabulary the special tokens come from"
-        )
-    if len(set(vocabulary)) != len(vocabulary) or "" in vocabulary:
-        return "the vocabulary has duplicate or empty tokens; use the checkpoint's own vocabulary file"
-    return None
 
 
 def checkpoint_tokenizer(checkpoint, max_length, log=print):

@@ -30,6 +30,7 @@ from pipelines.common.tokenizer import SUFFIX_INDICATOR
 from pipelines.common.tokenizer import learn_wordpiece_vocabulary
 from pipelines.common.tokenizer import lower_case
 from pipelines.common.tokenizer import read_vocabulary
+from pipelines.common.tokenizer import validate_vocabulary
 from pipelines.summarization.postprocessing import graph_text
 from pipelines.summarization.special_tokens import END_ID  # noqa: F401 (re-exported)
 from pipelines.summarization.special_tokens import NEWLINE_ID
@@ -80,7 +81,7 @@ class SummarizationTokenizer(tf.Module):
     def __init__(self, vocabulary, name=None):
         super().__init__(name=name)
         vocabulary = list(vocabulary)
-        validate_vocabulary(vocabulary)
+        validate_vocabulary(vocabulary, leading_tokens=SPECIAL_TOKENS)
         self.vocabulary = vocabulary
         self._wordpiece = tf_text.FastWordpieceTokenizer(
             vocab=vocabulary,
@@ -154,12 +155,3 @@ class SummarizationTokenizer(tf.Module):
             )
         return cls(read_vocabulary(os.path.join(directory, settings["vocabulary_file"])))
 
-
-def validate_vocabulary(vocabulary):
-    if tuple(vocabulary[: len(SPECIAL_TOKENS)]) != SPECIAL_TOKENS:
-        raise ValueError(
-            f"The vocabulary must start with {list(SPECIAL_TOKENS)}. "
-            f"Received: {vocabulary[: len(SPECIAL_TOKENS)]}"
-        )
-    if len(set(vocabulary)) != len(vocabulary):
-        raise ValueError("The vocabulary has duplicate tokens.")
