@@ -14,6 +14,9 @@ import keras
 import numpy as np
 
 import keras_attention
+from pipelines.pretrained.checkpoint import Checkpoint
+from pipelines.pretrained.checkpoint import EncoderSettings
+from pipelines.pretrained.checkpoint import read_checkpoint
 
 TOKEN_IDS_INPUT = "token_ids"
 HIDDEN_STATES_OUTPUT = "hidden_states"
@@ -61,33 +64,58 @@ def checkpoint_block_arguments(settings):
     )
 
 
-def build_pretrained_encoder(settings, name="pretrained_encoder"):
-    """A Keras model: int32 token ids `(batch, length)`, 0 = padding →
-    `{"hidden_states": (batch, length, width), "padding_mask": (batch, length) bool}`.
+def build_pretrained_encoder(checkpoint, *, random_weights=False, name="pretrained_encoder"):
+    """A built Keras model holding a checkpoint's encoder and its weights: int32 token
+    ids `(batch, length)`, 0 = padding → `{"hidden_states": (batch, length, width),
+    "padding_mask": (batch, length) bool}`.
 
     The hidden states also carry the padding mask as their Keras mask, so masking
-    layers applied to them (`AttentionPooling`, encoder blocks) skip padding. Its
-    weights are random until `load_encoder_weights(model, checkpoint)` fills them;
-    it saves and loads (`safe_mode=True`) like any Keras model.
+    layers applied to them (`AttentionPooling`, encoder blocks) skip padding. It
+    saves and loads (`safe_mode=True`) like any Keras model.
+
+    Args:
+        checkpoint: a checkpoint directory or known short name (`"minilm"`), a
+            `Checkpoint` (`read_checkpoint`), or an `EncoderSettings`, which
+            holds no weights and needs `random_weights=True`.
+        random_weights: bool. Build the architecture with random weights
+            (BERT's initializer) instead of a checkpoint's.
+        name: str. The model's name.
+
+    Raises:
+        ValueError: `EncoderSettings` without `random_weights=True`: an encoder
+            never starts from random weights unless asked to.
 
     Example:
 
-    >>> from pipelines.pretrained.checkpoint import read_checkpoint
     >>> from pipelines.pretrained.tokenizer import CheckpointTokenizer
-    >>> checkpoint = read_checkpoint("minilm")
-    >>> encoder = build_pretrained_encoder(checkpoint.settings)
-    >>> load_encoder_weights(encoder, checkpoint)
-    >>> tokenizer = CheckpointTokenizer.from_checkpoint(checkpoint.path, max_length=128)
+    >>> encoder = build_pretrained_encoder("minilm")
+    >>> tokenizer = CheckpointTokenizer.from_checkpoint("minilm", max_length=128)
     >>> outputs = encoder(tokenizer.tokenize(["a gorgeous, witty film", "a film"]))
     >>> tuple(outputs["hidden_states"].shape)
     (2, 7, 384)
     >>> keras.ops.convert_to_numpy(outputs["padding_mask"]).sum(axis=1)
     array([7, 4])
     """
+    if isinstance(checkpoint, EncoderSettings):
+        if not random_weights:
+            raise ValueError(
+                "`EncoderSettings` hold no weights: pass the checkpoint (a directory, a short name "
+                "or `read_checkpoint(...)`), or `random_weights=True` for a randomly initialized encoder"
+            )
+        settings, checkpoint = checkpoint, None
+    else:
+        if not isinstance(checkpoint, Checkpoint):
+            checkpoint = read_checkpoint(checkpoint)
+        settings = checkpoint.settings
+        if random_weights:
+            checkpoint = None
     token_ids = keras.Input(shape=(None,), dtype="int32", name=TOKEN_IDS_INPUT)
     hidden = apply_pretrained_encoder(token_ids, settings)
     outputs = {HIDDEN_STATES_OUTPUT: hidden, PADDING_MASK_OUTPUT: keras.ops.not_equal(token_ids, 0)}
-    return keras.Model(token_ids, outputs, name=name)
+    model = keras.Model(token_ids, outputs, name=name)
+    if checkpoint is not None:
+        load_encoder_weights(model, checkpoint)
+    return model
 
 
 def load_encoder_weights(model, checkpoint, name_prefix=""):

@@ -22,9 +22,7 @@ DATA = os.environ.get(
 
 
 def loaded_encoder(checkpoint):
-    encoder = build_pretrained_encoder(checkpoint.settings)
-    load_encoder_weights(encoder, checkpoint)
-    return encoder
+    return build_pretrained_encoder(checkpoint)
 
 
 def padded(rows):
@@ -63,7 +61,7 @@ def test_padding_never_changes_real_positions(tmp_path):
 
 def test_encoder_returns_the_padding_mask(tmp_path):
     write_tiny_bert_checkpoint(tmp_path / "tiny")
-    encoder = build_pretrained_encoder(read_checkpoint(tmp_path / "tiny").settings)
+    encoder = build_pretrained_encoder(read_checkpoint(tmp_path / "tiny").settings, random_weights=True)
     token_ids = np.array([[2, 7, 3, 0]], dtype=np.int32)
     outputs = encoder(token_ids)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(outputs["padding_mask"]), token_ids != 0)
@@ -106,3 +104,22 @@ def test_minilm_hidden_states_equal_float64_numpy_bert():
     difference = np.abs(hidden[real] - expected[real]).max()
     print(f"MiniLM vs float64 NumPy BERT: max |Δ| {difference:.2e} over {int(real.sum())} positions")
     assert difference < 1e-4
+
+
+def test_an_encoder_never_starts_from_random_weights_unless_asked(tmp_path):
+    write_tiny_bert_checkpoint(tmp_path / "tiny")
+    checkpoint = read_checkpoint(tmp_path / "tiny")
+    with pytest.raises(ValueError, match="`EncoderSettings` hold no weights: pass the checkpoint"):
+        build_pretrained_encoder(checkpoint.settings)
+    expected = checkpoint.weights["encoder.layer.1.output.dense.weight"].T
+    # A directory, a `Checkpoint`, and the same after `load_encoder_weights`: one set of weights.
+    by_path = build_pretrained_encoder(str(tmp_path / "tiny"))
+    by_checkpoint = build_pretrained_encoder(checkpoint)
+    by_hand = build_pretrained_encoder(checkpoint.settings, random_weights=True)
+    load_encoder_weights(by_hand, checkpoint)
+    for encoder in (by_path, by_checkpoint, by_hand):
+        kernel = encoder.get_layer("encoder_block_1").feed_forward.output_dense.kernel
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(kernel), expected)
+    random = build_pretrained_encoder(checkpoint, random_weights=True)
+    kernel = random.get_layer("encoder_block_1").feed_forward.output_dense.kernel
+    assert not np.allclose(keras.ops.convert_to_numpy(kernel), expected)
