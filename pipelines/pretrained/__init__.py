@@ -1,13 +1,10 @@
 """Pretrained BERT-family checkpoints: the reader, their tokenizer and the encoder built
 from keras_attention layers, shared by the classification and summarization pipelines.
 
->>> from pipelines.pretrained import CheckpointTokenizer, build_pretrained_encoder
->>> from pipelines.pretrained import load_encoder_weights, read_checkpoint
->>> checkpoint = read_checkpoint("minilm")  # or any Hugging Face BERT directory
->>> tokenizer = CheckpointTokenizer.from_checkpoint(checkpoint.path, max_length=128)
->>> encoder = build_pretrained_encoder(checkpoint.settings)  # token ids → hidden states + mask
->>> load_encoder_weights(encoder, checkpoint)
->>> outputs = encoder(tokenizer.tokenize(["a gorgeous, witty film"]))
+>>> from pipelines.pretrained import CheckpointTokenizerLayer, build_pretrained_encoder
+>>> encoder = build_pretrained_encoder("minilm")  # or any Hugging Face BERT directory
+>>> tokenizer = CheckpointTokenizerLayer.from_checkpoint("minilm", max_length=128)
+>>> outputs = encoder(tokenizer(["a gorgeous, witty film"]))  # hidden states + padding mask
 >>> tuple(outputs["hidden_states"].shape)
 (1, 7, 384)
 
@@ -21,6 +18,7 @@ from pipelines.common.lazy_exports import lazy_exports
 _EXPORTS = {
     "Checkpoint": "pipelines.pretrained.checkpoint",
     "CheckpointTokenizer": "pipelines.pretrained.tokenizer",
+    "CheckpointTokenizerLayer": "pipelines.pretrained.tokenizer_layer",
     "EncoderSettings": "pipelines.pretrained.checkpoint",
     "apply_pretrained_encoder": "pipelines.pretrained.encoder",
     "build_pretrained_encoder": "pipelines.pretrained.encoder",

@@ -27,6 +27,7 @@ def test_the_documented_parts_have_examples():
         "pipelines.pretrained",
         "pipelines.pretrained.encoder.build_pretrained_encoder",
         "pipelines.pretrained.tokenizer.CheckpointTokenizer",
+        "pipelines.pretrained.tokenizer_layer.CheckpointTokenizerLayer",
         "pipelines.classification.heldout",
         "pipelines.classification.trained.TrainedClassifier",
         "pipelines.summarization.tokenizer.SummarizationTokenizer",

@@ -14,6 +14,7 @@ import pipelines.pretrained
 HOMES = {
     "Checkpoint": "pipelines.pretrained.checkpoint",
     "CheckpointTokenizer": "pipelines.pretrained.tokenizer",
+    "CheckpointTokenizerLayer": "pipelines.pretrained.tokenizer_layer",
     "EncoderSettings": "pipelines.pretrained.checkpoint",
     "apply_pretrained_encoder": "pipelines.pretrained.encoder",
     "build_pretrained_encoder": "pipelines.pretrained.encoder",

@@ -9,7 +9,10 @@ from the run's saved files (`text_tokenizer_from_settings`, the ONNX side).
 import json
 import os
 import shutil
+import subprocess
+import sys
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -30,6 +33,7 @@ from pipelines.common.run_tokenizer import load_tokenizer
 from pipelines.pretrained.known_checkpoints import resolve_checkpoint_dir
 from pipelines.pretrained.tokenizer import CHECKPOINT_TOKENIZER_FILE
 from pipelines.pretrained.tokenizer import CheckpointTokenizer
+from pipelines.pretrained.tokenizer_layer import CheckpointTokenizerLayer
 
 DATA_DIR = os.environ.get(
     "KERAS_ATTENTION_DATA", os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data")
@@ -292,3 +296,80 @@ def test_same_ids_for_every_character_of_the_common_unicode_blocks(checkpoint_di
     ids = tensorflow_ids(CheckpointTokenizer.from_checkpoint(checkpoint_dir, 16), sample)
     expected = huggingface_ids(checkpoint_huggingface(checkpoint_dir, 16), sample)
     assert ids == expected, first_difference(ids, expected, sample)
+
+
+def test_the_keras_layer_gives_the_checkpoints_ids_on_every_test_text(checkpoint_dir, texts):
+    layer = CheckpointTokenizerLayer.from_checkpoint(checkpoint_dir, max_length=512)
+    all_texts = texts + EDGE_TEXTS
+    expected = huggingface_ids(checkpoint_huggingface(checkpoint_dir, 512), all_texts)
+    ids = np.asarray(layer(all_texts))
+    assert [row[: len(row_ids)].tolist() for row, row_ids in zip(ids, expected)] == expected
+    assert all(not row[len(row_ids) :].any() for row, row_ids in zip(ids, expected))
+    assert ids.shape[1] == max(len(row_ids) for row_ids in expected)  # padded to the longest
+
+
+def test_the_keras_layer_maps_over_tf_data_batched_and_one_by_one(checkpoint_dir, texts):
+    layer = CheckpointTokenizerLayer.from_checkpoint(checkpoint_dir, max_length=64, sequence_length=64)
+    sample = texts[:40] + EDGE_TEXTS
+    expected = huggingface_ids(checkpoint_huggingface(checkpoint_dir, 64), sample)
+    batched = tf.data.Dataset.from_tensor_slices(sample).batch(16).map(layer)
+    rows = [row for batch in batched for row in batch.numpy()]
+    one_by_one = [row.numpy() for row in tf.data.Dataset.from_tensor_slices(sample).map(layer)]
+    for found in (rows, one_by_one):
+        assert all(row.shape == (64,) for row in found)
+        assert [row[: len(row_ids)].tolist() for row, row_ids in zip(found, expected)] == expected
+
+
+def test_a_model_with_the_keras_layer_reloads_in_safe_mode_without_the_checkpoint(texts, tmp_path):
+    from tiny_bert import write_tiny_bert_checkpoint
+
+    checkpoint = tmp_path / "tiny_bert"
+    write_tiny_bert_checkpoint(checkpoint, vocabulary_size=100)
+    layer = CheckpointTokenizerLayer.from_checkpoint(str(checkpoint), max_length=32, name="tokenizer")
+    strings = keras.Input(shape=(), dtype="string", name="text")
+    ids = layer(strings)
+    assert tuple(ids.shape) == (None, None) and ids.dtype == "int32"
+    pooled = keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(100, 4)(ids))
+    model = keras.Model(strings, keras.layers.Dense(2, activation="softmax")(pooled))
+    sample = tf.constant(texts[:20] + EDGE_TEXTS)
+    expected = model(sample).numpy()
+    model.save(tmp_path / "model.keras")
+    shutil.rmtree(checkpoint)  # the vocabulary travels inside model.keras
+    reloaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
+    np.testing.assert_array_equal(reloaded(sample).numpy(), expected)
+    np.testing.assert_array_equal(
+        reloaded.get_layer("tokenizer")(sample).numpy(), layer(sample).numpy()
+    )
+    assert "vocabulary" not in json.dumps(reloaded.get_layer("tokenizer").get_config())
+
+
+def test_the_keras_layer_feeds_tf_data_on_jax(checkpoint_dir, texts):
+    """On JAX, where string tensors do not exist, the layer runs in `tf.data` and its ids
+    reach a JAX model unchanged."""
+    sample = texts[:8] + EDGE_TEXTS
+    script = (
+        "import json, sys, numpy as np, tensorflow as tf, keras\n"
+        "from pipelines.pretrained.tokenizer_layer import CheckpointTokenizerLayer\n"
+        "assert keras.backend.backend() == 'jax'\n"
+        "texts = json.load(sys.stdin)\n"
+        f"layer = CheckpointTokenizerLayer.from_checkpoint({checkpoint_dir!r}, max_length=32, sequence_length=32)\n"
+        "rows = [b for batch in tf.data.Dataset.from_tensor_slices(texts).batch(4).map(layer) for b in batch.numpy()]\n"
+        "eager = layer(texts)\n"
+        "assert type(eager).__module__.startswith('jax'), type(eager)\n"
+        "assert (np.asarray(eager) == np.stack(rows)).all()\n"
+        "print(json.dumps(np.stack(rows).tolist()))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], input=json.dumps(sample), capture_output=True, text=True,
+        env={**os.environ, "KERAS_BACKEND": "jax"}, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    ids = json.loads(result.stdout.strip().splitlines()[-1])
+    expected = CheckpointTokenizer.from_checkpoint(checkpoint_dir, 32).tokenize(sample, 32).numpy().tolist()
+    assert ids == expected
+
+
+def test_the_keras_layer_without_a_vocabulary_says_how_to_get_one():
+    layer = CheckpointTokenizerLayer(name="empty")
+    with pytest.raises(ValueError, match="'empty' has no vocabulary; build it with `from_checkpoint"):
+        layer(["a film"])
