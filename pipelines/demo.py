@@ -36,7 +36,7 @@ FINE_TUNING_EPOCHS = 1
 # The fine-tune that fits the demo's 15 minutes on 2 CPU cores: this many training
 # phrases (seeded), and the word-piece table fixed (a quarter less time per step).
 # Chosen on held-out sentences (BENCHMARKS.md, "The demo's fine-tune").
-DEMO_TRAIN_SAMPLE = "38000"
+DEMO_TRAIN_SAMPLE = "35000"
 EXAMPLES = [
     "a gorgeous, witty, seductive movie.",
     "the plot is nothing but boilerplate clichés from start to finish.",
