@@ -54,9 +54,10 @@ test-lean: $(LEAN_INSTALLED)
 	$(LEAN_BIN)/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('tensorflow') and 'TensorFlow is installed in $(LEAN_VENV)')"
 	KERAS_BACKEND=jax $(LEAN_BIN)/pytest $(PYTEST_FLAGS) tests/layers
 
-# The classifier users would ship: fine-tune the packaged MiniLM on SST-2 for one epoch into
-# runs/demo_minilm (about 10 minutes on 2 cores), print its test accuracy, export it with the
-# parity gate, and answer a few sentences with the SavedModel and onnxruntime.
+# The classifier users would ship: fine-tune the packaged MiniLM for one epoch on 35,000
+# sampled SST-2 phrases into runs/demo_minilm (pipelines/demo.py says why), print its test
+# accuracy, export it with the parity gate, and answer a few sentences with the SavedModel
+# and onnxruntime; under 15 minutes on 2 idle cores.
 DEMO_TEXTS := --text "a gorgeous, witty, seductive movie." \
 	--text "the plot is nothing but boilerplate clichés from start to finish." \
 	--text "not as good as the first one, but still fun."

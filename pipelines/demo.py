@@ -34,7 +34,7 @@ DEFAULT_DATA = os.path.join(REPOSITORY, "..", "shared", "data")
 DEFAULT_INIT_FROM = "minilm"
 FINE_TUNING_EPOCHS = 1
 # The fine-tune that fits the demo's 15 minutes on 2 CPU cores: this many training
-# phrases (seeded), and the word-piece table fixed (a quarter less time per step).
+# phrases (seeded), and the word-piece table fixed (30% less time per SST-2 epoch).
 # Chosen on held-out sentences (BENCHMARKS.md, "The demo's fine-tune").
 DEMO_TRAIN_SAMPLE = "35000"
 EXAMPLES = [
