@@ -78,7 +78,7 @@ MODEL_AND_TRAINING_OPTIONS = [
     ConfigOption("--label-smoothing", "training", "label_smoothing", fraction, "label smoothing"),
     ConfigOption("--patience", "training", "patience", positive_int, "epochs without validation improvement before stopping"),
     ConfigOption("--seed", "training", "seed", int, "random seed"),
-    ConfigOption("--freeze-token-embeddings", "training", "freeze_token_embeddings", bool, "keep the checkpoint's word-piece embeddings fixed (needs --init-from); 30% less time per SST-2 epoch on CPU"),
+    ConfigOption("--freeze-token-embeddings", "training", "freeze_token_embeddings", bool, "keep the checkpoint's word-piece embeddings fixed (needs --init-from); an SST-2 epoch then takes 0.7x the time on CPU"),
     ConfigOption("--mixed-precision", "training", "mixed_precision", bool, "float16 (GPU) or bfloat16 (CPU) compute with float32 weights"),
     ConfigOption("--jit-compile", "training", "jit_compile", bool, "XLA-compile the train step; auto: only when a GPU is present"),
     ConfigOption(
