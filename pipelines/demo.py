@@ -1,7 +1,7 @@
 """`make demo`: fine-tune the packaged MiniLM checkpoint for one epoch over a fixed
 random sample of SST-2's training phrases with its word-piece embeddings fixed
-(about 9 minutes of fitting on 2 CPU cores), print its test accuracy, then show
-`predict` and `explain` on the trained run directory. `make demo` then exports
+(about 10 minutes of fitting on 2 CPU cores, 14 for the whole demo), print its
+test accuracy, then show `predict` and `explain` on the trained run directory. `make demo` then exports
 it (`python -m export.demo`); `make demo-scratch` does the same with the
 from-scratch classifier (every setting at its default, about 2 minutes).
 

@@ -13,7 +13,11 @@ import keras
 import tensorflow as tf
 
 from pipelines.common.atomic import write_text_atomic
+from pipelines.pretrained.tokenizer import CLS_TOKEN
 from pipelines.pretrained.tokenizer import LONGEST_WORD
+from pipelines.pretrained.tokenizer import SEP_TOKEN
+from pipelines.pretrained.tokenizer import SUFFIX_INDICATOR
+from pipelines.pretrained.tokenizer import UNKNOWN_TOKEN
 from pipelines.pretrained.tokenizer import CheckpointTokenizer
 from pipelines.pretrained.tokenizer import read_vocabulary_file
 
@@ -62,10 +66,10 @@ class CheckpointTokenizerLayer(keras.layers.Layer):
         sequence_length=None,
         lower_case=True,
         strip_accents=None,
-        unknown_token="[UNK]",
-        suffix_indicator="##",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
+        unknown_token=UNKNOWN_TOKEN,
+        suffix_indicator=SUFFIX_INDICATOR,
+        cls_token=CLS_TOKEN,
+        sep_token=SEP_TOKEN,
         special_tokens=None,
         longest_word=LONGEST_WORD,
         **kwargs,
