@@ -195,8 +195,8 @@ def read_vocabulary(path):
     return read_lines_file(path)
 
 
-def vocabulary_problem(vocabulary, leading_tokens=(PAD_TOKEN,), required_tokens=()):
-    """What makes a WordPiece vocabulary unusable (one line that names the fix), or None.
+def validate_vocabulary(vocabulary, leading_tokens=(PAD_TOKEN,), required_tokens=()):
+    """Raises `ValueError` (one line that names the fix) if a WordPiece vocabulary is unusable.
 
     Every vocabulary of the pipelines starts with `leading_tokens`, `[PAD]` first
     (the models mask id 0), holds `required_tokens`, and has no duplicate or
@@ -206,20 +206,14 @@ def vocabulary_problem(vocabulary, leading_tokens=(PAD_TOKEN,), required_tokens=
     leading = ", ".join(map(repr, leading_tokens))
     if vocabulary[:1] != [PAD_TOKEN]:
         first = vocabulary[0] if vocabulary else None
-        return f"the vocabulary's id 0 is {first!r}, not {PAD_TOKEN!r} (the models mask id 0); it must start with {leading}"
-    if vocabulary[: len(leading_tokens)] != list(leading_tokens):
+        problem = f"the vocabulary's id 0 is {first!r}, not {PAD_TOKEN!r} (the models mask id 0); it must start with {leading}"
+    elif vocabulary[: len(leading_tokens)] != list(leading_tokens):
         found = ", ".join(map(repr, vocabulary[: len(leading_tokens)]))
-        return f"the vocabulary must start with {leading}; it starts with {found}"
-    missing = sorted(set(required_tokens) - set(vocabulary))
-    if missing:
-        return f"the vocabulary lacks {', '.join(map(repr, missing))}; use the vocabulary these tokens come from"
-    if len(set(vocabulary)) != len(vocabulary) or "" in vocabulary:
-        return "the vocabulary has duplicate or empty tokens; use the vocabulary file as written, one token per line"
-    return None
-
-
-def validate_vocabulary(vocabulary, leading_tokens=(PAD_TOKEN,), required_tokens=()):
-    """Raises `ValueError` with `vocabulary_problem`'s line, if there is one."""
-    problem = vocabulary_problem(vocabulary, leading_tokens, required_tokens)
-    if problem:
-        raise ValueError(f"{problem}.")
+        problem = f"the vocabulary must start with {leading}; it starts with {found}"
+    elif missing := sorted(set(required_tokens) - set(vocabulary)):
+        problem = f"the vocabulary lacks {', '.join(map(repr, missing))}; use the vocabulary these tokens come from"
+    elif len(set(vocabulary)) != len(vocabulary) or "" in vocabulary:
+        problem = "the vocabulary has duplicate or empty tokens; use the vocabulary file as written, one token per line"
+    else:
+        return
+    raise ValueError(f"{problem}.")
