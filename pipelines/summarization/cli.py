@@ -68,6 +68,7 @@ MODEL_OPTIONS = [
     ConfigOption("--max-document-length", "model", "max_document_length", positive_int, "document tokens kept (longer ones are truncated)"),
     ConfigOption("--max-summary-length", "model", "max_summary_length", positive_int, "summary tokens trained on"),
     ConfigOption("--copy", "model", "copy", bool, "copy source tokens into the summary (pointer-generator); --no-copy: the plain decoder"),
+    ConfigOption("--coverage-weight", "model", "coverage_weight", non_negative_float, "weight of the coverage loss on the copy attention in training (See et al.); 0: none"),
 ]
 TRAINING_OPTIONS = [
     ConfigOption("--epochs", "training", "epochs", positive_int, "maximum epochs (the time budget or early stopping may end sooner)"),

@@ -41,6 +41,10 @@ class ModelConfig:
     # distribution with copies of source tokens. On for new runs; a config.json
     # written without this key is a plain decoder (`SummarizerConfig.from_run_file`).
     copy: bool = True
+    # See et al.'s coverage loss on the copy attention (`PointerGenerator`), added in
+    # training with this weight: it discourages pointing at a source position twice.
+    # Training only; generation and exports are the same with or without it.
+    coverage_weight: float = 0.0
     # A warm start (`--init-from`, see warm_start.py): the checkpoint as given (a
     # directory or a short name), where its weights came from (path, sha256,
     # licence), its architecture (`EncoderSettings`), which then fixes the width,

@@ -105,7 +105,7 @@ def build_summarizer(config):
         decoded = final_norm(DECODER_NORM)(decoded)
     logits = embedding(decoded, reverse=True)
     if config.copy:  # one vocabulary: the source ids are output ids
-        logits = PointerGenerator(name=COPY_HEAD)(decoded, decoder_inputs, logits, encoded, encoder_ids)
+        logits = PointerGenerator(coverage_weight=config.coverage_weight, name=COPY_HEAD)(decoded, decoder_inputs, logits, encoded, encoder_ids)
     return keras.Model(
         {ENCODER_IDS: encoder_ids, DECODER_IDS: decoder_ids}, logits, name="summarizer"
     )
@@ -148,7 +148,7 @@ def build_warm_started_summarizer(config):
     logits = embedding(decoded, reverse=True)
     if config.copy:  # the checkpoint's pieces in, the decoder's vocabulary out
         source_ids = SourceIdMap(settings.vocabulary_size, name=COPY_ID_MAP)(encoder_ids)
-        logits = PointerGenerator(name=COPY_HEAD)(decoded, decoder_inputs, logits, encoded, source_ids)
+        logits = PointerGenerator(coverage_weight=config.coverage_weight, name=COPY_HEAD)(decoded, decoder_inputs, logits, encoded, source_ids)
     return keras.Model(
         {ENCODER_IDS: encoder_ids, DECODER_IDS: decoder_ids}, logits, name="summarizer"
     )
