@@ -2,6 +2,7 @@
 
     saved_models/NAME/VERSION/          TF Serving's model_base_path/NAME/VERSION
       saved_model.pb, fingerprint.pb    the SavedModel (signatures: see TASK/saved_model.py)
+      batching_params.pbtxt             TF Serving's per-model batching (export/batching.py)
       variables/                        its weights
       assets/vocabulary.txt             the WordPiece vocabulary (for clients sending token ids)
       assets.extra/tf_serving_warmup_requests
@@ -30,6 +31,7 @@ SAVED_MODEL_FILE = "saved_model.pb"
 ASSETS_DIR = "assets"
 VOCABULARY_ASSET = os.path.join(ASSETS_DIR, "vocabulary.txt")
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+BATCHING_PARAMETERS_FILE = "batching_params.pbtxt"  # where TF Serving looks: beside saved_model.pb
 ONNX_DIR = "onnx"
 ONNX_CLASSIFIER = os.path.join(ONNX_DIR, "classifier.onnx")
 ONNX_TOKENIZER = os.path.join(ONNX_DIR, "tokenizer.json")

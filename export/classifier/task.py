@@ -22,6 +22,7 @@ from export.serving import load_saved_model
 from export.tasks import TaskExport
 from export.text_tokenizer import save_text_tokenizer
 from export.text_tokenizer import text_tokenizer_from_settings
+from export.batching import write_batching_parameters
 from export.warmup import warmup_logs
 from export.warmup import write_warmup_file
 from pipelines.common.atomic import write_json_atomic
@@ -35,6 +36,7 @@ def write_artifacts(run, version_dir, name, texts, opset, log):
     saved_model.write_classifier_saved_model(run, version_dir)
     requests = saved_model.classifier_warmup_inputs(texts, run.tokenizer)
     write_warmup_file(version_dir, warmup_logs(name, requests))
+    write_batching_parameters(version_dir, CLASSIFICATION)
     log(f"  ONNX (opset {opset}) and tokenizer.json")
     os.makedirs(os.path.join(version_dir, layout.ONNX_DIR))
     onnx_graph.convert_classifier(run.model, os.path.join(version_dir, layout.ONNX_CLASSIFIER), opset)
