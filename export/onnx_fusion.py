@@ -351,6 +351,16 @@ def _shape_tensor(graph, terms, name):
     return names[0], nodes
 
 
+def _is_folded(graph, name):
+    """Whether `name` is already what `_shape_tensor` writes: a constant, a Shape, or a Concat of those."""
+    if graph.constant(name) is not None or graph.producer(name, "Shape") is not None:
+        return True
+    concat = graph.producer(name, "Concat")
+    return concat is not None and all(
+        graph.constant(part) is not None or graph.producer(part, "Shape") is not None for part in concat.input
+    )
+
+
 # The integer inputs that are shapes or positions: Reshape's shape, Slice's starts to steps.
 _SHAPE_INPUTS = {"Reshape": (1,), "Slice": (1, 2, 3, 4)}
 
@@ -359,8 +369,7 @@ def _fold_shape_arithmetic(graph, node):
     """Recomputes the shape inputs of a `Reshape` or `Slice` in the fewest nodes when the
     graph computes them in more (Shape, Cast, Slice, Concat, Equal, Mul, Add chains)."""
     positions = [i for i in _SHAPE_INPUTS[node.op_type] if i < len(node.input) and node.input[i]]
-    computed = [i for i in positions if graph.constant(node.input[i]) is None]
-    if not computed or all(graph.producer(node.input[i], "Shape") is not None for i in computed):
+    if all(_is_folded(graph, node.input[i]) for i in positions):
         return False
     terms = {i: _shape_terms(graph, node.input[i]) for i in positions}
     if None in terms.values():
