@@ -8,9 +8,9 @@
       assets.extra/tf_serving_warmup_requests
                                         PredictionLog records TF Serving replays at load
       onnx/classifier.onnx              classifier: token_ids + attention_mask → probabilities
-                                        (standard ONNX ops: any ONNX runtime)
+                                        (standard ONNX ops, any ONNX runtime; OnnxClassifier's)
       onnx/classifier.onnxruntime.onnx  the same graph with onnxruntime's fused contrib ops
-                                        (export/onnx_fusion.py): what OnnxClassifier loads
+                                        (export/onnx_fusion.py)
       onnx/encoder.onnx                 summarizer: encoder_ids → cross-attention keys/values
       onnx/decoder_step.onnx            summarizer: one cached decoder step → logits
       onnx/*.int8.onnx                  with --quantize int8: each file above with int8 weights

@@ -243,7 +243,11 @@ def _fuse_layer_norm(graph, mean_node):
     name = total.name + "/LayerNormalization"
     fused = graph.node(
         "LayerNormalization",
-        [x, graph.add_constant(name + "/gamma", gamma.reshape(-1)), graph.add_constant(name + "/beta", beta.reshape(-1))],
+        [
+            x,
+            graph.add_constant(name + "/gamma", gamma.reshape(-1)),
+            graph.add_constant(name + "/beta", beta.reshape(-1)),
+        ],
         total.output[0],
         name,
         axis=-1,
@@ -288,7 +292,8 @@ def _shape_terms(graph, name):
         return None
     if node.op_type == "Gather":
         (indices,) = arguments
-        if _attribute(node, "axis", 0) != 0 or indices.ndim != 1 or not all(-len(data) <= i < len(data) for i in indices):
+        in_range = all(-len(data) <= index < len(data) for index in indices.reshape(-1))
+        if _attribute(node, "axis", 0) != 0 or indices.ndim != 1 or not in_range:
             return None
         return [data[int(index)] for index in indices]
     starts, ends, axes, steps = arguments + [None] * (4 - len(arguments))
@@ -427,7 +432,9 @@ def _select_branches(graph, add):
         if product is None:
             return None
         casts = [graph.producer(operand, "Cast") for operand in product.input]
-        bool_casts = [i for i, cast in enumerate(casts) if cast and graph.types.get(cast.input[0]) == onnx.TensorProto.BOOL]
+        bool_casts = [
+            i for i, cast in enumerate(casts) if cast and graph.types.get(cast.input[0]) == onnx.TensorProto.BOOL
+        ]
         if len(bool_casts) != 1:
             return None
         condition = casts[bool_casts[0]].input[0]
@@ -588,7 +595,9 @@ def _fuse_attention(graph, merge, masks):
     heads, size = query[1:]
     split = graph.producer(query[0], "Split")
     sizes = graph.constant(split.input[1]) if split is not None and len(split.input) == 2 else None
-    if sizes is None or list(split.output) != [query[0], key[0], value[0]] or _attribute(split, "axis", 0) not in (-1, 2):
+    if sizes is None or list(split.output) != [query[0], key[0], value[0]]:
+        return False
+    if _attribute(split, "axis", 0) not in (-1, 2):
         return False
     projection = graph.producer(split.input[0], "Add")
     product_name, product = graph.producer_among(projection.input if projection else (), "MatMul")
@@ -695,7 +704,9 @@ def _fuse_bias_gelu(graph, product):
             bias = graph.constant(_other(bias_add, x))
             if bias is not None and bias.ndim == 1 and graph.constant(x) is None:
                 name = product.name + "/BiasGelu"
-                fused = graph.node("BiasGelu", [x, _other(bias_add, x)], product.output[0], name, domain=MICROSOFT_DOMAIN)
+                fused = graph.node(
+                    "BiasGelu", [x, _other(bias_add, x)], product.output[0], name, domain=MICROSOFT_DOMAIN
+                )
                 graph.replace(product, [fused])
                 return True
     return False

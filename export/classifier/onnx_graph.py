@@ -12,8 +12,8 @@ standard ops only (each layer norm one `LayerNormalization`, each Dense one
 `OnnxClassifier`, and `classifier.onnxruntime.onnx` with onnxruntime's fused
 `Attention`, `SkipLayerNormalization` and `BiasGelu` (slower on CPU here:
 BENCHMARKS.md). Each is loaded and run in onnxruntime right after writing, on
-a real row and a fully padded one. `onnx_config` is the `onnx/config.json` that `OnnxClassifier.load`
-reads; it records what each file fused.
+a real row and a fully padded one. `onnx_config` is the `onnx/config.json`
+that `OnnxClassifier.load` reads; it records what each file fused.
 """
 
 import os

@@ -114,7 +114,8 @@ def test_minilm_classifier_exports_within_the_parity_bound(tmp_path):
     assert fusions["classifier.onnx"]["fused"]["LayerNormalization"] == 13
     assert fusions["classifier.onnx"]["fused"]["MatMul without reshapes"] == 26
     assert fusions["classifier.onnx"]["nodes"] <= 240 < fusions["tf2onnx"]["nodes"]
-    assert fusions["classifier.onnxruntime.onnx"]["fused"] == {"Attention": 6, "BiasGelu": 6, "SkipLayerNormalization": 12}
+    contrib_fusions = fusions["classifier.onnxruntime.onnx"]["fused"]
+    assert contrib_fusions == {"Attention": 6, "BiasGelu": 6, "SkipLayerNormalization": 12}
     assert fusions["classifier.onnxruntime.onnx"]["nodes"] <= 95
 
 
