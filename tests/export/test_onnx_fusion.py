@@ -139,5 +139,7 @@ def test_a_dense_reshaped_to_another_tensors_shape_is_left_alone():
     assert op_counts(same) == {"MatMul": 1}
     other = dense_graph("z")  # (b, s) need not be (c, t): [6, 3] rows reshaped to (3, 2, 3)
     before = session(other).run(None, {"x": x, "z": z})[0]
-    assert fuse_standard_ops(other) == {}
+    # The Dense stays two reshapes around a MatMul; only its shape arithmetic may be refolded.
+    assert "MatMul without reshapes" not in fuse_standard_ops(other)
+    assert op_counts(other)["Reshape"] == 2 and op_counts(other)["MatMul"] == 1
     np.testing.assert_array_equal(session(other).run(None, {"x": x, "z": z})[0], before)
