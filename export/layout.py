@@ -8,6 +8,9 @@
       assets.extra/tf_serving_warmup_requests
                                         PredictionLog records TF Serving replays at load
       onnx/classifier.onnx              classifier: token_ids + attention_mask → probabilities
+                                        (standard ONNX ops, any ONNX runtime; OnnxClassifier's)
+      onnx/classifier.onnxruntime.onnx  the same graph with onnxruntime's fused contrib ops
+                                        (export/onnx_fusion.py)
       onnx/encoder.onnx                 summarizer: encoder_ids → cross-attention keys/values
       onnx/decoder_step.onnx            summarizer: one cached decoder step → logits
       onnx/*.int8.onnx                  with --quantize int8: each file above with int8 weights
@@ -34,6 +37,7 @@ WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 BATCHING_PARAMETERS_FILE = "batching_params.pbtxt"  # where TF Serving looks: beside saved_model.pb
 ONNX_DIR = "onnx"
 ONNX_CLASSIFIER = os.path.join(ONNX_DIR, "classifier.onnx")
+ONNX_CLASSIFIER_ONNXRUNTIME = os.path.join(ONNX_DIR, "classifier.onnxruntime.onnx")
 ONNX_TOKENIZER = os.path.join(ONNX_DIR, "tokenizer.json")
 ONNX_DOCUMENT_TOKENIZER = os.path.join(ONNX_DIR, "document_tokenizer.json")
 ONNX_CONFIG = os.path.join(ONNX_DIR, "config.json")
