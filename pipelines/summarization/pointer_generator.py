@@ -41,8 +41,10 @@ class PointerGenerator(keras.layers.Layer):
     with `c_t = Σ_{t' < t} a_t'` the copy attention the earlier steps already
     paid to each source position, averaged over the batch's real decoder steps
     (the decoder's padding mask) and scaled by the weight. It penalizes pointing
-    at the same source position again, which is how a copying decoder repeats
-    itself ("Eric, Eric and Rob"). It is a training loss only: the outputs, the
+    at the same source *position* again; a name that stands at many positions (a
+    speaker label at every turn) can still be copied twice, and on SAMSum it
+    made summaries repeat names more often (BENCHMARKS.md, "Coverage and the copy
+    attention"), so it is off by default. It is a training loss only: the outputs, the
     searches and exported graphs are unchanged (the coverage vector is not an
     input of the attention, so decoding needs no extra state).
 
