@@ -47,7 +47,7 @@ def write_files(run_dir, folder):
     from export.classifier.onnx_graph import classifier_function
     from export.classifier.onnx_graph import name_dynamic_axes
     from export.onnx_conversion import convert_function
-    from export.onnx_fusion import fuse_onnxruntime_ops
+    from export.onnxruntime_fusion import fuse_onnxruntime_ops
     from export.onnx_fusion import fuse_standard_ops
     from export.run_loader import load_run
 

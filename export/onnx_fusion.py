@@ -12,7 +12,8 @@ nodes). Two rewrites, each computing the same function as its input graph:
   norm becomes one `LayerNormalization` (opset 17); each Dense one 3-D
   `MatMul` (+ `Add`) without the reshapes; `tf.where` becomes `Where`; the
   embedding lookup's negative-id wrap is dropped (ONNX `Gather` wraps itself).
-- `fuse_onnxruntime_ops`: on top of that, onnxruntime's `com.microsoft` ops:
+- `fuse_onnxruntime_ops` (export/onnxruntime_fusion.py): on top of that,
+  onnxruntime's `com.microsoft` ops:
   `Attention` (the QKV projection, scaled dot product, mask and softmax of a
   self-attention layer), `SkipLayerNormalization` (residual add, output bias
   and layer norm) and `BiasGelu` (bias add and exact erf GELU; the tanh
@@ -30,14 +31,13 @@ import onnx
 from onnx import helper
 from onnx import numpy_helper
 
-MICROSOFT_DOMAIN = "com.microsoft"
 _INTEGER_TYPES = {
     onnx.TensorProto.INT8, onnx.TensorProto.INT16, onnx.TensorProto.INT32, onnx.TensorProto.INT64,
     onnx.TensorProto.UINT8, onnx.TensorProto.UINT16, onnx.TensorProto.UINT32, onnx.TensorProto.UINT64,
 }
 
 
-class _Graph:
+class Graph:
     """A graph's nodes as a list to edit, with producers, consumers, constants, ranks and
     element types; `commit` writes the list back without the nodes nothing reads."""
 
@@ -167,7 +167,7 @@ def _inferred_types(model):
     return ranks, types
 
 
-def _other(node, name):
+def other_input(node, name):
     """The input of a two-input `node` that is not `name` (None if neither or both are)."""
     first, second = node.input
     if first == name and second != name:
@@ -177,7 +177,7 @@ def _other(node, name):
     return None
 
 
-def _attribute(node, name, default=None):
+def attribute(node, name, default=None):
     for attribute in node.attribute:
         if attribute.name == name:
             return helper.get_attribute_value(attribute)
@@ -187,7 +187,7 @@ def _attribute(node, name, default=None):
 def _is_last_axis(graph, node, axes_input=1):
     """Whether a reduction `node` reduces over the last axis only, keeping dims."""
     axes = graph.constant(node.input[axes_input]) if len(node.input) > axes_input else None
-    if axes is None or axes.size != 1 or _attribute(node, "keepdims", 1) != 1:
+    if axes is None or axes.size != 1 or attribute(node, "keepdims", 1) != 1:
         return False
     rank = graph.ranks.get(node.input[0])
     return int(axes.reshape(())) == -1 or (rank is not None and int(axes.reshape(())) == rank - 1)
@@ -221,21 +221,21 @@ def _fuse_layer_norm(graph, mean_node):
     if variance is None or not _is_last_axis(graph, variance):
         return False
     plus_epsilon = graph.only_consumer(variance.output[0], "Add")
-    epsilon = plus_epsilon and graph.scalar(_other(plus_epsilon, variance.output[0]))
+    epsilon = plus_epsilon and graph.scalar(other_input(plus_epsilon, variance.output[0]))
     sqrt = plus_epsilon and graph.only_consumer(plus_epsilon.output[0], "Sqrt")
     reciprocal = sqrt and graph.only_consumer(sqrt.output[0], "Reciprocal")
     scale = reciprocal and graph.only_consumer(reciprocal.output[0], "Mul")
     if epsilon is None or not scale:
         return False
-    gamma = graph.constant(_other(scale, reciprocal.output[0]))
-    scaled = {_other(node, scale.output[0]): node for node in graph.consumers[scale.output[0]] if node.op_type == "Mul"}
+    gamma = graph.constant(other_input(scale, reciprocal.output[0]))
+    scaled = {other_input(node, scale.output[0]): node for node in graph.consumers[scale.output[0]] if node.op_type == "Mul"}
     negated = uses["Neg"].output[0]
     if gamma is None or len(graph.consumers[scale.output[0]]) != 2 or set(scaled) != {x, negated}:
         return False
     shifted = graph.only_consumer(scaled[negated].output[0], "Add")
-    beta = shifted and graph.constant(_other(shifted, scaled[negated].output[0]))
+    beta = shifted and graph.constant(other_input(shifted, scaled[negated].output[0]))
     total = shifted and graph.only_consumer(shifted.output[0], "Add")
-    if beta is None or not total or _other(total, shifted.output[0]) != scaled[x].output[0]:
+    if beta is None or not total or other_input(total, shifted.output[0]) != scaled[x].output[0]:
         return False
     width = gamma.shape[-1] if gamma.ndim else None
     if width is None or gamma.size != width or beta.size != width:
@@ -270,10 +270,10 @@ def _shape_terms(graph, name):
         if rank is None:
             return None
         dims = [(node.input[0], axis) for axis in range(rank)]
-        return dims[_attribute(node, "start", 0) : _attribute(node, "end", rank)]
-    if node.op_type == "Cast" and _attribute(node, "to") in _INTEGER_TYPES:
+        return dims[attribute(node, "start", 0) : attribute(node, "end", rank)]
+    if node.op_type == "Cast" and attribute(node, "to") in _INTEGER_TYPES:
         return _shape_terms(graph, node.input[0])  # shape values fit every integer type
-    if node.op_type == "Concat" and _attribute(node, "axis") in (0, -1):
+    if node.op_type == "Concat" and attribute(node, "axis") in (0, -1):
         parts = [_shape_terms(graph, part) for part in node.input]
         return None if None in parts else [term for part in parts for term in part]
     if node.op_type in _ARITHMETIC:
@@ -293,7 +293,7 @@ def _shape_terms(graph, name):
     if node.op_type == "Gather":
         (indices,) = arguments
         in_range = all(-len(data) <= index < len(data) for index in indices.reshape(-1))
-        if _attribute(node, "axis", 0) != 0 or indices.ndim != 1 or not in_range:
+        if attribute(node, "axis", 0) != 0 or indices.ndim != 1 or not in_range:
             return None
         return [data[int(index)] for index in indices]
     starts, ends, axes, steps = arguments + [None] * (4 - len(arguments))
@@ -394,7 +394,7 @@ def _fuse_dense(graph, reshape_back):
     bias_add = graph.producer(reshape_back.input[0], "Add")
     if bias_add is not None and graph.only_consumer(bias_add.output[0]) is not None:
         product_name, product = graph.producer_among(bias_add.input, "MatMul")
-        bias = product and _other(bias_add, product_name)
+        bias = product and other_input(bias_add, product_name)
         if bias is None or graph.constant(bias) is None or graph.constant(bias).ndim != 1:
             return False
     if product is None or graph.only_consumer(product_name) is None:
@@ -456,7 +456,7 @@ def _fuse_select(graph, add):
     fill = graph.producer(otherwise, "ConstantOfShape")
     if fill is not None:
         shape = graph.producer(fill.input[0], "Shape")
-        value = _attribute(fill, "value")
+        value = attribute(fill, "value")
         if shape is not None and shape.input[0] == chosen and value is not None:
             otherwise = graph.add_constant(add.name + "/zero", numpy_helper.to_array(value).reshape(()))
     graph.replace(add, [graph.node("Where", [condition, chosen, otherwise], add.output[0], add.name + "/Where")])
@@ -468,14 +468,14 @@ def _drop_index_wrap(graph, gather):
     already counts negative indices from the end (TensorFlow's does not)."""
     select = graph.producer(gather.input[1], "Where")
     table = graph.constant(gather.input[0])
-    if select is None or table is None or _attribute(gather, "axis", 0) != 0:
+    if select is None or table is None or attribute(gather, "axis", 0) != 0:
         return False
     condition, wrapped, ids = select.input
     less = graph.producer(condition, "Less")
     shift = graph.producer(wrapped, "Add")
-    if less is None or shift is None or _other(shift, ids) is None:
+    if less is None or shift is None or other_input(shift, ids) is None:
         return False
-    rows = graph.constant(_other(shift, ids))
+    rows = graph.constant(other_input(shift, ids))
     compared = graph.producer(less.input[0], "Cast")
     compared = compared.input[0] if compared is not None else less.input[0]
     zero = graph.constant(less.input[1])
@@ -488,7 +488,7 @@ def _drop_index_wrap(graph, gather):
     return True
 
 
-def _apply(graph, rewrites, fused):
+def apply_rewrites(graph, rewrites, fused):
     """Runs each `(fusion, op type, rewrite)` over the nodes of that type, counting successes."""
     for fusion, op_type, rewrite in rewrites:
         for node in [node for node in graph.nodes if node.op_type == op_type and node.domain in ("", "ai.onnx")]:
@@ -510,221 +510,8 @@ def fuse_standard_ops(model):
         ("Reshape shape without arithmetic", "Reshape", _fold_shape_arithmetic),
         ("Slice bounds without arithmetic", "Slice", _fold_shape_arithmetic),
     )
-    _apply(_Graph(model), rewrites, fused)
+    apply_rewrites(Graph(model), rewrites, fused)
     return dict(fused)
-
-
-# ---------------------------------------------------------------------------
-# onnxruntime contrib-op rewrites
-
-
-def _use_microsoft_domain(model):
-    if not any(entry.domain == MICROSOFT_DOMAIN for entry in model.opset_import):
-        model.opset_import.append(helper.make_opsetid(MICROSOFT_DOMAIN, 1))
-
-
-def _heads(graph, name):
-    """`(x, heads, size)` if `name` is `Reshape(x, [0, 0, heads, size])`, else None."""
-    reshape = graph.producer(name, "Reshape")
-    shape = reshape and graph.constant(reshape.input[1])
-    if shape is None or shape.size != 4 or list(shape[:2]) != [0, 0]:
-        return None
-    return reshape.input[0], int(shape[2]), int(shape[3])
-
-
-def _transposed(graph, name, perm):
-    """The input of `name = Transpose(input, perm)`, else None."""
-    transpose = graph.producer(name, "Transpose")
-    if transpose is None or list(_attribute(transpose, "perm", [])) != perm:
-        return None
-    return transpose.input[0]
-
-
-def _attention_mask(graph, bias_name):
-    """`(m3, -big)` if `bias_name` is the additive mask `(cast(m) - 1) * big` of a bool
-    `m = Unsqueeze(m3, 1)` (`[batch, 1, query, key]`), else None."""
-    scale = graph.producer(bias_name, "Mul")
-    for name in scale.input if scale is not None else ():
-        shift = graph.producer(name, "Sub")
-        big = graph.scalar(_other(scale, name))
-        if shift is None or big is None or graph.scalar(shift.input[1]) != 1.0:
-            continue
-        cast = graph.producer(shift.input[0], "Cast")
-        unsqueeze = cast and graph.producer(cast.input[0], "Unsqueeze")
-        axes = unsqueeze and graph.constant(unsqueeze.input[1])
-        if axes is None or [int(v) for v in axes.reshape(-1)] != [1] or graph.ranks.get(unsqueeze.input[0]) != 3:
-            continue
-        if graph.types.get(unsqueeze.input[0]) == onnx.TensorProto.BOOL:
-            return unsqueeze.input[0], -big
-    return None
-
-
-def _fuse_attention(graph, merge, masks):
-    """A self-attention layer, from its `Reshape([0, 0, hidden])` of the merged heads back to
-    the fused QKV projection `Split(MatMul(x, W) + b)`, → `Attention(x, W, b, mask)`.
-
-    The scores' mask `(cast(m) - 1) * big` becomes the 3-D `mask_index` `m` with
-    `mask_filter_value` `-big`, exactly what the graph added. The graph's zeroing
-    of query rows with no key to attend (`* any(m)`) stays, as a `Mul` after it.
-    """
-    merged_shape = graph.constant(merge.input[1])
-    context = _transposed(graph, merge.input[0], [0, 2, 1, 3])
-    if merged_shape is None or merged_shape.size != 3 or list(merged_shape[:2]) != [0, 0] or context is None:
-        return False
-    row_mask = None
-    zeroing = graph.producer(context, "Mul")
-    if zeroing is not None:
-        context, _ = graph.producer_among(zeroing.input, "MatMul")
-        row_mask = context and _other(zeroing, context)
-    weighted = context and graph.producer(context, "MatMul")
-    softmax = weighted and graph.producer(weighted.input[0], "Softmax")
-    if not softmax or _attribute(softmax, "axis", -1) not in (-1, 3):
-        return False
-    masked = graph.producer(softmax.input[0], "Add")
-    scores_name, scores = graph.producer_among(masked.input if masked else (), "MatMul")
-    mask = scores and _attention_mask(graph, _other(masked, scores_name))
-    scaling = mask and graph.producer(_transposed(graph, scores.input[0], [0, 2, 1, 3]), "Mul")
-    scale_name = next((name for name in scaling.input if graph.scalar(name) is not None), None) if scaling else None
-    if scale_name is None:
-        return False
-    query = _heads(graph, _other(scaling, scale_name))
-    key = _heads(graph, _transposed(graph, scores.input[1], [0, 2, 3, 1]))
-    value = _heads(graph, _transposed(graph, weighted.input[1], [0, 2, 1, 3]))
-    if None in (query, key, value) or not query[1:] == key[1:] == value[1:]:
-        return False
-    heads, size = query[1:]
-    split = graph.producer(query[0], "Split")
-    sizes = graph.constant(split.input[1]) if split is not None and len(split.input) == 2 else None
-    if sizes is None or list(split.output) != [query[0], key[0], value[0]]:
-        return False
-    if _attribute(split, "axis", 0) not in (-1, 2):
-        return False
-    projection = graph.producer(split.input[0], "Add")
-    product_name, product = graph.producer_among(projection.input if projection else (), "MatMul")
-    bias = product and graph.constant(_other(projection, product_name))
-    weights = product and graph.constant(product.input[1])
-    x = product and product.input[0]
-    hidden = heads * size
-    if bias is None or weights is None or weights.shape != (hidden, 3 * hidden) or bias.shape != (3 * hidden,):
-        return False
-    if [int(v) for v in sizes] != [hidden] * 3 or int(merged_shape[2]) != hidden or graph.ranks.get(x) != 3:
-        return False
-    if row_mask is not None and graph.ranks.get(row_mask) != 4:
-        return False
-    mask_3d, filter_value = mask
-    name = merge.name + "/Attention"
-    nodes = [
-        graph.node(
-            "Attention",
-            [x, product.input[1], _other(projection, product_name), _int32_mask(graph, mask_3d, masks)],
-            graph.unique(name + ":0") if row_mask is not None else merge.output[0],
-            name,
-            domain=MICROSOFT_DOMAIN,
-            num_heads=heads,
-            scale=graph.scalar(scale_name),
-            mask_filter_value=filter_value,
-        )
-    ]
-    if row_mask is not None:
-        rows = _query_row_mask(graph, row_mask, masks)
-        nodes.append(graph.node("Mul", [nodes[0].output[0], rows], merge.output[0], name + "/zero_rows_without_keys"))
-    graph.replace(merge, nodes)
-    return True
-
-
-def _int32_mask(graph, mask, masks):
-    """The bool `mask` as int32 (onnxruntime's `mask_index`), cast once for every layer."""
-    if ("int32", mask) not in masks:
-        masks["int32", mask] = graph.unique(mask + "/int32")
-        cast = graph.node("Cast", [mask], masks["int32", mask], mask + "/Cast", to=onnx.TensorProto.INT32)
-        graph.insert_after_producer(mask, cast)
-    return masks["int32", mask]
-
-
-def _query_row_mask(graph, row_mask, masks):
-    """`row_mask` `[batch, 1, query, 1]` as `[batch, query, 1]`, squeezed once for every layer."""
-    if ("rows", row_mask) not in masks:
-        masks["rows", row_mask] = graph.unique(row_mask + "/squeezed")
-        axis = graph.add_constant(row_mask + "/axis", np.array([1], np.int64))
-        squeeze = graph.node("Squeeze", [row_mask, axis], masks["rows", row_mask], row_mask + "/Squeeze")
-        graph.insert_after_producer(row_mask, squeeze)
-    return masks["rows", row_mask]
-
-
-def _fuse_skip_layer_norm(graph, norm):
-    """`LayerNormalization(a + b)` with `a = MatMul(h, W) + bias`, both `[batch, sequence,
-    hidden]` → `SkipLayerNormalization(MatMul(h, W), b, gamma, beta, bias)`."""
-    if _attribute(norm, "axis", -1) != -1 or len(norm.input) != 3:
-        return False
-    residual = graph.producer(norm.input[0], "Add")
-    if residual is None or graph.only_consumer(residual.output[0]) is None:
-        return False
-    if any(graph.ranks.get(name) != 3 for name in residual.input):
-        return False
-    inputs = list(residual.input)
-    bias = None
-    for position, name in enumerate(residual.input):
-        bias_add = graph.producer(name, "Add")
-        if bias_add is None or graph.only_consumer(name) is None:
-            continue
-        for candidate in bias_add.input:
-            if graph.producer(candidate, "MatMul") is not None:
-                value = graph.constant(_other(bias_add, candidate))
-                if value is not None and value.ndim == 1:
-                    inputs, bias = [candidate, residual.input[1 - position]], _other(bias_add, candidate)
-        if bias is not None:
-            break
-    name = norm.name + "/SkipLayerNormalization"
-    fused = graph.node(
-        "SkipLayerNormalization",
-        inputs + list(norm.input[1:]) + ([bias] if bias is not None else []),
-        norm.output[0],
-        name,
-        domain=MICROSOFT_DOMAIN,
-        epsilon=_attribute(norm, "epsilon", 1e-5),
-    )
-    graph.replace(norm, [fused])
-    return True
-
-
-def _fuse_bias_gelu(graph, product):
-    """Exact GELU `(0.5 * y) * (1 + erf(y * 0.7071...))` of `y = x + bias` → `BiasGelu(x, bias)`."""
-    for half_name in product.input:
-        half, one = graph.producer(half_name, "Mul"), graph.producer(_other(product, half_name) or "", "Add")
-        y = next((name for name in half.input if graph.scalar(_other(half, name)) == 0.5), None) if half else None
-        erf_name, erf = graph.producer_among(one.input if one else (), "Erf")
-        if y is None or erf is None or graph.scalar(_other(one, erf_name)) != 1.0:
-            continue
-        scaled = graph.producer(erf.input[0], "Mul")
-        root = graph.scalar(_other(scaled, y)) if scaled is not None and y in scaled.input else None
-        bias_add = graph.producer(y, "Add")
-        if root is None or abs(root - 0.5**0.5) > 1e-7 or bias_add is None or len(graph.consumers[y]) != 2:
-            continue
-        for x in bias_add.input:
-            bias = graph.constant(_other(bias_add, x))
-            if bias is not None and bias.ndim == 1 and graph.constant(x) is None:
-                name = product.name + "/BiasGelu"
-                fused = graph.node(
-                    "BiasGelu", [x, _other(bias_add, x)], product.output[0], name, domain=MICROSOFT_DOMAIN
-                )
-                graph.replace(product, [fused])
-                return True
-    return False
-
-
-def fuse_onnxruntime_ops(model):
-    """Rewrites `model` in place with standard ops and onnxruntime's contrib ops; returns
-    `{fusion: count}`. The result loads only in onnxruntime."""
-    fused = collections.Counter(fuse_standard_ops(model))
-    _use_microsoft_domain(model)
-    masks = {}
-    rewrites = (
-        ("Attention", "Reshape", lambda graph, node: _fuse_attention(graph, node, masks)),
-        ("BiasGelu", "Mul", _fuse_bias_gelu),
-        ("SkipLayerNormalization", "LayerNormalization", _fuse_skip_layer_norm),
-    )
-    _apply(_Graph(model), rewrites, fused)
-    return {fusion: count for fusion, count in fused.items() if count}
 
 
 def node_counts(model):

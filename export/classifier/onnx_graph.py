@@ -31,7 +31,7 @@ from export.onnx_conversion import DEFAULT_OPSET
 from export.onnx_conversion import OnnxExportError
 from export.onnx_conversion import checked_session
 from export.onnx_conversion import convert_function
-from export.onnx_fusion import fuse_onnxruntime_ops
+from export.onnxruntime_fusion import fuse_onnxruntime_ops
 from export.onnx_fusion import fuse_standard_ops
 from export.onnx_metadata import rename_dimensions
 

@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from export import layout
+from export.batching import write_batching_parameters
 from export.classifier import model_card
 from export.classifier import onnx_graph
 from export.classifier import parity_check
@@ -22,7 +23,6 @@ from export.serving import load_saved_model
 from export.tasks import TaskExport
 from export.text_tokenizer import save_text_tokenizer
 from export.text_tokenizer import text_tokenizer_from_settings
-from export.batching import write_batching_parameters
 from export.warmup import warmup_logs
 from export.warmup import write_warmup_file
 from pipelines.common.atomic import write_json_atomic

@@ -9,6 +9,7 @@ The parity gate compares generated token sequences and summary texts.
 import os
 
 from export import layout
+from export.batching import write_batching_parameters
 from export.summarizer import model_card
 from export.summarizer import onnx_graph
 from export.summarizer import parity_check
@@ -20,7 +21,6 @@ from export.tasks import TaskExport
 from export.text_tokenizer import CHECKPOINT_TOKENIZER_FILE
 from export.text_tokenizer import checkpoint_text_tokenizer
 from export.text_tokenizer import save_text_tokenizer
-from export.batching import write_batching_parameters
 from export.warmup import warmup_logs
 from export.warmup import write_warmup_file
 from pipelines.common.atomic import write_json_atomic

@@ -15,8 +15,8 @@ from onnx import numpy_helper
 from export.classifier.onnx_graph import classifier_function
 from export.classifier.onnx_graph import name_dynamic_axes
 from export.onnx_conversion import convert_function
-from export.onnx_fusion import MICROSOFT_DOMAIN
-from export.onnx_fusion import fuse_onnxruntime_ops
+from export.onnxruntime_fusion import MICROSOFT_DOMAIN
+from export.onnxruntime_fusion import fuse_onnxruntime_ops
 from export.onnx_fusion import fuse_standard_ops
 from export_fixtures import TINY_MODEL
 
