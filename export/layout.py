@@ -2,11 +2,15 @@
 
     saved_models/NAME/VERSION/          TF Serving's model_base_path/NAME/VERSION
       saved_model.pb, fingerprint.pb    the SavedModel (signatures: see TASK/saved_model.py)
+      batching_params.pbtxt             TF Serving's per-model batching (export/batching.py)
       variables/                        its weights
       assets/vocabulary.txt             the WordPiece vocabulary (for clients sending token ids)
       assets.extra/tf_serving_warmup_requests
                                         PredictionLog records TF Serving replays at load
       onnx/classifier.onnx              classifier: token_ids + attention_mask → probabilities
+                                        (standard ONNX ops, any ONNX runtime; OnnxClassifier's)
+      onnx/classifier.onnxruntime.onnx  the same graph with onnxruntime's fused contrib ops
+                                        (export/onnx_fusion.py)
       onnx/encoder.onnx                 summarizer: encoder_ids → cross-attention keys/values
       onnx/decoder_step.onnx            summarizer: one cached decoder step → logits
       onnx/*.int8.onnx                  with --quantize int8: each file above with int8 weights
@@ -30,8 +34,10 @@ SAVED_MODEL_FILE = "saved_model.pb"
 ASSETS_DIR = "assets"
 VOCABULARY_ASSET = os.path.join(ASSETS_DIR, "vocabulary.txt")
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+BATCHING_PARAMETERS_FILE = "batching_params.pbtxt"  # where TF Serving looks: beside saved_model.pb
 ONNX_DIR = "onnx"
 ONNX_CLASSIFIER = os.path.join(ONNX_DIR, "classifier.onnx")
+ONNX_CLASSIFIER_ONNXRUNTIME = os.path.join(ONNX_DIR, "classifier.onnxruntime.onnx")
 ONNX_TOKENIZER = os.path.join(ONNX_DIR, "tokenizer.json")
 ONNX_DOCUMENT_TOKENIZER = os.path.join(ONNX_DIR, "document_tokenizer.json")
 ONNX_CONFIG = os.path.join(ONNX_DIR, "config.json")

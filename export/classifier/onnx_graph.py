@@ -6,23 +6,33 @@ classes]). The Keras model masks id 0 (`[PAD]`); the mask input is honoured by
 zeroing the ids where it is 0, so a padded position is ignored whatever id it
 holds. Opset 18 (tf2onnx's maximum), dynamic batch and sequence axes.
 
-The file is loaded and run in onnxruntime right after writing, on a real row
-and a fully padded one. `onnx_config` is the `onnx/config.json` that
-`OnnxClassifier.load` reads.
+Two files of the same graph (export/onnx_fusion.py): `classifier.onnx` with
+standard ops only (each layer norm one `LayerNormalization`, each Dense one
+3-D `MatMul`), for any ONNX runtime, for int8 quantization and for
+`OnnxClassifier`, and `classifier.onnxruntime.onnx` with onnxruntime's fused
+`Attention`, `SkipLayerNormalization` and `BiasGelu` (slower on CPU here:
+BENCHMARKS.md). Each is loaded and run in onnxruntime right after writing, on
+a real row and a fully padded one. `onnx_config` is the `onnx/config.json`
+that `OnnxClassifier.load` reads; it records what each file fused.
 """
 
 import os
 
 import numpy as np
+import onnx
 import tensorflow as tf
 
 from export import layout
 from export.classifier.onnx_runner import ATTENTION_MASK_INPUT
+from export.classifier.onnx_runner import ONNXRUNTIME_MODEL_FILE
 from export.classifier.onnx_runner import PROBABILITIES_OUTPUT
 from export.classifier.onnx_runner import TOKEN_IDS_INPUT
 from export.onnx_conversion import DEFAULT_OPSET
 from export.onnx_conversion import OnnxExportError
+from export.onnx_conversion import checked_session
 from export.onnx_conversion import convert_function
+from export.onnx_fusion import fuse_onnxruntime_ops
+from export.onnx_fusion import fuse_standard_ops
 from export.onnx_metadata import rename_dimensions
 
 DYNAMIC_AXES = ("batch", "sequence")
@@ -45,10 +55,29 @@ def classifier_function(model):
     return classify
 
 
-def convert_classifier(model, path, opset=DEFAULT_OPSET):
-    """Writes the classifier's ONNX file to `path` and checks it in onnxruntime."""
-    session = convert_function(classifier_function(model), path, opset, edit=name_dynamic_axes)
-    check_classifier_file(session, path, num_classes=model.output_shape[-1])
+def convert_classifier(model, path, onnxruntime_path, opset=DEFAULT_OPSET):
+    """Writes the classifier's standard-op file to `path` and its onnxruntime file to
+    `onnxruntime_path`, checks both in onnxruntime, and returns what each fused
+    (`onnx/config.json`'s `"fusions"`)."""
+    fusions = {}
+
+    def fuse(model_proto):
+        name_dynamic_axes(model_proto)
+        fusions["tf2onnx"] = {"nodes": len(model_proto.graph.node)}
+        fusions[os.path.basename(path)] = fusion_record(model_proto, fuse_standard_ops(model_proto))
+
+    num_classes = model.output_shape[-1]
+    check_classifier_file(convert_function(classifier_function(model), path, opset, edit=fuse), path, num_classes)
+    model_proto = onnx.load(path)
+    fused = fuse_onnxruntime_ops(model_proto)  # on top of the standard-op file's fusions
+    fusions[os.path.basename(onnxruntime_path)] = fusion_record(model_proto, fused)
+    onnx.save(model_proto, onnxruntime_path)
+    check_classifier_file(checked_session(onnxruntime_path), onnxruntime_path, num_classes)
+    return fusions
+
+
+def fusion_record(model_proto, fused):
+    return {"nodes": len(model_proto.graph.node), "fused": dict(sorted(fused.items()))}
 
 
 def name_dynamic_axes(model_proto):
@@ -70,12 +99,19 @@ def check_classifier_file(session, path, num_classes):
         )
 
 
-def onnx_config(run, opset):
-    """`onnx/config.json`: everything `OnnxClassifier.load` and other clients need."""
+def onnx_config(run, opset, fusions):
+    """`onnx/config.json`: everything `OnnxClassifier.load` and other clients need.
+
+    `model_file` (what `OnnxClassifier` loads) has standard ONNX ops only;
+    `onnxruntime_model_file` also onnxruntime's contrib ops. `fusions` gives each
+    file's node count and what it fused, over the tf2onnx graph's nodes.
+    """
     return {
         "task": run.task,
         "labels": run.labels,
         "model_file": os.path.basename(layout.ONNX_CLASSIFIER),
+        ONNXRUNTIME_MODEL_FILE: os.path.basename(layout.ONNX_CLASSIFIER_ONNXRUNTIME),
+        "fusions": fusions,
         "tokenizer_file": os.path.basename(layout.ONNX_TOKENIZER),
         "max_length": run.max_length,
         "longest_token_ids": run.longest_token_ids,

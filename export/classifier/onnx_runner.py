@@ -37,13 +37,18 @@ from pipelines.common.text_input import check_texts
 TOKEN_IDS_INPUT = "token_ids"
 ATTENTION_MASK_INPUT = "attention_mask"
 PROBABILITIES_OUTPUT = "probabilities"
+# config.json's key for the file with onnxruntime's contrib ops (Attention,
+# SkipLayerNormalization, BiasGelu); "model_file", what `load` reads by default, has
+# standard ONNX ops only, and measured faster on CPU (BENCHMARKS.md, "Fused ONNX graphs").
+ONNXRUNTIME_MODEL_FILE = "onnxruntime_model_file"
 
 
 class OnnxClassifier:
     """The ONNX classifier of an exported version, with its tokenizer and labels.
 
     Args:
-        session: `onnxruntime.InferenceSession` of `classifier.onnx`.
+        session: `onnxruntime.InferenceSession` of `classifier.onnx` (or of
+            `classifier.onnxruntime.onnx`, the same graph in onnxruntime's contrib ops).
         tokenizer: `tokenizers.Tokenizer` (the exported `tokenizer.json`).
         labels: list of str. Class names by class id.
         longest_token_ids: int. The most ids per row the model takes (a
@@ -58,18 +63,27 @@ class OnnxClassifier:
 
     @classmethod
     def load(
-        cls, onnx_dir, intra_op_threads=1, optimization="all", precision=FLOAT32, providers=None, inter_op_threads=1
+        cls, onnx_dir, intra_op_threads=1, optimization="all", precision=FLOAT32, providers=None, inter_op_threads=1,
+        contrib_ops=False,
     ):
         """Loads an exported `onnx/` folder (config.json, classifier.onnx, tokenizer.json).
 
-        `precision="int8"` loads `classifier.int8.onnx` (exported with `--quantize int8`).
-        `providers` (onnxruntime execution providers, CPU by default) and the
-        thread counts go to `export.onnx_session.create_session`.
+        `contrib_ops=True` loads `classifier.onnxruntime.onnx` instead: the same
+        graph with onnxruntime's fused contrib ops, slower than `classifier.onnx`
+        on CPU here but the form onnxruntime's GPU kernels are written for.
+        `precision="int8"` loads `classifier.int8.onnx` (exported with
+        `--quantize int8`). `providers` (onnxruntime execution providers, CPU by
+        default) and the thread counts go to `export.onnx_session.create_session`.
         """
         config = read_onnx_config(onnx_dir)
+        if contrib_ops and (precision != FLOAT32 or ONNXRUNTIME_MODEL_FILE not in config):
+            raise UserInputError(
+                f"{os.path.join(onnx_dir, 'config.json')} lists no {precision} file with onnxruntime's contrib ops; "
+                "load it with contrib_ops=False, or export the run again for the float32 one"
+            )
         session = create_session(
-            model_path(onnx_dir, config, "model_file", precision), intra_op_threads, optimization, providers,
-            inter_op_threads,
+            model_path(onnx_dir, config, ONNXRUNTIME_MODEL_FILE if contrib_ops else "model_file", precision),
+            intra_op_threads, optimization, providers, inter_op_threads,
         )
         tokenizer_path = os.path.join(onnx_dir, config["tokenizer_file"])
         try:

@@ -1,8 +1,10 @@
 """The classifier's parity gate: Keras, the reloaded SavedModel and onnxruntime must answer alike.
 
-Every case runs through the three runtimes: text cases end to end (each
-runtime tokenizes: tensorflow-text for Keras and the SavedModel, `tokenizers`
-for onnxruntime), token-id cases straight into the models. A case passes when
+Every case runs through each runtime: text cases end to end (each runtime
+tokenizes: tensorflow-text for Keras and the SavedModel, `tokenizers` for
+onnxruntime), token-id cases straight into the models. onnxruntime runs both
+ONNX files: `onnx`, `classifier.onnx` (standard ops, what `OnnxClassifier`
+loads), and `onnx_contrib_ops`, `classifier.onnxruntime.onnx`. A case passes when
 the largest |Δ probability| against Keras is within the tolerance, the labels
 are identical, the token ids are identical and no output is NaN.
 """
@@ -19,7 +21,6 @@ from export.classifier.int8_parity import int8_entry
 from export.classifier.onnx_runner import OnnxClassifier
 from export.classifier.parity_cases import classifier_parity_cases
 from export.classifier.saved_model import PREDICT_TOKEN_IDS
-from export.parity_report import RUNTIMES
 from export.parity_report import batches
 from export.parity_report import parity_report
 from export.parity_report import render_table
@@ -32,6 +33,13 @@ from pipelines.common.sectioned_config import CLASSIFICATION
 
 TOLERANCE = 1e-5
 MAX_LISTED_MISMATCHES = 50
+ONNX_CONTRIB_OPS = "onnx_contrib_ops"
+RUNTIME_DESCRIPTIONS = {
+    "keras": "model.keras, tensorflow-text tokenizer",
+    "savedmodel": "reloaded SavedModel signatures (serving_default for texts)",
+    "onnx": "onnxruntime on classifier.onnx, tokenizers (Hugging Face) tokenizer",
+    ONNX_CONTRIB_OPS: "onnxruntime on classifier.onnxruntime.onnx (contrib ops), tokenizers tokenizer",
+}
 
 
 def check_parity(run, version_dir, texts, references=None, log=None):
@@ -51,11 +59,13 @@ def check_parity(run, version_dir, texts, references=None, log=None):
 
 
 def load_runtimes(run, version_dir):
-    """The three runtimes of a version: the run's Keras model and the reloaded artifacts."""
+    """The runtimes of a version: the run's Keras model and the reloaded artifacts."""
+    onnx_dir = os.path.join(version_dir, layout.ONNX_DIR)
     return {
         "keras": KerasRuntime(run),
         "savedmodel": SavedModelRuntime(load_saved_model(version_dir)),
-        "onnx": OnnxRuntime(OnnxClassifier.load(os.path.join(version_dir, layout.ONNX_DIR))),
+        "onnx": OnnxRuntime(OnnxClassifier.load(onnx_dir)),
+        ONNX_CONTRIB_OPS: OnnxRuntime(OnnxClassifier.load(onnx_dir, contrib_ops=True)),
     }
 
 
@@ -100,22 +110,25 @@ class OnnxRuntime:
 
 
 def run_case(case, runtimes):
-    """Probabilities `{runtime: (rows, classes)}` and whether every runtime saw the same ids."""
-    outputs = {name: [] for name in RUNTIMES}
+    """Probabilities `{runtime: (rows, classes)}` and whether every runtime saw the same ids.
+
+    `runtimes`: `{name: runtime}`, "keras" the reference; "savedmodel" takes
+    text cases as texts (its `serving_default`), the others as their own ids."""
+    outputs = {name: [] for name in runtimes}
     ids_identical = True
     if case.texts is not None:
         for texts in batches(case.texts, case.batch_size):
-            token_ids = {name: runtimes[name].token_ids(texts) for name in RUNTIMES}
-            ids_identical &= all(
-                np.array_equal(token_ids["keras"], token_ids[name]) for name in RUNTIMES[1:]
-            )
-            outputs["keras"].append(runtimes["keras"].probabilities(token_ids["keras"]))
-            outputs["savedmodel"].append(runtimes["savedmodel"].text_probabilities(texts))
-            outputs["onnx"].append(runtimes["onnx"].probabilities(token_ids["onnx"]))
+            token_ids = {name: runtimes[name].token_ids(texts) for name in runtimes}
+            ids_identical &= all(np.array_equal(token_ids["keras"], ids) for ids in token_ids.values())
+            for name, runtime in runtimes.items():
+                if name == "savedmodel":
+                    outputs[name].append(runtime.text_probabilities(texts))
+                else:
+                    outputs[name].append(runtime.probabilities(token_ids[name]))
     else:
         for token_ids in batches(case.token_ids, case.batch_size):
-            for name in RUNTIMES:
-                outputs[name].append(runtimes[name].probabilities(token_ids))
+            for name, runtime in runtimes.items():
+                outputs[name].append(runtime.probabilities(token_ids))
     return {name: np.concatenate(parts) for name, parts in outputs.items()}, ids_identical
 
 
@@ -123,13 +136,11 @@ def compare(case, probabilities, ids_identical, tolerance, labels):
     """One parity-table row as a dict (also the case's entry in parity.json)."""
     keras = probabilities["keras"]
     max_difference = {
-        name: float(np.max(np.abs(probabilities[name] - keras))) for name in RUNTIMES[1:]
+        name: float(np.max(np.abs(value - keras))) for name, value in probabilities.items() if name != "keras"
     }
     nan_rows = {name: int(np.isnan(value).any(axis=-1).sum()) for name, value in probabilities.items()}
     label_ids = {name: value.argmax(axis=-1) for name, value in probabilities.items()}
-    mismatched = np.flatnonzero(
-        (label_ids["savedmodel"] != label_ids["keras"]) | (label_ids["onnx"] != label_ids["keras"])
-    )
+    mismatched = np.flatnonzero(np.any([ids != label_ids["keras"] for ids in label_ids.values()], axis=0))
     passed = (
         all(value <= tolerance for value in max_difference.values())  # False for NaN too
         and not mismatched.size
@@ -155,12 +166,12 @@ def mismatch_record(case, row, label_ids, labels):
     record = {"row": int(row)}
     if case.texts is not None:
         record["text"] = case.texts[row]
-    record.update({name: labels[int(label_ids[name][row])] for name in RUNTIMES})
+    record.update({name: labels[int(ids[row])] for name, ids in label_ids.items()})
     return record
 
 
 def run_parity(cases, runtimes, labels, tolerance=TOLERANCE, log=None):
-    """The parity report (parity.json contents) of `cases` over the three runtimes."""
+    """The parity report (parity.json contents) of `cases` over `runtimes`."""
 
     def check_case(case):
         probabilities, ids_identical = run_case(case, runtimes)
@@ -171,11 +182,7 @@ def run_parity(cases, runtimes, labels, tolerance=TOLERANCE, log=None):
         cases,
         check_case,
         criteria={"tolerance": tolerance},
-        runtimes={
-            "keras": "model.keras, tensorflow-text tokenizer",
-            "savedmodel": "reloaded SavedModel signatures (serving_default for texts)",
-            "onnx": "onnxruntime, tokenizers (Hugging Face) tokenizer",
-        },
+        runtimes={name: RUNTIME_DESCRIPTIONS[name] for name in runtimes},
         log=log,
     )
 
@@ -186,7 +193,9 @@ def format_difference(value):
 
 def format_parity_table(report):
     """The parity report as a fixed-width table for the terminal."""
-    header = ("case", "rows", "Δ SavedModel", "Δ ONNX", "labels", "token ids", "NaN", "result")
+    columns = {"savedmodel": "Δ SavedModel", "onnx": "Δ ONNX", ONNX_CONTRIB_OPS: "Δ ONNX contrib"}
+    shown = [name for name in columns if name in report["runtimes"]]
+    header = ("case", "rows", *(columns[name] for name in shown), "labels", "token ids", "NaN", "result")
     lines = []
     for result in report["cases"]:
         difference = result["max_abs_difference_vs_keras"]
@@ -194,8 +203,7 @@ def format_parity_table(report):
             (
                 result["case"],
                 str(result["rows"]),
-                format_difference(difference["savedmodel"]),
-                format_difference(difference["onnx"]),
+                *(format_difference(difference[name]) for name in shown),
                 "same" if result["labels_identical"] else f"{len(result['label_mismatches'])} differ",
                 "same" if result["token_ids_identical"] else "differ",
                 str(sum(result["nan_rows"].values())),

@@ -1,8 +1,8 @@
 """The classification task's export, registered in export/tasks.py.
 
 Artifacts: the SavedModel (serving_default, predict_token_ids, tokenize) with
-its warmup records, `onnx/classifier.onnx`, the Hugging Face tokenizer and
-`onnx/config.json`. The parity gate compares class probabilities.
+its warmup records, `onnx/classifier.onnx` and `onnx/classifier.onnxruntime.onnx`,
+the Hugging Face tokenizer and `onnx/config.json`. The parity gate compares class probabilities.
 """
 
 import os
@@ -22,6 +22,7 @@ from export.serving import load_saved_model
 from export.tasks import TaskExport
 from export.text_tokenizer import save_text_tokenizer
 from export.text_tokenizer import text_tokenizer_from_settings
+from export.batching import write_batching_parameters
 from export.warmup import warmup_logs
 from export.warmup import write_warmup_file
 from pipelines.common.atomic import write_json_atomic
@@ -35,12 +36,18 @@ def write_artifacts(run, version_dir, name, texts, opset, log):
     saved_model.write_classifier_saved_model(run, version_dir)
     requests = saved_model.classifier_warmup_inputs(texts, run.tokenizer)
     write_warmup_file(version_dir, warmup_logs(name, requests))
+    write_batching_parameters(version_dir, CLASSIFICATION)
     log(f"  ONNX (opset {opset}) and tokenizer.json")
     os.makedirs(os.path.join(version_dir, layout.ONNX_DIR))
-    onnx_graph.convert_classifier(run.model, os.path.join(version_dir, layout.ONNX_CLASSIFIER), opset)
+    fusions = onnx_graph.convert_classifier(
+        run.model,
+        os.path.join(version_dir, layout.ONNX_CLASSIFIER),
+        os.path.join(version_dir, layout.ONNX_CLASSIFIER_ONNXRUNTIME),
+        opset,
+    )
     tokenizer = text_tokenizer_from_settings(run.vocabulary_path, run.tokenizer_settings_path)
     save_text_tokenizer(tokenizer, os.path.join(version_dir, layout.ONNX_TOKENIZER))
-    write_json_atomic(os.path.join(version_dir, layout.ONNX_CONFIG), onnx_graph.onnx_config(run, opset))
+    write_json_atomic(os.path.join(version_dir, layout.ONNX_CONFIG), onnx_graph.onnx_config(run, opset, fusions))
 
 
 def predictions_from_each_runtime(run, version_dir, text):

@@ -20,6 +20,7 @@ from export.tasks import TaskExport
 from export.text_tokenizer import CHECKPOINT_TOKENIZER_FILE
 from export.text_tokenizer import checkpoint_text_tokenizer
 from export.text_tokenizer import save_text_tokenizer
+from export.batching import write_batching_parameters
 from export.warmup import warmup_logs
 from export.warmup import write_warmup_file
 from pipelines.common.atomic import write_json_atomic
@@ -39,6 +40,7 @@ def write_artifacts(run, version_dir, name, texts, opset, log):
     saved_model.write_summarizer_saved_model(run, version_dir)
     requests = saved_model.summarizer_warmup_inputs(texts, run.tokenizer)
     write_warmup_file(version_dir, warmup_logs(name, requests))
+    write_batching_parameters(version_dir, SUMMARIZATION)
     log(f"  ONNX encoder and decoder step (opset {opset}) and tokenizer.json")
     onnx_dir = os.path.join(version_dir, layout.ONNX_DIR)
     os.makedirs(onnx_dir)

@@ -75,6 +75,7 @@ MODEL_OPTIONS = [
         "decoder block's cross-attention averaged over its heads)",
         choices=COPY_ATTENTIONS,
     ),
+    ConfigOption("--coverage-weight", "model", "coverage_weight", non_negative_float, "weight of the coverage loss on the copy attention in training (See et al.); 0: none"),
 ]
 TRAINING_OPTIONS = [
     ConfigOption("--epochs", "training", "epochs", positive_int, "maximum epochs (the time budget or early stopping may end sooner)"),

@@ -50,6 +50,10 @@ class ModelConfig:
     # Which attention the copy head copies with (`COPY_ATTENTIONS`). A config.json
     # without this key is "head", the only kind before the setting existed.
     copy_attention: str = "head"
+    # See et al.'s coverage loss on the copy attention (`PointerGenerator`), added in
+    # training with this weight: it discourages pointing at a source position twice.
+    # Training only; generation and exports are the same with or without it.
+    coverage_weight: float = 0.0
     # A warm start (`--init-from`, see warm_start.py): the checkpoint as given (a
     # directory or a short name), where its weights came from (path, sha256,
     # licence), its architecture (`EncoderSettings`), which then fixes the width,

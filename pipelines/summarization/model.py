@@ -140,7 +140,9 @@ def apply_decoder_blocks(make_block, decoder_inputs, encoded, config):
 
 
 def copy_head(config):
-    return PointerGenerator(copy_attention=config.copy_attention, name=COPY_HEAD)
+    return PointerGenerator(
+        copy_attention=config.copy_attention, coverage_weight=config.coverage_weight, name=COPY_HEAD
+    )
 
 
 def final_norm(name):

@@ -47,6 +47,18 @@ class PointerGenerator(keras.layers.Layer):
     renormalizes them (a warm start's source tokens outside the output
     vocabulary give their share to the rest).
 
+    With `coverage_weight` > 0, training adds See et al.'s coverage loss
+    (`layer.add_loss`): at each real decoder step `t`, `Σ_s min(a_ts, c_ts)`
+    with `c_t = Σ_{t' < t} a_t'` the copy attention the earlier steps already
+    paid to each source position, averaged over the batch's real decoder steps
+    (the decoder's padding mask) and scaled by the weight. It penalizes pointing
+    at the same source *position* again; a name that stands at many positions (a
+    speaker label at every turn) can still be copied twice, and on SAMSum it
+    made summaries repeat names more often (BENCHMARKS.md, "Coverage and the copy
+    attention"), so it is off by default. It is a training loss only: the outputs, the
+    searches and exported graphs are unchanged (the coverage vector is not an
+    input of the attention, so decoding needs no extra state).
+
     The output is normalized log-probabilities, which are also valid logits of
     the same distribution (`softmax(log p) = p`), so losses and searches that
     apply a (log-)softmax to logits consume them unchanged.
@@ -56,6 +68,8 @@ class PointerGenerator(keras.layers.Layer):
             (`copy_attention="head"` only). Defaults to the decoder state's width.
         copy_attention: str. `"head"` or `"cross_attention"` (see above).
             Defaults to `"head"`.
+        coverage_weight: float ≥ 0. Weight of the coverage loss added in
+            training. Defaults to 0 (none).
         **kwargs: base layer keyword arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -77,6 +91,10 @@ class PointerGenerator(keras.layers.Layer):
             `copy_attention="cross_attention"`, ignored otherwise.
         return_copy_details: bool. Also return the copy attention weights
             `(batch, target, source)` and `p_gen` `(batch, target)`.
+        training: bool. The coverage loss is added in training only.
+        decoder_hidden_mask: optional bool `(batch, target)`, the decoder's
+            padding mask (Keras passes `decoder_hidden`'s own): padded decoder
+            steps add no coverage loss. None: every step is real.
 
     Returns:
         float32 log-probabilities `(batch, target, vocabulary)`; with
@@ -97,7 +115,7 @@ class PointerGenerator(keras.layers.Layer):
         - [See et al., 2017](https://arxiv.org/abs/1704.04368)
     """
 
-    def __init__(self, key_dim=None, copy_attention="head", **kwargs):
+    def __init__(self, key_dim=None, copy_attention="head", coverage_weight=0.0, **kwargs):
         super().__init__(**kwargs)
         # The decoder's padding mask (of `decoder_hidden`) passes through to the output.
         self.supports_masking = True
@@ -112,8 +130,13 @@ class PointerGenerator(keras.layers.Layer):
                 "`key_dim` sizes the copy head's own attention, which copy_attention="
                 f"{copy_attention!r} does not have; leave it None. Received: key_dim={key_dim}"
             )
+        if not isinstance(coverage_weight, (int, float)) or not coverage_weight >= 0:
+            raise ValueError(
+                f"`coverage_weight` must be a number ≥ 0. Received: coverage_weight={coverage_weight}"
+            )
         self.key_dim = key_dim
         self.copy_attention = copy_attention
+        self.coverage_weight = float(coverage_weight)
 
     def build(
         self, decoder_hidden_shape, decoder_inputs_shape=None, vocabulary_logits_shape=None,
@@ -172,12 +195,15 @@ class PointerGenerator(keras.layers.Layer):
 
     def call(
         self, decoder_hidden, decoder_inputs, vocabulary_logits, encoder_outputs, source_ids,
-        source_keys=None, cross_attention_scores=None, return_copy_details=False,
+        source_keys=None, cross_attention_scores=None, return_copy_details=False, training=None,
+        decoder_hidden_mask=None,
     ):
         source_mask = ops.not_equal(source_ids, 0)  # (batch, source)
         copy_weights = self.source_weights(
             decoder_hidden, encoder_outputs, source_mask, source_keys, cross_attention_scores
         )
+        if training and self.coverage_weight > 0:
+            self.add_loss(self.coverage_weight * coverage_loss(copy_weights, decoder_hidden_mask))
         context = ops.einsum("bts,bsd->btd", copy_weights, ops.cast(encoder_outputs, "float32"))
         gate_inputs = ops.concatenate(
             [ops.cast(decoder_hidden, "float32"), context, ops.cast(decoder_inputs, "float32")],
@@ -200,7 +226,8 @@ class PointerGenerator(keras.layers.Layer):
 
     def compute_output_spec(
         self, decoder_hidden, decoder_inputs, vocabulary_logits, encoder_outputs, source_ids,
-        source_keys=None, cross_attention_scores=None, return_copy_details=False,
+        source_keys=None, cross_attention_scores=None, return_copy_details=False, training=None,
+        decoder_hidden_mask=None,
     ):
         log_probs = keras.KerasTensor(vocabulary_logits.shape, dtype="float32")
         if not return_copy_details:
@@ -214,8 +241,27 @@ class PointerGenerator(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"key_dim": self.key_dim, "copy_attention": self.copy_attention})
+        config.update({
+            "key_dim": self.key_dim, "copy_attention": self.copy_attention,
+            "coverage_weight": self.coverage_weight,
+        })
         return config
+
+
+def coverage_loss(copy_weights, decoder_mask=None):
+    """See et al.'s coverage loss: the mean over real decoder steps of
+    `Σ_s min(a_ts, Σ_{t' < t} a_t's)`, from copy weights `(batch, target, source)`.
+
+    The running sum is exclusive, so a step is compared with the earlier ones
+    only; padded decoder steps come after the real ones and count for nothing.
+    """
+    weights = ops.cast(copy_weights, "float32")
+    coverage = ops.cumsum(weights, axis=1) - weights
+    per_step = ops.sum(ops.minimum(weights, coverage), axis=-1)  # (batch, target)
+    if decoder_mask is None:
+        return ops.mean(per_step)
+    mask = ops.cast(decoder_mask, "float32")
+    return ops.sum(per_step * mask) / ops.maximum(ops.sum(mask), 1.0)
 
 
 def log_add_exp(first, second):

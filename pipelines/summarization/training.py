@@ -238,6 +238,11 @@ def train(config, out, *, overwrite=False, log=print, backup_steps=DEFAULT_BACKU
             "a time budget cannot be kept in step across workers; pass --max-minutes 0 "
             "with --distribute multiworker (and set --epochs)"
         )
+    if config.model.coverage_weight and not config.model.copy:
+        raise UserInputError(
+            "--coverage-weight weighs a loss on the copy attention, which --no-copy removes; "
+            "drop --coverage-weight or --no-copy"
+        )
     strategy = make_strategy(distribute)  # a bad name or a missing TF_CONFIG fails here
     with_recorded_paths(config.data)
     run = RunDirectory(worker_run_path(out, distribute))

@@ -33,8 +33,11 @@ def copy_float_artifacts(patch, version_dir):
             source = os.path.join(version_dir, name)
             (shutil.copytree if os.path.isdir(source) else shutil.copy)(source, os.path.join(directory, name))
 
-    def copy_onnx(model, path, opset):
+    def copy_onnx(model, path, onnxruntime_path, opset):
         shutil.copy(os.path.join(version_dir, "onnx", "classifier.onnx"), path)
+        shutil.copy(os.path.join(version_dir, "onnx", "classifier.onnxruntime.onnx"), onnxruntime_path)
+        with open(os.path.join(version_dir, "onnx", "config.json"), encoding="utf-8") as file:
+            return json.load(file)["fusions"]
 
     patch.setattr(export.classifier.saved_model, "write_classifier_saved_model", copy_saved_model)
     patch.setattr(export.classifier.onnx_graph, "convert_classifier", copy_onnx)
@@ -68,7 +71,7 @@ def onnx_dir(int8_export):
 
 def test_int8_file_is_written_beside_the_float_one_and_listed(onnx_dir):
     assert sorted(os.listdir(onnx_dir)) == [
-        "classifier.int8.onnx", "classifier.onnx", "config.json", "tokenizer.json",
+        "classifier.int8.onnx", "classifier.onnx", "classifier.onnxruntime.onnx", "config.json", "tokenizer.json",
     ]
     with open(os.path.join(onnx_dir, "config.json")) as file:
         config = json.load(file)

@@ -1,6 +1,7 @@
 """Export of a classifier fine-tuned from a pretrained checkpoint: every artifact, the
 parity gate on real SST-2 texts, exact GELU as ONNX `Erf`, the checkpoint in the card."""
 
+import collections
 import json
 import os
 
@@ -59,7 +60,18 @@ def test_parity_gate_passes(tiny_export):
 def test_exact_gelu_exports_as_erf(tiny_export):
     graph = onnx.load(os.path.join(tiny_export.path, "onnx", "classifier.onnx")).graph
     op_types = {node.op_type for node in graph.node}
-    assert "Erf" in op_types and "Erfc" not in op_types
+    assert "Erf" in op_types and "Erfc" not in op_types and "FastGelu" not in op_types
+
+
+def test_contrib_op_file_fuses_every_layer(tiny_export):
+    """BERT blocks in onnxruntime's ops: one Attention, one exact-GELU BiasGelu (never the
+    tanh FastGelu) and two SkipLayerNormalization a layer; the embedding's own layer norm."""
+    layers = 2  # write_tiny_bert_checkpoint's default
+    graph = onnx.load(os.path.join(tiny_export.path, "onnx", "classifier.onnxruntime.onnx")).graph
+    ops = collections.Counter(node.op_type for node in graph.node)
+    assert (ops["Attention"], ops["BiasGelu"], ops["SkipLayerNormalization"], ops["LayerNormalization"]) == (
+        layers, layers, 2 * layers, 1)
+    assert not {"Erf", "FastGelu", "Gelu", "ReduceMean"} & set(ops)
 
 
 def test_onnx_tokenizer_wraps_texts_in_cls_and_sep(tiny_export):
@@ -96,6 +108,15 @@ def test_minilm_classifier_exports_within_the_parity_bound(tmp_path):
     ]
     print(f"MiniLM classifier export: max |Δ probability| {max(differences):.1e}")
     assert result.passed, json.dumps(result.parity["cases"], indent=1)
+    with open(os.path.join(result.path, "onnx", "config.json"), encoding="utf-8") as file:
+        fusions = json.load(file)["fusions"]
+    # tf2onnx 1.17 writes 614 nodes; every layer norm, Dense and self-attention is fused.
+    assert fusions["classifier.onnx"]["fused"]["LayerNormalization"] == 13
+    assert fusions["classifier.onnx"]["fused"]["MatMul without reshapes"] == 26
+    assert fusions["classifier.onnx"]["nodes"] <= 240 < fusions["tf2onnx"]["nodes"]
+    contrib_fusions = fusions["classifier.onnxruntime.onnx"]["fused"]
+    assert contrib_fusions == {"Attention": 6, "BiasGelu": 6, "SkipLayerNormalization": 12}
+    assert fusions["classifier.onnxruntime.onnx"]["nodes"] <= 95
 
 
 def test_saved_model_uses_only_serving_ops(tiny_export):

@@ -24,6 +24,7 @@ from pipelines.summarization.model import COPY_HEAD
 from pipelines.summarization.model import build_summarizer
 from pipelines.summarization.pointer_generator import PointerGenerator
 from pipelines.summarization.pointer_generator import SourceIdMap
+from pipelines.summarization.pointer_generator import coverage_loss
 from pipelines.summarization.warm_start import copy_id_map
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "layers"))
@@ -190,11 +191,12 @@ def test_loss_on_log_probabilities_is_smoothed_cross_entropy_against_the_mixture
     np.testing.assert_allclose(value, (per_token * weights).sum() / weights.sum(), rtol=1e-5)
 
 
-def tiny_copying_model(copy_attention):
+def tiny_copying_model(copy_attention="head", coverage_weight=0.0):
     keras.utils.set_random_seed(9)
-    return build_summarizer(ModelConfig(vocabulary_size=VOCABULARY, hidden_dim=16, intermediate_dim=32,
-                                        num_heads=2, encoder_layers=1, decoder_layers=2, dropout=0.0,
-                                        copy_attention=copy_attention))
+    return build_summarizer(ModelConfig(
+        vocabulary_size=VOCABULARY, hidden_dim=16, intermediate_dim=32, num_heads=2, encoder_layers=1,
+        decoder_layers=2, dropout=0.0, copy_attention=copy_attention, coverage_weight=coverage_weight,
+    ))
 
 
 def model_inputs():
@@ -295,3 +297,100 @@ def test_warm_start_copies_through_the_source_to_decoder_id_map():
     inputs = layer_inputs(0, PointerGenerator())  # no cross-attention scores
     with pytest.raises(ValueError, match="pass `cross_attention_scores`"):
         layer(**inputs)
+
+
+def reference_coverage_loss(copy_weights, decoder_mask):
+    """See et al.'s coverage loss in float64: Σ_s min(a_ts, Σ_{t'<t} a_t's), mean over real steps."""
+    weights = np.asarray(copy_weights, np.float64)
+    total, steps = 0.0, 0
+    for row in range(weights.shape[0]):
+        coverage = np.zeros(weights.shape[-1])
+        for step in range(weights.shape[1]):
+            if decoder_mask[row, step]:
+                total += np.minimum(weights[row, step], coverage).sum()
+                steps += 1
+            coverage += weights[row, step]
+    return total / steps
+
+
+def test_coverage_loss_equals_a_float64_reference_over_real_decoder_steps():
+    rng = np.random.default_rng(11)
+    weights = rng.dirichlet(np.ones(SOURCE), size=(3, TARGET)).astype("float32")
+    mask = np.ones((3, TARGET), bool)
+    mask[1, 2:] = False
+    value = float(keras.ops.convert_to_numpy(coverage_loss(weights, mask)))
+    np.testing.assert_allclose(value, reference_coverage_loss(weights, mask), rtol=1e-6)
+    # Attention that never returns to a position costs nothing; the same position twice costs 1.
+    disjoint = np.eye(SOURCE, dtype="float32")[None, :TARGET]
+    assert float(keras.ops.convert_to_numpy(coverage_loss(disjoint))) == 0.0
+    same = np.tile(np.eye(SOURCE, dtype="float32")[None, :1], (1, 2, 1))
+    np.testing.assert_allclose(float(keras.ops.convert_to_numpy(coverage_loss(same))), 0.5)
+
+
+@pytest.mark.parametrize("copy_attention", COPY_ATTENTIONS)
+def test_coverage_loss_is_added_in_training_only_and_padded_decoder_steps_change_nothing(copy_attention):
+    model = tiny_copying_model(copy_attention, coverage_weight=0.7)
+    rng = np.random.default_rng(5)
+    encoder_ids = rng.integers(5, VOCABULARY, (2, 9)).astype("int32")
+    encoder_ids[1, 6:] = 0
+    decoder_ids = rng.integers(5, VOCABULARY, (2, 5)).astype("int32")
+    decoder_ids[1, 3:] = 0
+    inputs = {"encoder_ids": encoder_ids, "decoder_ids": decoder_ids}
+    training_outputs = model(inputs, training=True)
+    assert len(model.losses) == 1
+    coverage = float(keras.ops.convert_to_numpy(model.losses[0]))
+    inference = InferenceModel(model)
+    encoded, mask = inference.encode(encoder_ids)
+    _, copy_weights, _ = inference.decode(decoder_ids, encoded, mask, encoder_ids, return_copy_details=True)
+    expected = 0.7 * reference_coverage_loss(copy_weights.numpy(), decoder_ids != 0)
+    np.testing.assert_allclose(coverage, expected, rtol=1e-5)
+    assert coverage > 0
+    # More padding after the real steps, and new tokens in the padded ones' place: the same loss.
+    padded = dict(inputs, decoder_ids=np.pad(decoder_ids, ((0, 0), (0, 3))))
+    model(padded, training=True)
+    np.testing.assert_allclose(float(keras.ops.convert_to_numpy(model.losses[0])), coverage, rtol=1e-6)
+    # Outside training nothing is added and the outputs are the same model's.
+    outputs = model(inputs, training=False)
+    assert not model.losses
+    np.testing.assert_allclose(outputs.numpy(), training_outputs.numpy(), atol=1e-6)
+
+
+def test_fit_minimizes_cross_entropy_plus_the_weighted_coverage_loss():
+    from pipelines.summarization.config import TrainingConfig
+    from pipelines.summarization.fitting import compile_summarizer
+
+    model = compile_summarizer(tiny_copying_model(coverage_weight=0.5), TrainingConfig(learning_rate=1e-3))
+    rng = np.random.default_rng(6)
+    inputs = {"encoder_ids": rng.integers(5, VOCABULARY, (4, 9)).astype("int32"),
+              "decoder_ids": rng.integers(5, VOCABULARY, (4, 6)).astype("int32")}
+    labels = rng.integers(5, VOCABULARY, (4, 6)).astype("int32")
+    outputs = model(inputs, training=True)
+    expected = float(keras.ops.convert_to_numpy(model.loss(labels, outputs))) + float(
+        keras.ops.convert_to_numpy(model.losses[0])
+    )
+    history = model.fit(inputs, labels, batch_size=4, epochs=1, verbose=0, shuffle=False)
+    # One step: the reported loss is computed before the update.
+    np.testing.assert_allclose(history.history["loss"][0], expected, rtol=1e-5)
+
+
+def test_coverage_weight_is_checked_and_saved_with_the_head(tmp_path):
+    with pytest.raises(ValueError, match="Received: coverage_weight=-1"):
+        PointerGenerator(coverage_weight=-1)
+    model = tiny_copying_model(coverage_weight=0.25)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
+    assert loaded.get_layer(COPY_HEAD).coverage_weight == 0.25
+    assert ModelConfig().coverage_weight >= 0
+
+
+def test_a_coverage_weight_without_the_copy_head_exits_2_before_anything_is_written(tmp_path, capsys):
+    from pipelines.summarization.cli import main
+
+    out = tmp_path / "run"
+    status = main([
+        "train", "--train", "a.csv", "--valid", "a.csv", "--document-column", "d",
+        "--summary-column", "s", "--out", str(out), "--no-copy", "--coverage-weight", "1",
+    ])
+    error = capsys.readouterr().err.strip()
+    assert status == 2 and "drop --coverage-weight or --no-copy" in error and len(error.splitlines()) == 1
+    assert not out.exists()
