@@ -42,7 +42,7 @@ def convert_tiny_summarizer(directory, copy, copy_attention="head"):
 
 
 def copy_attention_of(model):
-    return model.get_layer(COPY_HEAD).copy_attention if COPY_HEAD in [l.name for l in model.layers] else None
+    return model.get_layer(COPY_HEAD).copy_attention if COPY_HEAD in [layer.name for layer in model.layers] else None
 
 
 @pytest.fixture(scope="module", params=COPY_ATTENTIONS)

@@ -92,7 +92,7 @@ def layer(request):
 
 
 def reference_copy_scores(layer, inputs, as64):
-    """Copy attention logits `(batch, target, source)` with their softmax mask, or, with
+    """The copy head's attention logits `(batch, target, source)`, or, with
     `copy_attention="cross_attention"`, the cross-attention weights averaged over heads."""
     hidden, encoded = as64(inputs["decoder_hidden"]), as64(inputs["encoder_outputs"])
     if layer.copy_attention == "head":
