@@ -30,6 +30,11 @@ class TransformerDecoderBlock(keras.layers.Layer):
     `compute_cross_attention_cache(encoder_sequence)` and passed as
     `cross_attention_cache` instead of `encoder_sequence`.
 
+    With `return_cross_attention_scores=True` the block also returns the
+    cross-attention weights (what a copy mechanism points with), on the full
+    pass and on a cached step alike; without it the cross-attention runs as
+    before (it may take the backend's fused path, which computes no weights).
+
     Args:
         intermediate_dim: int. Hidden size of the feed-forward network.
         num_heads: int. Number of attention heads.
@@ -59,11 +64,17 @@ class TransformerDecoderBlock(keras.layers.Layer):
         cross_attention_cache: optional precomputed cross-attention keys and
             values, `(batch, 2, source_len, num_heads, head_dim)`.
         use_causal_mask: bool. Defaults to True.
+        return_cross_attention_scores: bool. Also return the cross-attention
+            weights `(batch, num_heads, target_len, source_len)`: softmax
+            outputs before attention dropout, 0 on padded source positions.
+            Defaults to False.
         training: bool. Whether dropout is active.
 
     Returns:
-        A tensor of the shape of `decoder_sequence`, or
-        `(outputs, self_attention_cache)` when a cache is given.
+        A tensor of the shape of `decoder_sequence`; followed by the
+        cross-attention weights with `return_cross_attention_scores`, and by
+        the updated `self_attention_cache` when a cache is given (the order of
+        `MultiHeadAttention`'s outputs).
 
     Example:
 
@@ -188,6 +199,7 @@ class TransformerDecoderBlock(keras.layers.Layer):
         self_attention_cache_update_index=None,
         cross_attention_cache=None,
         use_causal_mask=True,
+        return_cross_attention_scores=False,
         training=None,
     ):
         check_sequence_input(self, "decoder_sequence", decoder_sequence)
@@ -236,6 +248,12 @@ class TransformerDecoderBlock(keras.layers.Layer):
                 "This block has cross-attention: pass `encoder_sequence` or "
                 "`cross_attention_cache`."
             )
+        if return_cross_attention_scores and not self.has_cross_attention:
+            raise ValueError(
+                "`return_cross_attention_scores` needs cross-attention; build the block "
+                "with an encoder_sequence."
+            )
+        cross_scores = None
         if self.has_cross_attention:
             # The encoder's padding only (never the decoder's): from
             # `encoder_padding_mask` or the encoder output's Keras mask.
@@ -244,20 +262,24 @@ class TransformerDecoderBlock(keras.layers.Layer):
             )
 
             def cross_attention(x):
-                if cross_attention_cache is not None:
-                    output, _ = self.cross_attention(
-                        x, None, attention_mask=cross_mask, cache=cross_attention_cache,
-                        training=training,
-                    )
-                    return output, None
-                return (
-                    self.cross_attention(
-                        x, encoder_sequence, attention_mask=cross_mask, training=training
-                    ),
-                    None,
+                # Scores only when asked for: returning them rules out the fused path.
+                arguments = dict(
+                    attention_mask=cross_mask,
+                    return_attention_scores=return_cross_attention_scores,
+                    training=training,
                 )
+                if cross_attention_cache is not None:
+                    # (output, [scores,] cache): the cache is read, never written.
+                    results = self.cross_attention(
+                        x, None, cache=cross_attention_cache, **arguments
+                    )[:-1]
+                elif return_cross_attention_scores:
+                    results = self.cross_attention(x, encoder_sequence, **arguments)
+                else:
+                    results = (self.cross_attention(x, encoder_sequence, **arguments),)
+                return results[0], results[1] if return_cross_attention_scores else None
 
-            x, _ = self._residual(
+            x, cross_scores = self._residual(
                 cross_attention, self.cross_attention_norm, self.cross_attention_dropout,
                 x, training,
             )
@@ -268,9 +290,12 @@ class TransformerDecoderBlock(keras.layers.Layer):
         x, _ = self._residual(
             feed_forward, self.feed_forward_norm, self.feed_forward_dropout, x, training
         )
+        results = (x,)
+        if return_cross_attention_scores:
+            results += (cross_scores,)
         if use_cache:
-            return x, new_cache
-        return x
+            results += (new_cache,)
+        return results[0] if len(results) == 1 else results
 
     def compute_mask(self, decoder_sequence, *args, **kwargs):
         return implicit_mask(decoder_sequence)
@@ -278,12 +303,34 @@ class TransformerDecoderBlock(keras.layers.Layer):
     def compute_output_shape(self, decoder_sequence_shape, encoder_sequence_shape=None):
         return decoder_sequence_shape
 
-    def compute_output_spec(self, decoder_sequence, *args, self_attention_cache=None, **kwargs):
-        output = keras.KerasTensor(decoder_sequence.shape, dtype=self.compute_dtype)
-        if self_attention_cache is None:
-            return output
-        cache = keras.KerasTensor(self_attention_cache.shape, dtype=self_attention_cache.dtype)
-        return output, cache
+    def compute_output_spec(
+        self,
+        decoder_sequence,
+        encoder_sequence=None,
+        *args,
+        self_attention_cache=None,
+        cross_attention_cache=None,
+        return_cross_attention_scores=False,
+        **kwargs,
+    ):
+        results = (keras.KerasTensor(decoder_sequence.shape, dtype=self.compute_dtype),)
+        if return_cross_attention_scores:
+            if encoder_sequence is not None:
+                source_length = encoder_sequence.shape[1]
+            else:
+                source_length = cross_attention_cache.shape[2]
+            batch, target_length = decoder_sequence.shape[:2]
+            results += (
+                keras.KerasTensor(
+                    (batch, self.num_heads, target_length, source_length),
+                    dtype=self.compute_dtype,
+                ),
+            )
+        if self_attention_cache is not None:
+            results += (
+                keras.KerasTensor(self_attention_cache.shape, dtype=self_attention_cache.dtype),
+            )
+        return results[0] if len(results) == 1 else results
 
     def get_config(self):
         config = super().get_config()

@@ -16,7 +16,9 @@ same weights), converted with tf2onnx (opset 18, dynamic batch and source axes):
 - A copying summarizer (`PointerGenerator`): the encoder also outputs what its
   copy head reads, and the decoder step takes it as inputs: `copy_source_ids`
   int32 `[batch, source]` (the source tokens as output ids; 0 is never copied),
-  `copy_keys` float32 `[batch, source, key_dim]` and `copy_encoder_outputs`
+  `copy_keys` float32 `[batch, source, key_dim]` (only a copy head with an
+  attention of its own, `copy_attention="head"`; one that copies with the last
+  block's cross-attention reads that inside the step) and `copy_encoder_outputs`
   float32 `[batch, source, hidden]`. Its `logits` are normalized
   log-probabilities (logits of the same distribution). The copy distribution
   is a `TensorScatterAdd` (ONNX `ScatterND` with `reduction="add"`, opset ≥ 16),
@@ -56,6 +58,11 @@ def cache_shape(inference_model):
 COPY_INPUTS = ("copy_source_ids", "copy_keys", "copy_encoder_outputs")  # `CopyMemory`'s fields
 
 
+def copy_inputs(copy_memory):
+    """`{input name: tensor}` of a `CopyMemory`; fields it lacks (None) are no inputs."""
+    return {name: value for name, value in zip(COPY_INPUTS, copy_memory) if value is not None}
+
+
 def encoder_function(inference_model, max_length):
     @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32, name="encoder_ids")])
     def encode(encoder_ids):
@@ -65,7 +72,7 @@ def encoder_function(inference_model, max_length):
         for index, cache in enumerate(state.cross_attention_caches):
             named[f"cross_key_values_{index}"] = cache
         if state.copy_memory is not None:
-            named.update(zip(COPY_INPUTS, state.copy_memory))
+            named.update(copy_inputs(state.copy_memory))
         return named
 
     return encode
@@ -90,18 +97,15 @@ def decoder_step_function(inference_model, max_length):
         tf.TensorSpec([None, 2, None, heads, head_dim], tf.float32, name=f"cross_key_values_{i}")
         for i in range(layers)
     ]
-    if inference_model.copies:
-        key_dim = inference_model.copy_head.key_dense.units
-        encoder_dim = inference_model.copy_head.key_dense.kernel.shape[0]
-        signature += [
-            tf.TensorSpec([None, None], tf.int32, name="copy_source_ids"),
-            tf.TensorSpec([None, None, key_dim], tf.float32, name="copy_keys"),
-            tf.TensorSpec([None, None, encoder_dim], tf.float32, name="copy_encoder_outputs"),
-        ]
+    copy_specs = copy_input_specs(inference_model)
+    signature += copy_specs
 
     @tf.function(input_signature=signature)
     def decode_step(token_ids, index, encoder_padding_mask, *caches):
-        copy_memory = CopyMemory(*caches[2 * layers :]) if inference_model.copies else None
+        copy_memory = None
+        if inference_model.copies:
+            given = dict(zip([spec.name for spec in copy_specs], caches[2 * layers :]))
+            copy_memory = CopyMemory(*(given.get(name) for name in COPY_INPUTS))
         state = DecoderState(
             tuple(caches[:layers]), tuple(caches[layers : 2 * layers]),
             tf.cast(encoder_padding_mask, tf.bool), copy_memory,
@@ -113,6 +117,20 @@ def decoder_step_function(inference_model, max_length):
         return named
 
     return decode_step
+
+
+def copy_input_specs(inference_model):
+    """The decoder step's copy inputs (`COPY_INPUTS` the model's copy head reads)."""
+    if not inference_model.copies:
+        return []
+    # The width of what the decoder attends to: the encoder outputs.
+    encoder_dim = inference_model.decoder_blocks[0].cross_attention.key_kernel.shape[0]
+    specs = [tf.TensorSpec([None, None], tf.int32, name="copy_source_ids")]
+    if inference_model.copy_head.copy_attention == "head":
+        key_dim = inference_model.copy_head.key_dense.units
+        specs.append(tf.TensorSpec([None, None, key_dim], tf.float32, name="copy_keys"))
+    specs.append(tf.TensorSpec([None, None, encoder_dim], tf.float32, name="copy_encoder_outputs"))
+    return specs
 
 
 def convert(function, path, opset):
@@ -241,11 +259,13 @@ def summarizer_onnx_config(run, opset):
         "copies": inference.copies,
     }
     if inference.copies:
-        copy_outputs = {
+        config["copy_attention"] = inference.copy_head.copy_attention
+        descriptions = {
             "copy_source_ids": "int32 [batch, source]; the source tokens as output ids, 0 = never copied",
             "copy_keys": "float32 [batch, source, key_dim]; the copy attention's keys",
             "copy_encoder_outputs": "float32 [batch, source, hidden]",
         }
+        copy_outputs = {spec.name: descriptions[spec.name] for spec in copy_input_specs(inference)}
         config["encoder"]["outputs"].update(copy_outputs)
         config["decoder_step"]["inputs"].update({name: "from the encoder" for name in copy_outputs})
         config["decoder_step"]["outputs"]["logits"] = (

@@ -37,6 +37,7 @@ from pipelines.common.distribution import DISTRIBUTIONS
 from pipelines.common.errors import UserInputError
 from pipelines.common.errors import run_command
 from pipelines.common.run_directory import DEFAULT_BACKUP_STEPS
+from pipelines.summarization.config import COPY_ATTENTIONS
 from pipelines.summarization.config import SummarizerConfig
 from pipelines.summarization.config import default_config
 
@@ -68,6 +69,12 @@ MODEL_OPTIONS = [
     ConfigOption("--max-document-length", "model", "max_document_length", positive_int, "document tokens kept (longer ones are truncated)"),
     ConfigOption("--max-summary-length", "model", "max_summary_length", positive_int, "summary tokens trained on"),
     ConfigOption("--copy", "model", "copy", bool, "copy source tokens into the summary (pointer-generator); --no-copy: the plain decoder"),
+    ConfigOption(
+        "--copy-attention", "model", "copy_attention", str,
+        "what --copy points with: head (a dedicated copy attention) or cross_attention (the last "
+        "decoder block's cross-attention averaged over its heads)",
+        choices=COPY_ATTENTIONS,
+    ),
     ConfigOption("--coverage-weight", "model", "coverage_weight", non_negative_float, "weight of the coverage loss on the copy attention in training (See et al.); 0: none"),
 ]
 TRAINING_OPTIONS = [

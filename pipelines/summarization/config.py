@@ -7,9 +7,15 @@ throughput, not tuned by full runs; test.csv was never used to choose them.
 
 import dataclasses
 
+from pipelines.common.errors import UserInputError
 from pipelines.common.sectioned_config import SUMMARIZATION
 from pipelines.common.sectioned_config import SectionedConfig
 from pipelines.decoding.settings import DecodingSettings
+
+# What the copy head points with (`PointerGenerator`): "head", a dedicated
+# single-head attention from the decoder's final state over the encoder outputs;
+# "cross_attention", the last decoder block's cross-attention averaged over its heads.
+COPY_ATTENTIONS = ("head", "cross_attention")
 
 
 @dataclasses.dataclass
@@ -41,6 +47,9 @@ class ModelConfig:
     # distribution with copies of source tokens. On for new runs; a config.json
     # written without this key is a plain decoder (`SummarizerConfig.from_run_file`).
     copy: bool = True
+    # Which attention the copy head copies with (`COPY_ATTENTIONS`). A config.json
+    # without this key is "head", the only kind before the setting existed.
+    copy_attention: str = "head"
     # See et al.'s coverage loss on the copy attention (`PointerGenerator`), added in
     # training with this weight: it discourages pointing at a source position twice.
     # Training only; generation and exports are the same with or without it.
@@ -54,6 +63,13 @@ class ModelConfig:
     checkpoint: dict = None
     encoder: dict = None
     decoder_source_layers: list = None
+
+    def __post_init__(self):
+        if self.copy_attention not in COPY_ATTENTIONS:
+            raise UserInputError(
+                f"model.copy_attention {self.copy_attention!r} is unknown; use "
+                f"{' or '.join(COPY_ATTENTIONS)} (--copy-attention)"
+            )
 
 
 @dataclasses.dataclass

@@ -15,6 +15,10 @@ the copy head's details, and each token gets:
     sources            the document positions it pointed at most (position,
                        piece, attention weight)
 
+The copy attention is the one the run copies with (`copy_attention_kind` in the
+JSON): the copy head's own, or the last decoder block's cross-attention averaged
+over its heads (renormalized over the pieces that can be copied).
+
 `explain_documents` writes one JSON file and one PNG per document (a heat map
 of the copy attention, summary tokens down, document tokens across, with each
 token's copied share beside it).
@@ -32,6 +36,7 @@ from pipelines.summarization.special_tokens import END_ID
 from pipelines.summarization.special_tokens import START_ID
 
 TOP_SOURCES = 3
+COPY_ATTENTION_TITLES = {"head": "copy head", "cross_attention": "cross-attention, mean of heads"}
 
 
 def explain_documents(summarizer, documents, summaries_ids, out_dir):
@@ -106,6 +111,7 @@ def explain_one(summarizer, inference, document, summary_ids):
         "document_tokens": document_pieces,
         "tokens": tokens,
         "copy_attention": np.round(copy_weights[: len(summary_ids)], 6).tolist(),
+        "copy_attention_kind": inference.copy_head.copy_attention,
     }
 
 
@@ -127,6 +133,7 @@ def plot_explanation(explanation, path):
     axis.set_xticklabels(source_tokens, rotation=90, fontsize=6)
     axis.set_xlabel("document tokens")
     axis.set_ylabel("summary token  (share of its probability copied)")
-    axis.set_title("copy attention: where each summary token pointed", fontsize=10)
+    kind = COPY_ATTENTION_TITLES[explanation["copy_attention_kind"]]
+    axis.set_title(f"copy attention ({kind}): where each summary token pointed", fontsize=10)
     figure.colorbar(image, ax=axis, fraction=0.02, pad=0.01)
     save_figure(figure, path)

@@ -12,9 +12,11 @@ caches `(batch, 2, max_length, num_heads, head_dim)`, so step t costs one
 token's work instead of t tokens'. Its logits equal those of `decode` (the full
 causal pass) at the same position. A copying model (`PointerGenerator`) needs
 the encoder ids as well (the tokens it copies); its "logits" are normalized
-log-probabilities, which are logits of the same distribution. Every function is plain TensorFlow on
-tensors, ready for `tf.function` with fixed shapes (generation) or an input
-signature (export).
+log-probabilities, which are logits of the same distribution. One that copies
+with the cross-attention (`copy_attention="cross_attention"`) has its last
+decoder block return those weights, on the cached step as on the full pass.
+Every function is plain TensorFlow on tensors, ready for `tf.function` with
+fixed shapes (generation) or an input signature (export).
 """
 
 import collections
@@ -45,7 +47,8 @@ layer, the encoder padding mask and, for a copying model, its `CopyMemory`
 CopyMemory = collections.namedtuple("CopyMemory", ["source_ids", "source_keys", "encoder_outputs"])
 CopyMemory.__doc__ = """What the copy head reads for a document: the source tokens as
 output ids `(batch, source)` (0: never copied), its attention keys
-`(batch, source, key_dim)` and the encoder outputs `(batch, source, hidden)`."""
+`(batch, source, key_dim)` (None when it copies with the cross-attention) and the
+encoder outputs `(batch, source, hidden)`."""
 
 
 class InferenceModel:
@@ -67,6 +70,10 @@ class InferenceModel:
         self.decoder_norm = optional_layer(model, DECODER_NORM)
         self.copy_head = optional_layer(model, COPY_HEAD)
         self.copy_id_map = optional_layer(model, COPY_ID_MAP)
+        # The block whose cross-attention weights the copy head copies with, if any.
+        self.copy_source_block = None
+        if self.copy_head is not None and self.copy_head.copy_attention == "cross_attention":
+            self.copy_source_block = self.decoder_blocks[-1]
 
     @property
     def vocabulary_size(self):
@@ -136,18 +143,26 @@ class InferenceModel:
         decoder_inputs = self.decoder_embedding(token_ids, start_index=index)
         hidden = decoder_inputs
         new_caches = []
+        cross_attention_scores = None
         for block, self_cache, cross_cache in zip(
             self.decoder_blocks, state.self_attention_caches, state.cross_attention_caches
         ):
-            hidden, self_cache = block(
+            outputs = block(
                 hidden,
                 encoder_padding_mask=state.encoder_padding_mask,
                 self_attention_cache=self_cache,
                 self_attention_cache_update_index=index,
                 cross_attention_cache=cross_cache,
+                return_cross_attention_scores=block is self.copy_source_block,
             )
+            if block is self.copy_source_block:
+                hidden, cross_attention_scores, self_cache = outputs
+            else:
+                hidden, self_cache = outputs
             new_caches.append(self_cache)
-        logits = self.output_logits(hidden, decoder_inputs, state.copy_memory)[:, 0, :]
+        logits = self.output_logits(
+            hidden, decoder_inputs, state.copy_memory, cross_attention_scores=cross_attention_scores
+        )[:, 0, :]
         return logits, state._replace(self_attention_caches=tuple(new_caches))
 
     def decode(
@@ -164,17 +179,28 @@ class InferenceModel:
         decoder_inputs = self.decoder_embedding(decoder_ids)
         hidden = decoder_inputs
         decoder_padding_mask = tf.not_equal(decoder_ids, PAD_ID)
+        cross_attention_scores = None
         for block in self.decoder_blocks:
-            hidden = block(
+            outputs = block(
                 hidden,
                 encoder_outputs,
                 decoder_padding_mask=decoder_padding_mask,
                 encoder_padding_mask=encoder_padding_mask,
+                return_cross_attention_scores=block is self.copy_source_block,
             )
+            if block is self.copy_source_block:
+                hidden, cross_attention_scores = outputs
+            else:
+                hidden = outputs
         copy_memory = self.copy_memory(encoder_outputs, encoder_ids)
-        return self.output_logits(hidden, decoder_inputs, copy_memory, return_copy_details)
+        return self.output_logits(
+            hidden, decoder_inputs, copy_memory, return_copy_details, cross_attention_scores
+        )
 
-    def output_logits(self, hidden, decoder_inputs, copy_memory=None, return_copy_details=False):
+    def output_logits(
+        self, hidden, decoder_inputs, copy_memory=None, return_copy_details=False,
+        cross_attention_scores=None,
+    ):
         if self.decoder_norm is not None:
             hidden = self.decoder_norm(hidden)
         logits = self.decoder_embedding(hidden, reverse=True)
@@ -184,7 +210,8 @@ class InferenceModel:
             return logits
         return self.copy_head(
             hidden, decoder_inputs, logits, copy_memory.encoder_outputs, copy_memory.source_ids,
-            source_keys=copy_memory.source_keys, return_copy_details=return_copy_details,
+            source_keys=copy_memory.source_keys, cross_attention_scores=cross_attention_scores,
+            return_copy_details=return_copy_details,
         )
 
 

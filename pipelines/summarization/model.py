@@ -10,7 +10,9 @@
                   (the same token table again)
                 → with `copy` (the default for new runs): PointerGenerator, whose
                   output mixes softmax(logits) with copies of the encoder's tokens
-                  (log-probabilities, which are logits of the same distribution)
+                  (log-probabilities, which are logits of the same distribution);
+                  with `copy_attention="cross_attention"` it copies with the last
+                  decoder block's cross-attention weights, which that block returns
 
 The training model is one functional Keras model over
 `{"encoder_ids", "decoder_ids"}` with no Lambda layers, so `model.keras` loads
@@ -96,18 +98,50 @@ def build_summarizer(config):
         encoded = final_norm(ENCODER_NORM)(encoded)
 
     decoder_inputs = embedding(decoder_ids)
-    decoded = decoder_inputs
-    for index in range(config.decoder_layers):
-        decoded = keras_attention.TransformerDecoderBlock(
+    decoded, cross_attention_scores = apply_decoder_blocks(
+        lambda index: keras_attention.TransformerDecoderBlock(
             name=decoder_block_name(index), **block_arguments
-        )(decoded, encoded)
+        ),
+        decoder_inputs, encoded, config,
+    )
     if config.normalize_first:
         decoded = final_norm(DECODER_NORM)(decoded)
     logits = embedding(decoded, reverse=True)
     if config.copy:  # one vocabulary: the source ids are output ids
-        logits = PointerGenerator(coverage_weight=config.coverage_weight, name=COPY_HEAD)(decoded, decoder_inputs, logits, encoded, encoder_ids)
+        logits = copy_head(config)(
+            decoded, decoder_inputs, logits, encoded, encoder_ids,
+            cross_attention_scores=cross_attention_scores,
+        )
     return keras.Model(
         {ENCODER_IDS: encoder_ids, DECODER_IDS: decoder_ids}, logits, name="summarizer"
+    )
+
+
+def copies_with_cross_attention(config):
+    return config.copy and config.copy_attention == "cross_attention"
+
+
+def apply_decoder_blocks(make_block, decoder_inputs, encoded, config):
+    """`(decoded, cross_attention_scores)` of `config.decoder_layers` blocks
+    `make_block(index)`: the last block's scores when the copy head copies with
+    them, else None (no block then computes attention weights).
+
+    Each block is made right before its call: unseeded initializers draw their
+    seeds when made, so this order keeps a seed's weights."""
+    decoded, scores = decoder_inputs, None
+    last = config.decoder_layers - 1
+    for index in range(config.decoder_layers):
+        block = make_block(index)
+        if index == last and copies_with_cross_attention(config):
+            decoded, scores = block(decoded, encoded, return_cross_attention_scores=True)
+        else:
+            decoded = block(decoded, encoded)
+    return decoded, scores
+
+
+def copy_head(config):
+    return PointerGenerator(
+        copy_attention=config.copy_attention, coverage_weight=config.coverage_weight, name=COPY_HEAD
     )
 
 
@@ -140,15 +174,19 @@ def build_warm_started_summarizer(config):
         name=DECODER_EMBEDDING,
     )
     decoder_inputs = embedding(decoder_ids)
-    decoded = decoder_inputs
-    for index in range(config.decoder_layers):
-        decoded = keras_attention.TransformerDecoderBlock(
+    decoded, cross_attention_scores = apply_decoder_blocks(
+        lambda index: keras_attention.TransformerDecoderBlock(
             name=decoder_block_name(index), **checkpoint_block_arguments(settings)
-        )(decoded, encoded)
+        ),
+        decoder_inputs, encoded, config,
+    )
     logits = embedding(decoded, reverse=True)
     if config.copy:  # the checkpoint's pieces in, the decoder's vocabulary out
         source_ids = SourceIdMap(settings.vocabulary_size, name=COPY_ID_MAP)(encoder_ids)
-        logits = PointerGenerator(coverage_weight=config.coverage_weight, name=COPY_HEAD)(decoded, decoder_inputs, logits, encoded, source_ids)
+        logits = copy_head(config)(
+            decoded, decoder_inputs, logits, encoded, source_ids,
+            cross_attention_scores=cross_attention_scores,
+        )
     return keras.Model(
         {ENCODER_IDS: encoder_ids, DECODER_IDS: decoder_ids}, logits, name="summarizer"
     )

@@ -7,6 +7,7 @@ import keras
 from keras import ops
 
 from keras_attention.ops import masked_softmax
+from pipelines.summarization.config import COPY_ATTENTIONS
 
 # Probabilities below this are read as this in log space: the copy distribution is 0
 # on every token absent from the source, and log(0) = -inf would turn into NaN in
@@ -25,16 +26,26 @@ class PointerGenerator(keras.layers.Layer):
 
         p(w) = p_gen · softmax(logits)_w + (1 − p_gen) · Σ_{s: source_s = w} a_s
 
-    (See, Liu and Manning, 2017): `a` is a dedicated single-head attention from
-    the decoder's final state over the encoder outputs, whose weights are added
-    onto the source positions' token ids (repeated tokens summed; padding gets
-    nothing), and `p_gen = σ(w · [state; context; input embedding] + b)` is a
-    learned gate from the decoder state, the attention's context vector and the
-    decoder's input embedding. Everything is computed in float32 log space:
+    (See, Liu and Manning, 2017): `a` is the copy attention over source
+    positions, whose weights are added onto the source positions' token ids
+    (repeated tokens summed; padding gets nothing), and
+    `p_gen = σ(w · [state; context; input embedding] + b)` is a learned gate
+    from the decoder state, the attention's context vector (the encoder outputs
+    weighted by `a`) and the decoder's input embedding. Everything is computed
+    in float32 log space:
     `log_add_exp(log σ(g) + log_softmax(logits), log σ(−g) + log copy)`, with the
     copy probability floored at `COPY_PROBABILITY_FLOOR` (finite, never
     `-inf`). A row with no source token to copy (a fully masked source) has
     `p_gen = 1`: its output is the vocabulary distribution alone.
+
+    `copy_attention` chooses `a`: `"head"`, a dedicated single-head attention
+    from the decoder's final state over the encoder outputs (query and key
+    projections of its own), or `"cross_attention"`, the decoder's last
+    block's cross-attention weights averaged over its heads, passed as
+    `cross_attention_scores` (no projections of its own). Those cover every
+    attended source position; `a` keeps the ones that can be copied and
+    renormalizes them (a warm start's source tokens outside the output
+    vocabulary give their share to the rest).
 
     With `coverage_weight` > 0, training adds See et al.'s coverage loss
     (`layer.add_loss`): at each real decoder step `t`, `Σ_s min(a_ts, c_ts)`
@@ -53,8 +64,10 @@ class PointerGenerator(keras.layers.Layer):
     apply a (log-)softmax to logits consume them unchanged.
 
     Args:
-        key_dim: int. Width of the copy attention's queries and keys. Defaults
-            to the decoder state's width.
+        key_dim: int. Width of the copy head's queries and keys
+            (`copy_attention="head"` only). Defaults to the decoder state's width.
+        copy_attention: str. `"head"` or `"cross_attention"` (see above).
+            Defaults to `"head"`.
         coverage_weight: float ≥ 0. Weight of the coverage loss added in
             training. Defaults to 0 (none).
         **kwargs: base layer keyword arguments (`name`, `dtype`, ...).
@@ -71,7 +84,11 @@ class PointerGenerator(keras.layers.Layer):
             lacks) is never copied.
         source_keys: optional `(batch, source, key_dim)` from
             `compute_source_keys(encoder_outputs)`, computed once per document
-            for step-by-step decoding.
+            for step-by-step decoding (`copy_attention="head"`).
+        cross_attention_scores: float tensor `(batch, heads, target, source)`.
+            The decoder's cross-attention weights (`TransformerDecoderBlock`'s
+            `return_cross_attention_scores`); required with
+            `copy_attention="cross_attention"`, ignored otherwise.
         return_copy_details: bool. Also return the copy attention weights
             `(batch, target, source)` and `p_gen` `(batch, target)`.
         training: bool. The coverage loss is added in training only.
@@ -98,22 +115,33 @@ class PointerGenerator(keras.layers.Layer):
         - [See et al., 2017](https://arxiv.org/abs/1704.04368)
     """
 
-    def __init__(self, key_dim=None, coverage_weight=0.0, **kwargs):
+    def __init__(self, key_dim=None, copy_attention="head", coverage_weight=0.0, **kwargs):
         super().__init__(**kwargs)
         # The decoder's padding mask (of `decoder_hidden`) passes through to the output.
         self.supports_masking = True
         if key_dim is not None and (not isinstance(key_dim, int) or key_dim < 1):
             raise ValueError(f"`key_dim` must be a positive integer or None. Received: key_dim={key_dim}")
+        if copy_attention not in COPY_ATTENTIONS:
+            raise ValueError(
+                f"`copy_attention` must be one of {COPY_ATTENTIONS}. Received: copy_attention={copy_attention!r}"
+            )
+        if key_dim is not None and copy_attention != "head":
+            raise ValueError(
+                "`key_dim` sizes the copy head's own attention, which copy_attention="
+                f"{copy_attention!r} does not have; leave it None. Received: key_dim={key_dim}"
+            )
         if not isinstance(coverage_weight, (int, float)) or not coverage_weight >= 0:
             raise ValueError(
                 f"`coverage_weight` must be a number ≥ 0. Received: coverage_weight={coverage_weight}"
             )
         self.key_dim = key_dim
+        self.copy_attention = copy_attention
         self.coverage_weight = float(coverage_weight)
 
     def build(
         self, decoder_hidden_shape, decoder_inputs_shape=None, vocabulary_logits_shape=None,
         encoder_outputs_shape=None, source_ids_shape=None, source_keys_shape=None,
+        cross_attention_scores_shape=None,
     ):
         hidden_dim = decoder_hidden_shape[-1]
         key_dim = self.key_dim or hidden_dim
@@ -122,31 +150,58 @@ class PointerGenerator(keras.layers.Layer):
         dense = lambda units, name, use_bias: keras.layers.Dense(
             units, use_bias=use_bias, name=name, dtype=self.dtype_policy
         )
-        self.query_dense = dense(key_dim, "query", False)
-        self.query_dense.build((None, None, hidden_dim))
-        self.key_dense = dense(key_dim, "key", False)
-        self.key_dense.build((None, None, encoder_dim))
+        if self.copy_attention == "head":
+            self.query_dense = dense(key_dim, "query", False)
+            self.query_dense.build((None, None, hidden_dim))
+            self.key_dense = dense(key_dim, "key", False)
+            self.key_dense.build((None, None, encoder_dim))
         self.gate_dense = dense(1, "gate", True)
         self.gate_dense.build((None, None, hidden_dim + encoder_dim + input_dim))
         self.built = True
 
     def compute_source_keys(self, encoder_outputs):
-        """The copy attention's keys `(batch, source, key_dim)`: once per document."""
+        """The copy head's keys `(batch, source, key_dim)`: once per document; None
+        with `copy_attention="cross_attention"` (the decoder's keys serve)."""
+        if self.copy_attention != "head":
+            return None
         return self.key_dense(encoder_outputs)
 
-    def call(
-        self, decoder_hidden, decoder_inputs, vocabulary_logits, encoder_outputs, source_ids,
-        source_keys=None, return_copy_details=False, training=None, decoder_hidden_mask=None,
+    def source_weights(
+        self, decoder_hidden, encoder_outputs, source_mask, source_keys=None, cross_attention_scores=None
     ):
+        """The copy attention `(batch, target, source)` in float32: 0 where `source_mask`
+        is False, each row summing to 1, or all 0 where nothing can be copied."""
+        if self.copy_attention == "cross_attention":
+            if cross_attention_scores is None:
+                raise ValueError(
+                    "copy_attention='cross_attention' copies with the decoder's cross-attention: "
+                    "pass `cross_attention_scores`."
+                )
+            weights = ops.mean(ops.cast(cross_attention_scores, "float32"), axis=1)
+            weights = weights * ops.cast(source_mask[:, None, :], "float32")
+            total = ops.sum(weights, axis=-1, keepdims=True)
+            # The floor keeps the division finite (and its gradient); below it, nothing to copy.
+            return ops.where(
+                total > COPY_PROBABILITY_FLOOR, weights / ops.maximum(total, COPY_PROBABILITY_FLOOR), 0.0
+            )
         if source_keys is None:
             source_keys = self.compute_source_keys(encoder_outputs)
-        source_mask = ops.not_equal(source_ids, 0)  # (batch, source)
         queries = self.query_dense(decoder_hidden)
         scale = 1.0 / float(queries.shape[-1]) ** 0.5
         scores = ops.einsum("btk,bsk->bts", ops.cast(queries, "float32") * scale,
                             ops.cast(source_keys, "float32"))
         # Padding gets exactly 0; a row without source tokens is all zeros.
-        copy_weights = masked_softmax(scores, source_mask[:, None, :])
+        return masked_softmax(scores, source_mask[:, None, :])
+
+    def call(
+        self, decoder_hidden, decoder_inputs, vocabulary_logits, encoder_outputs, source_ids,
+        source_keys=None, cross_attention_scores=None, return_copy_details=False, training=None,
+        decoder_hidden_mask=None,
+    ):
+        source_mask = ops.not_equal(source_ids, 0)  # (batch, source)
+        copy_weights = self.source_weights(
+            decoder_hidden, encoder_outputs, source_mask, source_keys, cross_attention_scores
+        )
         if training and self.coverage_weight > 0:
             self.add_loss(self.coverage_weight * coverage_loss(copy_weights, decoder_hidden_mask))
         context = ops.einsum("bts,bsd->btd", copy_weights, ops.cast(encoder_outputs, "float32"))
@@ -155,7 +210,8 @@ class PointerGenerator(keras.layers.Layer):
             axis=-1,
         )
         gate = ops.cast(self.gate_dense(ops.cast(gate_inputs, self.compute_dtype)), "float32")
-        has_source = ops.any(source_mask, axis=-1)[:, None, None]  # (batch, 1, 1)
+        # (batch, target, 1): a row with nothing to copy has p_gen = 1.
+        has_source = ops.sum(copy_weights, axis=-1, keepdims=True) > 0
         log_p_generate = ops.where(has_source, ops.log_sigmoid(gate), 0.0)
         log_p_copy = ops.where(has_source, ops.log_sigmoid(-gate), NO_COPY_LOG_PROBABILITY)
         vocabulary_size = vocabulary_logits.shape[-1]
@@ -170,7 +226,8 @@ class PointerGenerator(keras.layers.Layer):
 
     def compute_output_spec(
         self, decoder_hidden, decoder_inputs, vocabulary_logits, encoder_outputs, source_ids,
-        source_keys=None, return_copy_details=False, training=None, decoder_hidden_mask=None,
+        source_keys=None, cross_attention_scores=None, return_copy_details=False, training=None,
+        decoder_hidden_mask=None,
     ):
         log_probs = keras.KerasTensor(vocabulary_logits.shape, dtype="float32")
         if not return_copy_details:
@@ -184,7 +241,10 @@ class PointerGenerator(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"key_dim": self.key_dim, "coverage_weight": self.coverage_weight})
+        config.update({
+            "key_dim": self.key_dim, "copy_attention": self.copy_attention,
+            "coverage_weight": self.coverage_weight,
+        })
         return config
 
 

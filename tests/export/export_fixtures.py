@@ -89,13 +89,14 @@ def head_of_csv(source, destination, rows):
     return destination
 
 
-def make_summarizer_run(path, init_from=None):
+def make_summarizer_run(path, init_from=None, copy_attention="head"):
     """Trains a tiny summarizer on SAMSum rows into `path/run` with the pipeline's `train`.
 
     The run names no test file (its ROUGE evaluation would cost time); the
     first SAMSum test rows are written to `path/test.csv` for the parity gate.
     With `init_from` (a checkpoint directory) it is warm-started from it, the
-    checkpoint fixing the width, heads and encoder.
+    checkpoint fixing the width, heads and encoder. `copy_attention` is what
+    its copy head copies with (`ModelConfig.copy_attention`).
     """
     from pipelines.summarization.config import SummarizerConfig
     from pipelines.summarization.training import train
@@ -103,7 +104,7 @@ def make_summarizer_run(path, init_from=None):
     os.makedirs(path, exist_ok=True)
     config = SummarizerConfig.from_dict({
         "tokenizer": {"vocabulary_size": 500},
-        "model": dict(TINY_SUMMARIZER, init_from=init_from),
+        "model": dict(TINY_SUMMARIZER, init_from=init_from, copy_attention=copy_attention),
         "training": {"epochs": 1, "batch_size": 16, "warmup_steps": 2, "learning_rate": 0.003},
         "generation": dict(TINY_GENERATION),
         "data": {

@@ -3,6 +3,9 @@
 One tiny summarizer is trained on SAMSum rows and exported once for the session
 (conftest.py; the decoder step's tf2onnx conversion is the slow part); the same
 loaded run serves the export and the tests, so its compiled generators are reused.
+A second one, whose copy head copies with the last decoder block's cross-attention
+(`copy_attention="cross_attention"`), is exported for the module and must pass the
+same parity gate.
 """
 
 import json
@@ -22,6 +25,7 @@ import export.summarizer.parity_check
 import export.summarizer.saved_model
 from export import cli
 from export.exporter import read_parity_references
+from export.run_loader import load_run
 from export.quantization import quantize_onnx_folder
 from export.serving import load_saved_model
 from export.summarizer.onnx_runner import OnnxSummarizer
@@ -41,6 +45,7 @@ from pipelines.summarization.postprocessing.python_text import restore_document_
 from export_fixtures import SUMMARIZER_NAME as NAME
 from export_fixtures import SUMMARIZER_TEST_ROWS
 from export_fixtures import TINY_GENERATION
+from export_fixtures import make_summarizer_run
 from export_fixtures import samsum_path
 import rest_mapping as rest
 
@@ -57,6 +62,32 @@ def parity_file(summarizer_parity_file):
 def published(summarizer_export):
     """The `ExportResult` of version 1 (conftest.py: exported once per session)."""
     return summarizer_export
+
+
+@pytest.fixture(scope="module")
+def cross_attention_export(tmp_path_factory):
+    """`(run, ExportResult)` of a tiny run copying with the cross-attention."""
+    directory = str(tmp_path_factory.mktemp("cross_attention_summarizer"))
+    run = load_run(make_summarizer_run(directory, copy_attention="cross_attention"))
+    base = str(tmp_path_factory.mktemp("saved_models"))
+    patch = pytest.MonkeyPatch()
+    patch.setattr(export.exporter, "load_run", lambda run_dir: run)
+    try:
+        result = export.exporter.export_run(
+            run.path, "cross-attention-summarizer", version=1, out=base,
+            parity_texts=os.path.join(directory, "test.csv"), log=lambda line: None,
+        )
+    finally:
+        patch.undo()
+    return run, result
+
+
+@pytest.fixture(scope="module", params=["head", "cross_attention"])
+def copying_export(request):
+    """The `ExportResult` of a run copying with each copy attention."""
+    if request.param == "head":
+        return request.getfixturevalue("published")
+    return request.getfixturevalue("cross_attention_export")[1]
 
 
 @pytest.fixture(scope="module")
@@ -147,10 +178,10 @@ def test_onnx_summarizer_imports_no_tensorflow(published, dialogues, pipeline_an
     assert summaries == pipeline_answers["beam"][1]
 
 
-def test_parity_report_lists_every_case(published):
-    with open(os.path.join(published.path, "parity.json"), encoding="utf-8") as file:
+def test_parity_report_lists_every_case(copying_export):
+    with open(os.path.join(copying_export.path, "parity.json"), encoding="utf-8") as file:
         report = json.load(file)
-    assert report == published.parity
+    assert report == copying_export.parity
     assert report["passed"] is True and report["task"] == "summarization"
     assert report["thresholds"] == {"greedy": 0.99, "beam 4": 0.95}
     searches = [case["search"] for case in report["cases"]]
@@ -164,6 +195,17 @@ def test_parity_report_lists_every_case(published):
         assert case["mismatches"] == []
 
 
+def test_a_run_copying_with_the_cross_attention_exports_no_copy_keys(cross_attention_export):
+    # Its tokens in every runtime: `test_parity_report_lists_every_case`.
+    _, result = cross_attention_export
+    with open(os.path.join(result.path, "onnx", "config.json")) as file:
+        config = json.load(file)
+    assert config["copies"] is True and config["copy_attention"] == "cross_attention"
+    # No keys of its own: the decoder step reads the cross-attention it computes.
+    copy_inputs = {name for name in config["decoder_step"]["inputs"] if name.startswith("copy_")}
+    assert copy_inputs == {"copy_source_ids", "copy_encoder_outputs"}
+
+
 def test_onnx_files_config_model_card_and_warmup(published, saved_model, summarizer_run):
     onnx_dir = os.path.join(published.path, "onnx")
     assert sorted(os.listdir(onnx_dir)) == ["config.json", "decoder_step.onnx", "encoder.onnx", "tokenizer.json"]
@@ -173,7 +215,7 @@ def test_onnx_files_config_model_card_and_warmup(published, saved_model, summari
         "beams": 4, "max_length": 12, "min_length": 2, "length_penalty": 1.0, "no_repeat_ngram_size": 2,
         "repeat_previous_token": False, "batch_size": 16,
     }
-    assert config["copies"] is True  # new runs copy; the decoder step takes the copy inputs
+    assert config["copies"] is True and config["copy_attention"] == "head"  # new runs' defaults
     assert set(config["decoder_step"]["inputs"]) >= {"copy_source_ids", "copy_keys", "copy_encoder_outputs"}
     with open(os.path.join(published.path, "model_card.json")) as file:
         card = json.load(file)
@@ -280,12 +322,12 @@ def test_broken_onnx_search_fails_the_gate_and_keeps_it_rejected(
     assert beam["search"] == "beam" and beam["passed"] is True
 
 
-def test_saved_model_uses_only_serving_ops(published):
+def test_saved_model_uses_only_serving_ops(copying_export):
     # Generation loops with the key/value cache: the cache write is a
     # TensorScatterUpdate, not the XlaDynamicUpdateSlice the model server lacks.
-    ops = saved_model_ops(published.path)
+    ops = saved_model_ops(copying_export.path)
     assert {"While", "TensorScatterUpdate"} <= ops
-    assert unlisted_ops(published.path) == [], " ".join(unlisted_ops(published.path))
+    assert unlisted_ops(copying_export.path) == [], " ".join(unlisted_ops(copying_export.path))
 
 
 def test_onnx_files_describe_themselves_and_name_their_axes(published, summarizer_run):

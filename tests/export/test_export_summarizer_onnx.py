@@ -11,35 +11,50 @@ from export.summarizer.onnx_graph import check_against_tensorflow
 from export.summarizer.onnx_graph import convert_summarizer
 from export.summarizer.onnx_graph import decoder_step_function
 from export.summarizer.onnx_graph import encoder_function
+from pipelines.summarization.config import COPY_ATTENTIONS
 from pipelines.summarization.config import ModelConfig
 from pipelines.summarization.inference import InferenceModel
+from pipelines.summarization.model import COPY_HEAD
 from pipelines.summarization.model import build_summarizer
 
 MAX_LENGTH = 12
 
 
-COPY_INPUTS = ["copy_source_ids", "copy_keys", "copy_encoder_outputs"]
+# What the decoder step reads besides its caches: a copy head that copies with the
+# cross-attention has no keys of its own.
+COPY_INPUTS = {
+    "head": ["copy_source_ids", "copy_keys", "copy_encoder_outputs"],
+    "cross_attention": ["copy_source_ids", "copy_encoder_outputs"],
+    None: [],  # the plain decoder
+}
 
 
-def convert_tiny_summarizer(directory, copy):
+def tiny_config(copy=True, copy_attention="head"):
+    return ModelConfig(vocabulary_size=120, hidden_dim=16, intermediate_dim=32, num_heads=2, encoder_layers=1,
+                       decoder_layers=2, max_summary_length=MAX_LENGTH, copy=copy, copy_attention=copy_attention)
+
+
+def convert_tiny_summarizer(directory, copy, copy_attention="head"):
     tf.keras.utils.set_random_seed(3)
-    config = ModelConfig(vocabulary_size=120, hidden_dim=16, intermediate_dim=32, num_heads=2,
-                         encoder_layers=1, decoder_layers=2, max_summary_length=MAX_LENGTH, copy=copy)
-    model = build_summarizer(config)
+    model = build_summarizer(tiny_config(copy, copy_attention))
     encoder, step = convert_summarizer(model, str(directory), MAX_LENGTH)
     return model, directory, encoder, step
 
 
-@pytest.fixture(scope="module")
-def converted(tmp_path_factory):
-    """A copying summarizer (the default) in ONNX."""
-    return convert_tiny_summarizer(tmp_path_factory.mktemp("summarizer_onnx"), copy=True)
+def copy_attention_of(model):
+    return model.get_layer(COPY_HEAD).copy_attention if COPY_HEAD in [layer.name for layer in model.layers] else None
 
 
-@pytest.mark.parametrize("copy", [True, False], ids=["copying", "plain"])
-def test_files_have_named_inputs_and_outputs_and_no_xla_ops(copy, converted, tmp_path):
-    _, directory, encoder, step = converted if copy else convert_tiny_summarizer(tmp_path, copy=False)
-    copy_names = COPY_INPUTS if copy else []
+@pytest.fixture(scope="module", params=COPY_ATTENTIONS)
+def converted(request, tmp_path_factory):
+    """A copying summarizer (the default) in ONNX, with each copy attention."""
+    directory = tmp_path_factory.mktemp("summarizer_onnx")
+    return convert_tiny_summarizer(directory, copy=True, copy_attention=request.param)
+
+
+def check_named_inputs_and_outputs_and_no_xla_ops(model, directory, encoder, step):
+    copy_attention = copy_attention_of(model)
+    copy_names = COPY_INPUTS[copy_attention]
     assert [i.name for i in encoder.get_inputs()] == ["encoder_ids"]
     assert sorted(o.name for o in encoder.get_outputs()) == sorted(
         ["cross_key_values_0", "cross_key_values_1", "encoder_padding_mask"] + copy_names
@@ -54,7 +69,15 @@ def test_files_have_named_inputs_and_outputs_and_no_xla_ops(copy, converted, tmp
     scatters = {dict((a.name, a.s) for a in node.attribute).get("reduction", b"none")
                 for node in graph.node if node.op_type == "ScatterND"}
     # The cache write replaces; the copy distribution adds (repeated source tokens sum).
-    assert scatters == ({b"none", b"add"} if copy else {b"none"})
+    assert scatters == ({b"none"} if copy_attention is None else {b"none", b"add"})
+
+
+def test_files_have_named_inputs_and_outputs_and_no_xla_ops(converted):
+    check_named_inputs_and_outputs_and_no_xla_ops(*converted)
+
+
+def test_plain_decoder_files_have_named_inputs_and_outputs_and_no_xla_ops(tmp_path):
+    check_named_inputs_and_outputs_and_no_xla_ops(*convert_tiny_summarizer(tmp_path, copy=False))
 
 
 def test_repeated_source_tokens_sum_in_onnxruntime_as_in_tensorflow(converted):
@@ -80,7 +103,7 @@ def test_attention_products_stay_single_nodes(converted):
     # of two activations, the fused path as one Einsum.
     from tf2onnx import optimizer as tf2onnx_optimizer
 
-    _, directory, _, _ = converted
+    model, directory, _, _ = converted
     graph = onnx.load(str(directory / "decoder_step.onnx")).graph
     constants = {tensor.name for tensor in graph.initializer}
     constants |= {output for node in graph.node if node.op_type == "Constant" for output in node.output}
@@ -89,8 +112,10 @@ def test_attention_products_stay_single_nodes(converted):
         if node.op_type in ("Einsum", "MatMul") and not any(name in constants for name in node.input)
     ]
     # Two products (scores, weighted values) per attention, self and cross, per decoder
-    # layer, and the copy head's two (its scores and context).
-    assert len(products) == 2 * 2 * 2 + 2
+    # layer, and the copy head's two (its scores and context), or its context alone when
+    # it copies with the cross-attention.
+    copy_products = {"head": 2, "cross_attention": 1}[copy_attention_of(model)]
+    assert len(products) == 2 * 2 * 2 + copy_products
     assert "einsum_optimizer" in tf2onnx_optimizer._optimizers  # restored after the conversion
 
 
@@ -106,8 +131,7 @@ def test_greedy_steps_match_tensorflow_on_a_longer_padded_batch(converted):
 
 def test_check_fails_when_the_graphs_disagree(converted):
     model, _, encoder, step = converted
-    other = build_summarizer(ModelConfig(vocabulary_size=120, hidden_dim=16, intermediate_dim=32, num_heads=2,
-                                         encoder_layers=1, decoder_layers=2, max_summary_length=MAX_LENGTH))
+    other = build_summarizer(tiny_config(copy_attention=copy_attention_of(model)))
     inference_model = InferenceModel(other)  # same shapes, other weights
     with pytest.raises(OnnxExportError, match="differs from TensorFlow"):
         check_against_tensorflow(

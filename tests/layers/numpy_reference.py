@@ -184,11 +184,17 @@ def transformer_encoder_block(block, x, padding_mask=None):
 
 
 def transformer_decoder_block(
-    block, x, encoder=None, decoder_padding_mask=None, encoder_padding_mask=None
+    block,
+    x,
+    encoder=None,
+    decoder_padding_mask=None,
+    encoder_padding_mask=None,
+    return_cross_attention_weights=False,
 ):
     """Reference of `TransformerDecoderBlock`: causal self-attention (keys
     masked by the decoder padding), cross-attention (keys masked by the
-    encoder padding only), feed-forward."""
+    encoder padding only), feed-forward. With `return_cross_attention_weights`
+    returns `(output, weights)`, the weights `(batch, heads, target, source)`."""
     x = np.asarray(x, dtype=np.float64)
     self_mask = None
     if decoder_padding_mask is not None:
@@ -203,18 +209,23 @@ def transformer_decoder_block(
         )[0]
 
     x = _residual(block.normalize_first, block.self_attention_norm, self_attend, x)
+    cross_weights = [None]  # set by cross_attend
     if encoder is not None:
         encoder = np.asarray(encoder, dtype=np.float64)
 
         def cross_attend(h):
-            return multi_head_attention(
+            output, cross_weights[0] = multi_head_attention(
                 block.cross_attention, h, encoder, mask=cross_mask
-            )[0]
+            )
+            return output
 
         x = _residual(block.normalize_first, block.cross_attention_norm, cross_attend, x)
-    return _residual(
+    output = _residual(
         block.normalize_first,
         block.feed_forward_norm,
         lambda h: feed_forward(block.feed_forward, h),
         x,
     )
+    if return_cross_attention_weights:
+        return output, cross_weights[0]
+    return output

@@ -56,6 +56,31 @@ def test_matches_reference_with_encoder_and_padding(normalize_first):
 
 
 @NORM
+def test_cross_attention_scores_match_reference_and_leave_the_outputs_unchanged(
+    normalize_first,
+):
+    decoder, encoder = normal(25, 2, 5, WIDTH), normal(26, 2, 6, WIDTH)
+    encoder_padding = np.array([[1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 1]], dtype=bool)
+    block = make_block(normalize_first=normalize_first)
+    plain = to_numpy(block(decoder, encoder, encoder_padding_mask=encoder_padding))
+    output, scores = block(
+        decoder, encoder, encoder_padding_mask=encoder_padding,
+        return_cross_attention_scores=True,
+    )
+    expected_output, expected_scores = reference.transformer_decoder_block(
+        block, decoder, encoder, encoder_padding_mask=encoder_padding,
+        return_cross_attention_weights=True,
+    )
+    scores = to_numpy(scores)
+    assert scores.shape == (2, 2, 5, 6)
+    np.testing.assert_allclose(scores, expected_scores, rtol=1e-5, atol=1e-6)
+    assert np.all(scores[0, :, :, 3:] == 0)  # padded source positions: exactly nothing
+    np.testing.assert_allclose(scores.sum(-1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(to_numpy(output), expected_output, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(to_numpy(output), plain, rtol=0, atol=1e-6)
+
+
+@NORM
 def test_decoder_only_matches_reference(normalize_first):
     decoder = normal(2, 2, 5, WIDTH)
     block = make_block(normalize_first=normalize_first, use_rope=True)
@@ -197,7 +222,11 @@ def empty_cache(block, batch, length):
     return ops.zeros((batch, 2, length, attention.num_heads, attention.key_dim))
 
 
-def decode(block, decoder, source=None, encoder_padding_mask=None, use_cross_cache=False):
+def decode(
+    block, decoder, source=None, encoder_padding_mask=None, use_cross_cache=False,
+    return_scores=False,
+):
+    """Step-by-step outputs (and, with `return_scores`, cross-attention scores)."""
     batch, length = decoder.shape[:2]
     cache = empty_cache(block, batch, length)
     kwargs = {}
@@ -207,15 +236,20 @@ def decode(block, decoder, source=None, encoder_padding_mask=None, use_cross_cac
         kwargs["cross_attention_cache"] = block.compute_cross_attention_cache(source)
     elif source is not None:
         kwargs["encoder_sequence"] = source
-    outputs = []
+    if return_scores:
+        kwargs["return_cross_attention_scores"] = True
+    outputs, scores = [], []
     for index in range(length):
-        output, cache = block(
+        output, *step_scores, cache = block(
             decoder[:, index : index + 1],
             self_attention_cache=cache,
             self_attention_cache_update_index=index,
             **kwargs,
         )
         outputs.append(to_numpy(output))
+        scores += [to_numpy(step) for step in step_scores]
+    if return_scores:
+        return np.concatenate(outputs, axis=1), np.concatenate(scores, axis=2)
     return np.concatenate(outputs, axis=1)
 
 
@@ -240,6 +274,31 @@ def test_cached_decoding_equals_full_pass(normalize_first, source_kind):
             use_cross_cache=source_kind == "cross_attention_cache",
         )
     np.testing.assert_allclose(stepwise, full, rtol=1e-4, atol=1e-4)
+
+
+@NORM
+@pytest.mark.parametrize("use_cross_cache", [False, True], ids=["encoder_sequence", "cross_cache"])
+def test_cached_steps_return_the_cross_attention_scores_of_the_full_pass(
+    normalize_first, use_cross_cache
+):
+    decoder, encoder = normal(27, 2, 5, WIDTH), normal(28, 2, 6, WIDTH)
+    encoder_padding = np.array([[1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1]], dtype=bool)
+    block = make_block(normalize_first=normalize_first, use_rope=True)
+    full, full_scores = block(
+        decoder, encoder, encoder_padding_mask=encoder_padding,
+        return_cross_attention_scores=True,
+    )
+    stepwise, scores = decode(
+        block, decoder, encoder, encoder_padding_mask=encoder_padding,
+        use_cross_cache=use_cross_cache, return_scores=True,
+    )
+    np.testing.assert_allclose(scores, to_numpy(full_scores), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(stepwise, to_numpy(full), rtol=1e-4, atol=1e-4)
+    plain = decode(
+        block, decoder, encoder, encoder_padding_mask=encoder_padding,
+        use_cross_cache=use_cross_cache,
+    )
+    np.testing.assert_allclose(stepwise, plain, rtol=0, atol=1e-6)
 
 
 def test_cross_attention_cache_holds_projected_keys_and_values():
@@ -299,6 +358,8 @@ def test_block_built_without_cross_attention_rejects_an_encoder_sequence():
     # The same clear error, not an AttributeError, when asking for the cache.
     with pytest.raises(ValueError, match="without cross-attention"):
         block.compute_cross_attention_cache(encoder)
+    with pytest.raises(ValueError, match="needs cross-attention"):
+        block(decoder, return_cross_attention_scores=True)
 
 
 def test_block_built_with_cross_attention_requires_a_source():
@@ -311,7 +372,8 @@ def test_block_built_with_cross_attention_requires_a_source():
 
 def test_symbolic_call_with_cache_returns_outputs_and_cache():
     """A cached step built on keras.Input (a functional decoding-step model,
-    e.g. for export) has the structure of the eager call: (outputs, cache)."""
+    e.g. for export) has the structure of the eager call: (outputs, cache), or
+    (outputs, cross-attention scores, cache)."""
     token, source = keras.Input((1, WIDTH)), keras.Input((5, WIDTH))
     cache = keras.Input((2, 6, 2, 4))
     block = make_block()
@@ -321,6 +383,13 @@ def test_symbolic_call_with_cache_returns_outputs_and_cache():
     assert isinstance(result, (tuple, list)) and len(result) == 2, result
     assert tuple(result[0].shape) == (None, 1, WIDTH)
     assert tuple(result[1].shape) == (None, 2, 6, 2, 4)
+    output, scores, cache = block(
+        token, cross_attention_cache=keras.Input((2, 5, 2, 4)), self_attention_cache=cache,
+        self_attention_cache_update_index=0, return_cross_attention_scores=True,
+    )
+    assert tuple(scores.shape) == (None, 2, 1, 5) and tuple(cache.shape) == (None, 2, 6, 2, 4)
+    output, scores = block(keras.Input((3, WIDTH)), source, return_cross_attention_scores=True)
+    assert tuple(output.shape) == (None, 3, WIDTH) and tuple(scores.shape) == (None, 2, 3, 5)
 
 
 def test_sublayers_are_initialized_independently():

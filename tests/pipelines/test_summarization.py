@@ -1,5 +1,7 @@
 """The summarizer end to end: masks, the cached decoder step, compiled generation,
 and a tiny run trained, saved, reloaded, used and scored through the command line.
+What depends on the copy attention runs for each (`copy_attention`: the copy
+head's own, or the decoder's last cross-attention averaged over its heads).
 
 The data are synthetic dialogues from templates (no download, no dataset beside
 the repository); the model is tiny and trains for a few steps.
@@ -18,6 +20,7 @@ import pytest
 
 from pipelines.decoding.settings import DecodingSettings
 from pipelines.summarization.cli import main
+from pipelines.summarization.config import COPY_ATTENTIONS
 from pipelines.summarization.config import ModelConfig
 from pipelines.summarization.generation import Generator
 from pipelines.summarization.inference import InferenceModel
@@ -74,25 +77,40 @@ def dialogue_files(tmp_path_factory):
     }
 
 
-@pytest.fixture(scope="module")
-def tiny_run(dialogue_files, tmp_path_factory):
-    """A run directory trained through the command line."""
+def train_tiny_run(dialogue_files, tmp_path_factory, *options):
     out = str(tmp_path_factory.mktemp("runs") / "tiny")
     status = main([
         "train", "--train", dialogue_files["train"], "--valid", dialogue_files["valid"],
         "--test", dialogue_files["test"], "--document-column", "dialogue",
-        "--summary-column", "summary", "--out", out, *TINY_MODEL_OPTIONS,
+        "--summary-column", "summary", "--out", out, *TINY_MODEL_OPTIONS, *options,
     ])
     assert status == 0
     return out
 
 
 @pytest.fixture(scope="module")
-def random_model():
+def tiny_run(dialogue_files, tmp_path_factory):
+    """A run directory trained through the command line."""
+    return train_tiny_run(dialogue_files, tmp_path_factory)
+
+
+@pytest.fixture(scope="module", params=COPY_ATTENTIONS)
+def copy_run(request, dialogue_files, tmp_path_factory):
+    """`tiny_run` (its copy head's own attention), then one trained with
+    `--copy-attention cross_attention`."""
+    if request.param == "head":
+        return request.getfixturevalue("tiny_run")
+    out = train_tiny_run(dialogue_files, tmp_path_factory, "--copy-attention", "cross_attention")
+    assert Summarizer.load(out).config.model.copy_attention == "cross_attention"
+    return out
+
+
+@pytest.fixture(scope="module", params=COPY_ATTENTIONS)
+def random_model(request):
     keras.utils.set_random_seed(7)
     config = ModelConfig(
         vocabulary_size=40, hidden_dim=16, intermediate_dim=32, num_heads=2,
-        encoder_layers=2, decoder_layers=2, dropout=0.0,
+        encoder_layers=2, decoder_layers=2, dropout=0.0, copy_attention=request.param,
     )
     return build_summarizer(config)
 
@@ -139,9 +157,9 @@ def test_cached_decoder_steps_equal_the_full_pass(random_model):
 
 
 @pytest.fixture(scope="module")
-def trained(tiny_run):
+def trained(copy_run):
     """The tiny run's model and tokenized unseen dialogues, with memoized generations."""
-    summarizer = Summarizer.load(tiny_run)
+    summarizer = Summarizer.load(copy_run)
     dialogues = [dialogue for dialogue, _ in make_dialogues(6, seed=4)]
     document_ids = summarizer.tokenizer.tokenize(dialogues).to_list()
     results = {}
@@ -188,12 +206,12 @@ def test_beam_search_with_one_beam_equals_greedy_on_a_model(trained):
     np.testing.assert_array_equal(one_beam, greedy)
 
 
-def test_xla_generation_is_traced_once_per_shape_and_matches_graph_mode(trained, tiny_run):
+def test_xla_generation_is_traced_once_per_shape_and_matches_graph_mode(trained, copy_run):
     compiled, generator = trained(jit_compile=True, **BEAM)
     graph_mode, _ = trained(jit_compile=False, **BEAM)
     np.testing.assert_array_equal(compiled, graph_mode)
     assert generator.tracing_count() == 1
-    tokenizer = Summarizer.load(tiny_run).tokenizer
+    tokenizer = Summarizer.load(copy_run).tokenizer
     others = tokenizer.tokenize([d for d, _ in make_dialogues(5, seed=9)]).to_list()
     generator.generate_ids(others)  # other documents, padded to the same shape
     assert generator.tracing_count() == 1
@@ -221,10 +239,10 @@ def test_train_writes_a_complete_run_directory(tiny_run):
     assert len(samples) == 10 and {"prediction", "reference", "document"} <= set(samples[0])
 
 
-def test_reloaded_model_is_the_trained_model(tiny_run, dialogue_files):
-    summarizer = Summarizer.load(tiny_run)  # safe_mode=True
+def test_reloaded_model_is_the_trained_model(copy_run, dialogue_files):
+    summarizer = Summarizer.load(copy_run)  # safe_mode=True
     weights = summarizer.model.get_weights()
-    summarizer.model.load_weights(os.path.join(tiny_run, "checkpoints", "best.weights.h5"))
+    summarizer.model.load_weights(os.path.join(copy_run, "checkpoints", "best.weights.h5"))
     for loaded, best in zip(weights, summarizer.model.get_weights()):
         np.testing.assert_array_equal(loaded, best)
     summaries = generate(summarizer, ["Tom: lunch at 5?\nMark: yes!"], beams=1, max_length=12)
@@ -257,7 +275,7 @@ def test_evaluate_command_writes_rouge_and_predictions(tiny_run, dialogue_files,
     assert [row["reference"] for row in rows] == [summary for _, summary in make_dialogues(10, seed=2)]
 
 
-def test_user_mistakes_exit_with_one_line(tiny_run, dialogue_files, capsys):
+def test_user_mistakes_exit_with_one_line(tiny_run, dialogue_files, capsys, tmp_path):
     common = ["--train", dialogue_files["train"], "--valid", dialogue_files["valid"],
               "--summary-column", "summary", "--out", tiny_run]
     assert main(["train", *common, "--document-column", "dialogue"]) == 2
@@ -265,6 +283,12 @@ def test_user_mistakes_exit_with_one_line(tiny_run, dialogue_files, capsys):
     assert main(["train", *common[:-1], tiny_run + "-new", "--document-column", "text"]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "--document-column" in error
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"model": {"copy_attention": "cross"}}))
+    assert main(["train", *common[:-1], tiny_run + "-new", "--document-column", "dialogue",
+                 "--config", str(config)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "copy_attention 'cross' is unknown; use head or cross_attention" in error
     assert main(["summarize", tiny_run]) == 2
     assert "TEXT arguments or --file" in capsys.readouterr().err
     assert main(["evaluate", tiny_run + "-missing", "--data", dialogue_files["valid"]]) == 2
@@ -300,14 +324,15 @@ def test_train_config_file_reproduces_a_run_and_flags_override_it(tiny_run, tmp_
     assert changed.to_dict() == same.to_dict()
 
 
-def test_explain_writes_what_the_models_own_outputs_say(tiny_run, tmp_path, capsys):
+def test_explain_writes_what_the_models_own_outputs_say(copy_run, tmp_path, capsys):
     dialogue, _ = make_dialogues(1, seed=11)[0]
     out = tmp_path / "explained"
-    assert main(["summarize", tiny_run, dialogue, "--beams", "1", "--explain", str(out)]) == 0
+    assert main(["summarize", copy_run, dialogue, "--beams", "1", "--explain", str(out)]) == 0
     printed = capsys.readouterr().out.strip()
     explanation = json.loads((out / "explain_1.json").read_text())
     assert (out / "explain_1.png").stat().st_size > 0
-    summarizer = Summarizer.load(tiny_run)
+    summarizer = Summarizer.load(copy_run)
+    assert explanation["copy_attention_kind"] == summarizer.config.model.copy_attention
     assert explanation["summary"].lower() == printed.lower()
     ids = [token["id"] for token in explanation["tokens"]]
     encoder_ids = np.array(summarizer.tokenizer.tokenize([dialogue]).to_list(), np.int32)

@@ -13,6 +13,7 @@ import pytest
 from pipelines.common.errors import UserInputError
 from pipelines.pretrained.checkpoint import read_checkpoint
 from pipelines.summarization.cli import main
+from pipelines.summarization.config import COPY_ATTENTIONS
 from pipelines.summarization.config import SummarizerConfig
 from pipelines.summarization.config import default_config
 from pipelines.summarization.inference import InferenceModel
@@ -58,11 +59,13 @@ def warm_config(checkpoint, decoder_tokens, source_layers):
     return config
 
 
-@pytest.fixture(scope="module")
-def warm_model(checkpoint):
+@pytest.fixture(scope="module", params=COPY_ATTENTIONS)
+def warm_model(request, checkpoint):
+    """A warm-started copying model, with each copy attention."""
     keras.utils.set_random_seed(11)
     tokens = decoder_vocabulary(tiny_vocabulary(80), ["the film is good", "a story of acting"])
     config = warm_config(checkpoint, tokens, [2, 0])
+    config.model.copy_attention = request.param
     model = build_summarizer(config.model)
     load_warm_start_weights(model, checkpoint, tiny_vocabulary(80), tokens, [2, 0])
     return model, tokens
