@@ -71,8 +71,8 @@ MODEL_OPTIONS = [
     ConfigOption("--copy", "model", "copy", bool, "copy source tokens into the summary (pointer-generator); --no-copy: the plain decoder"),
     ConfigOption(
         "--copy-attention", "model", "copy_attention", str,
-        "what --copy points with: head (a dedicated copy attention) or cross_attention (the last "
-        "decoder block's cross-attention averaged over its heads)",
+        "what --copy points with: cross_attention (the last decoder block's cross-attention "
+        "averaged over its heads; the default) or head (a dedicated copy attention)",
         choices=COPY_ATTENTIONS,
     ),
     ConfigOption("--coverage-weight", "model", "coverage_weight", non_negative_float, "weight of the coverage loss on the copy attention in training (See et al.); 0: none"),

@@ -47,9 +47,11 @@ class ModelConfig:
     # distribution with copies of source tokens. On for new runs; a config.json
     # written without this key is a plain decoder (`SummarizerConfig.from_run_file`).
     copy: bool = True
-    # Which attention the copy head copies with (`COPY_ATTENTIONS`). A config.json
+    # Which attention the copy head copies with (`COPY_ATTENTIONS`): the last
+    # block's cross-attention for new runs (level with the dedicated head in
+    # validation screening, with fewer parameters; BENCHMARKS.md). A config.json
     # without this key is "head", the only kind before the setting existed.
-    copy_attention: str = "head"
+    copy_attention: str = "cross_attention"
     # See et al.'s coverage loss on the copy attention (`PointerGenerator`), added in
     # training with this weight: it discourages pointing at a source position twice.
     # Training only; generation and exports are the same with or without it.
@@ -148,11 +150,14 @@ class SummarizerConfig(SectionedConfig):
     def from_run_file(cls, data):
         """A run's config.json. A file written before a setting existed keeps the
         behaviour it was trained and exported with: no `copy` key is a plain
-        decoder, no `repeat_previous_token` key allows repeats. (`from_dict` gives
+        decoder, no `copy_attention` key copies with the dedicated head, no
+        `repeat_previous_token` key allows repeats. (`from_dict` gives
         missing keys today's defaults, as a partial `--config` file wants.)"""
         config = cls.from_dict(data)
         if "copy" not in section_of(data, "model"):
             config.model.copy = False
+        if "copy_attention" not in section_of(data, "model"):
+            config.model.copy_attention = "head"
         if "repeat_previous_token" not in section_of(data, "generation"):
             config.generation.repeat_previous_token = True
         return config

@@ -215,7 +215,7 @@ def test_onnx_files_config_model_card_and_warmup(published, saved_model, summari
         "beams": 4, "max_length": 12, "min_length": 2, "length_penalty": 1.0, "no_repeat_ngram_size": 2,
         "repeat_previous_token": False, "batch_size": 16,
     }
-    assert config["copies"] is True and config["copy_attention"] == "head"  # new runs' defaults
+    assert config["copies"] is True and config["copy_attention"] == "head"  # the fixture's
     assert set(config["decoder_step"]["inputs"]) >= {"copy_source_ids", "copy_keys", "copy_encoder_outputs"}
     with open(os.path.join(published.path, "model_card.json")) as file:
         card = json.load(file)

@@ -96,13 +96,14 @@ def tiny_run(dialogue_files, tmp_path_factory):
 
 @pytest.fixture(scope="module", params=COPY_ATTENTIONS)
 def copy_run(request, dialogue_files, tmp_path_factory):
-    """`tiny_run` (its copy head's own attention), then one trained with
-    `--copy-attention cross_attention`."""
-    if request.param == "head":
-        return request.getfixturevalue("tiny_run")
-    out = train_tiny_run(dialogue_files, tmp_path_factory, "--copy-attention", "cross_attention")
-    assert Summarizer.load(out).config.model.copy_attention == "cross_attention"
-    return out
+    """`tiny_run` (new runs copy with the cross-attention), then one trained with
+    `--copy-attention head`."""
+    if request.param == "cross_attention":
+        run = request.getfixturevalue("tiny_run")
+    else:
+        run = train_tiny_run(dialogue_files, tmp_path_factory, "--copy-attention", "head")
+    assert Summarizer.load(run).config.model.copy_attention == request.param
+    return run
 
 
 @pytest.fixture(scope="module", params=COPY_ATTENTIONS)

@@ -264,7 +264,7 @@ def test_new_runs_copy_and_a_config_written_without_the_setting_is_a_plain_decod
     del data["model"]["copy_attention"]
     path.write_text(json.dumps(data))
     assert SummarizerConfig.load(str(path)).model.copy_attention == "head"
-    assert SummarizerConfig().model.copy_attention == "head"
+    assert SummarizerConfig().model.copy_attention == "cross_attention"  # new runs
     data["model"]["copy_attention"] = "cross"
     path.write_text(json.dumps(data))
     with pytest.raises(UserInputError, match="copy_attention 'cross' is unknown; use head or cross_attention"):
