@@ -30,7 +30,7 @@ _EXPORTS = {
     "build_classifier": "pipelines.classification.model",
     "build_tokenizer": "pipelines.common.tokenizer",
     "classification_report": "pipelines.classification.metrics",
-    "compile_classifier": "pipelines.classification.training",
+    "compile_classifier": "pipelines.classification.model",
     "confusion_matrix": "pipelines.classification.metrics",
     "default_config": "pipelines.classification.config",
     "evaluate_run": "pipelines.classification.evaluation",

@@ -24,13 +24,14 @@ import numpy as np
 import tensorflow as tf
 
 from pipelines.classification.config import ClassifierConfig
-from pipelines.classification.data import length_order
+from pipelines.classification.data import EVALUATION_BATCH_SIZE
+from pipelines.classification.data import length_ordered_dataset
 from pipelines.classification.data import make_dataset
 from pipelines.classification.labels import LabelEncoder
 from pipelines.classification.model import build_classifier
+from pipelines.classification.model import compile_classifier
 from pipelines.classification.trained import TrainedClassifier
-from pipelines.common import plots
-from pipelines.common.atomic import atomic_path
+from pipelines.classification.trained import save_finished_run
 from pipelines.common.callbacks import best_record
 from pipelines.common.callbacks import best_weights_if_diverged
 from pipelines.common.callbacks import check_finite_weights
@@ -50,7 +51,6 @@ from pipelines.common.distribution import writes_run_directory
 from pipelines.common.errors import UserInputError
 from pipelines.common.hardware import describe_devices
 from pipelines.common.hardware import set_precision
-from pipelines.common.optimizers import adamw
 from pipelines.common.optimizers import optimizer_step
 from pipelines.common.preflight import check_free_space
 from pipelines.common.preflight import check_writable
@@ -67,28 +67,6 @@ from pipelines.pretrained.encoder import load_encoder_weights
 from pipelines.pretrained.tokenizer import checkpoint_tokenizer
 
 MONITOR = "val_accuracy"
-EVALUATION_BATCH_SIZE = 256
-
-
-def compile_classifier(model, training_config, steps_per_epoch):
-    """Compiles with AdamW (warmup then cosine decay) and label-smoothed cross-entropy.
-
-    The labels are one-hot (as `make_dataset` yields them), so "accuracy" is
-    categorical accuracy.
-    """
-    optimizer = adamw(
-        training_config.learning_rate,
-        total_steps=steps_per_epoch * training_config.epochs,
-        weight_decay=training_config.weight_decay,
-        warmup_fraction=training_config.warmup_fraction,
-    )
-    model.compile(
-        optimizer=optimizer,
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=training_config.label_smoothing),
-        metrics=["accuracy"],
-        jit_compile=training_config.jit_compile,
-    )
-    return model
 
 
 def train_classifier(
@@ -185,7 +163,7 @@ def train_classifier(
         metrics["training"] = training_summary(
             run, config, splits, fit_seconds, optimizer_steps, policy, strategy
         )
-        finish_run(run, config, model, metrics)
+        save_finished_run(run, config, model, metrics)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
     log(f"finished: {run.path}")
@@ -374,15 +352,8 @@ def fit_classifier(
         shuffle=True,
         seed=config.training.seed,
     )
-    valid_texts, valid_ids = splits["valid"]
-    order = length_order(valid_texts, tokenizer)  # the loss and accuracy ignore the order
-    valid_dataset = make_dataset(
-        [valid_texts[index] for index in order],
-        valid_ids[order],
-        tokenizer=tokenizer,
-        num_classes=num_classes,
-        batch_size=EVALUATION_BATCH_SIZE,
-    )
+    # Sorted by length: the loss and accuracy ignore the order.
+    valid_dataset, _ = length_ordered_dataset(*splits["valid"], tokenizer=tokenizer, num_classes=num_classes)
     steps_per_epoch = int(train_dataset.cardinality())
     with strategy_scope(strategy):
         model = build_classifier(config.model)
@@ -452,24 +423,3 @@ def training_summary(run, config, splits, fit_seconds, optimizer_steps, policy, 
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
     }
-
-
-def finish_run(run, config, model, metrics):
-    """Writes metrics and plots, then model.keras (the finished marker), then drops the backup."""
-    run.write_json(run.metrics_path, metrics)
-    records = read_history(run.history_path)
-    if records:
-        plots.plot_training_curves(records, run.training_curves_path)
-    shown = metrics.get("test") or metrics["valid"]
-    plots.plot_confusion_matrix(
-        shown["confusion_matrix"],
-        shown["class_names"],
-        run.confusion_matrix_path,
-        title=f"Confusion matrix ({'test' if 'test' in metrics else 'validation'})",
-    )
-    # Saved without the optimizer: an inference artifact, rebuilt from the config.
-    inference_model = build_classifier(config.model)
-    inference_model.set_weights(model.get_weights())
-    with atomic_path(run.model_path) as temporary:
-        inference_model.save(temporary)
-    shutil.rmtree(run.backup_dir, ignore_errors=True)
