@@ -150,7 +150,7 @@ class TrainedClassifier:
 def save_finished_run(run, config, model, metrics):
     """Writes metrics and plots, then model.keras (the finished marker), then drops the backup.
 
-    Where `train` ends.
+    Both ways of making a run end here: `train` and `TextClassifier.save_run`.
     `model.keras` holds the plain inference model `build_classifier(config.model)`
     with `model`'s weights: no optimizer and no preprocessor, the same file for
     every run.

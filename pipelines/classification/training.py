@@ -30,6 +30,8 @@ from pipelines.classification.data import make_dataset
 from pipelines.classification.labels import LabelEncoder
 from pipelines.classification.model import build_classifier
 from pipelines.classification.model import compile_classifier
+from pipelines.classification.text_classifier import TextClassifier
+from pipelines.classification.text_classifier import apply_checkpoint_settings
 from pipelines.classification.trained import TrainedClassifier
 from pipelines.classification.trained import save_finished_run
 from pipelines.common.callbacks import best_record
@@ -63,7 +65,6 @@ from pipelines.common.tokenizer import build_tokenizer
 from pipelines.common.run_tokenizer import load_tokenizer
 from pipelines.pretrained.checkpoint import read_checkpoint
 from pipelines.pretrained.encoder import freeze_token_embeddings
-from pipelines.pretrained.encoder import load_encoder_weights
 from pipelines.pretrained.tokenizer import checkpoint_tokenizer
 
 MONITOR = "val_accuracy"
@@ -268,33 +269,14 @@ def read_pretrained_checkpoint(config, log):
         return None, None
     checkpoint = read_checkpoint(config.model.init_from)
     log(f"pretrained encoder: {checkpoint.name} ({checkpoint.path}, sha256 {checkpoint.sha256[:12]}…)")
-    apply_checkpoint_settings(config, checkpoint)
+    apply_checkpoint_settings(config, checkpoint, spell=command_line_option)
     tokenizer = checkpoint_tokenizer(checkpoint, config.tokenizer.max_length, log)
     return checkpoint, tokenizer
 
 
-def apply_checkpoint_settings(config, checkpoint):
-    settings = checkpoint.settings
-    if config.tokenizer.max_length > settings.max_positions:
-        raise UserInputError(
-            f"--max-length {config.tokenizer.max_length} exceeds the checkpoint's "
-            f"{settings.max_positions} positions; pass --max-length {settings.max_positions} or less"
-        )
-    if config.model.pooling == "attention" and settings.hidden_dim % config.model.pooling_heads:
-        raise UserInputError(
-            f"--pooling-heads {config.model.pooling_heads} does not divide the checkpoint's width "
-            f"{settings.hidden_dim}; pick a divisor of {settings.hidden_dim}"
-        )
-    config.model.checkpoint = checkpoint.source_record()
-    config.model.encoder = settings.to_dict()
-    config.model.vocabulary_size = settings.vocabulary_size
-    config.model.max_length = config.tokenizer.max_length
-    config.model.embedding_dim = settings.hidden_dim
-    config.model.num_blocks = settings.num_layers
-    config.model.num_heads = settings.num_heads
-    config.model.intermediate_dim = settings.intermediate_dim
-    config.model.position_encoding = "learned"
-    config.model.normalize_first = False
+def command_line_option(field, value):
+    """How `train` spells a setting in messages: `--max-length 512`."""
+    return f"--{field.replace('_', '-')} {value}"
 
 
 def prepare_tokenizer(run, config, train_texts, resuming, log, checkpoint_tokenizer=None):
@@ -356,9 +338,7 @@ def fit_classifier(
     valid_dataset, _ = length_ordered_dataset(*splits["valid"], tokenizer=tokenizer, num_classes=num_classes)
     steps_per_epoch = int(train_dataset.cardinality())
     with strategy_scope(strategy):
-        model = build_classifier(config.model)
-        if checkpoint is not None:
-            load_encoder_weights(model, checkpoint)
+        model = build_model(config, tokenizer, checkpoint)
         if config.training.freeze_token_embeddings:  # on resume too: the optimizer state matches
             frozen = freeze_token_embeddings(model)
             log(f"word-piece embeddings fixed: {frozen} of {model.count_params()} parameters")
@@ -391,6 +371,14 @@ def fit_classifier(
     if strategy is not None:
         model = unreplicated(model, lambda: build_classifier(config.model))
     return model, fit_seconds, optimizer_steps
+
+
+def build_model(config, tokenizer, checkpoint=None):
+    """A fine-tune's `TextClassifier`, built as `TextClassifier.from_checkpoint` builds one
+    (the encoder from `checkpoint`'s weights when given); from scratch, `build_classifier`'s."""
+    if config.model.init_from is None:
+        return build_classifier(config.model)
+    return TextClassifier.for_config(config.model, tokenizer, checkpoint)
 
 
 def evaluation_metrics(classifier, splits, log=print, verbose="auto"):
