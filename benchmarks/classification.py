@@ -33,7 +33,7 @@ from pipelines.classification.config import ClassifierConfig  # noqa: E402
 from pipelines.classification.data import make_dataset  # noqa: E402
 from pipelines.classification.labels import LabelEncoder  # noqa: E402
 from pipelines.classification.model import build_classifier  # noqa: E402
-from pipelines.classification.training import compile_classifier  # noqa: E402
+from pipelines.classification.model import compile_classifier  # noqa: E402
 from pipelines.common.tables import read_table  # noqa: E402
 from pipelines.common.tokenizer import build_tokenizer  # noqa: E402
 

@@ -28,7 +28,7 @@ from classification import build_keras_builtin_classifier  # noqa: E402
 
 from pipelines.classification import build_classifier  # noqa: E402
 from pipelines.classification.config import ClassifierConfig  # noqa: E402
-from pipelines.classification.training import compile_classifier  # noqa: E402
+from pipelines.classification.model import compile_classifier  # noqa: E402
 
 BATCH = 64
 VOCABULARY = 16000

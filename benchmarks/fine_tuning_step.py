@@ -24,8 +24,8 @@ sys.path.insert(0, REPOSITORY)
 
 from pipelines.classification.config import default_config  # noqa: E402
 from pipelines.classification.model import build_classifier  # noqa: E402
-from pipelines.classification.training import apply_checkpoint_settings  # noqa: E402
-from pipelines.classification.training import compile_classifier  # noqa: E402
+from pipelines.classification.model import compile_classifier  # noqa: E402
+from pipelines.classification.text_classifier import apply_checkpoint_settings  # noqa: E402
 from pipelines.pretrained.checkpoint import read_checkpoint  # noqa: E402
 from pipelines.pretrained.encoder import freeze_token_embeddings  # noqa: E402
 from pipelines.pretrained.encoder import load_encoder_weights  # noqa: E402

@@ -1,5 +1,11 @@
 """Text classification with keras_attention layers: data in, trained run directory out.
 
+`TextClassifier` is a fine-tuned checkpoint as one Keras object: `fit`, `evaluate`
+and `predict` on raw strings, `save` as a `.keras` file, `save_run` as a run directory:
+
+    classifier = TextClassifier.from_checkpoint("minilm", num_classes=2)
+    classifier.fit(texts, class_ids, epochs=1)
+
 The command line (`python -m pipelines.classification`) is a thin layer over
 these functions; Keras users can call them and `model.fit` themselves:
 
@@ -22,6 +28,7 @@ _EXPORTS = {
     "Explanation": "pipelines.classification.trained",
     "LabelEncoder": "pipelines.classification.labels",
     "ModelConfig": "pipelines.classification.config",
+    "TextClassifier": "pipelines.classification.text_classifier",
     "TokenizerConfig": "pipelines.classification.config",
     "TrainedClassifier": "pipelines.classification.trained",
     "TrainingConfig": "pipelines.classification.config",
@@ -30,7 +37,7 @@ _EXPORTS = {
     "build_classifier": "pipelines.classification.model",
     "build_tokenizer": "pipelines.common.tokenizer",
     "classification_report": "pipelines.classification.metrics",
-    "compile_classifier": "pipelines.classification.training",
+    "compile_classifier": "pipelines.classification.model",
     "confusion_matrix": "pipelines.classification.metrics",
     "default_config": "pipelines.classification.config",
     "evaluate_run": "pipelines.classification.evaluation",

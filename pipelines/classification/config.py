@@ -86,10 +86,11 @@ class DataConfig:
     train_sample: int = None
 
 
-# Fine-tuning settings for `--init-from`: a small peak learning rate after warmup, a
-# batch of 32 and three passes over the data, as BERT-family checkpoints are fine-tuned;
-# no label smoothing; 128 tokens (with [CLS] and [SEP]), where the from-scratch
-# model keeps 64. Chosen on held-out SST-2 sentences, never on test.tsv.
+# Fine-tuning settings for `--init-from` and for the compile of `TextClassifier.fit`: a
+# small peak learning rate after warmup, a batch of 32 and three passes over the data, as
+# BERT-family checkpoints are fine-tuned; no label smoothing; 128 tokens (with [CLS] and
+# [SEP]), where the from-scratch model keeps 64. Chosen on held-out SST-2 sentences,
+# never on test.tsv.
 PRETRAINED_DEFAULTS = {
     "tokenizer": {"max_length": 128},
     "training": {

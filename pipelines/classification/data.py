@@ -14,10 +14,13 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from pipelines.common.text_input import check_texts
 from pipelines.common.tokenizer import dense_to_width
 
 # Lengths batches are padded to (plus max_length itself).
 PADDED_LENGTHS = (8, 16, 32, 64, 128, 256, 512, 1024)
+# Texts per batch when nothing is learnt (validation, evaluation, prediction).
+EVALUATION_BATCH_SIZE = 256
 
 
 def padded_lengths(max_length):
@@ -132,6 +135,37 @@ def length_order(texts, tokenizer):
     """
     lengths = tokenizer.tokenize_ragged(tf.constant(list(texts), dtype=tf.string)).row_lengths().numpy()
     return np.argsort(lengths, kind="stable")
+
+
+def length_ordered_dataset(texts, label_ids=None, *, tokenizer, num_classes=None, batch_size=EVALUATION_BATCH_SIZE):
+    """`(dataset, order)`: `make_dataset` of `texts` sorted by token count (`length_order`),
+    and that order; `answers[order] = model.predict(dataset)` puts answers back in input order."""
+    order = length_order(texts, tokenizer)
+    ordered_ids = None if label_ids is None else np.asarray(label_ids)[order]
+    dataset = make_dataset(
+        [texts[index] for index in order],
+        ordered_ids,
+        tokenizer=tokenizer,
+        num_classes=num_classes,
+        batch_size=batch_size,
+    )
+    return dataset, order
+
+
+def predict_in_input_order(predict, texts, *, tokenizer, num_classes, batch_size=EVALUATION_BATCH_SIZE, **arguments):
+    """Class probabilities `(len(texts), num_classes)` of `texts`, in input order.
+
+    `predict` is a Keras model's `predict`, run with `arguments` on batches sorted by
+    length. Texts are cut to the tokenizer's `max_length`; an empty text gets the answer
+    for a fully padded row. Anything but a list of UTF-8 texts is a `UserInputError`.
+    """
+    texts = check_texts(texts)
+    if not texts:
+        return np.zeros((0, num_classes), dtype=np.float32)
+    dataset, order = length_ordered_dataset(texts, tokenizer=tokenizer, batch_size=batch_size)
+    probabilities = np.empty((len(texts), num_classes), dtype=np.float32)
+    probabilities[order] = predict(dataset, **arguments)
+    return probabilities
 
 
 def tokenize_one(tokenizer, text):

@@ -16,6 +16,7 @@ import keras
 import keras_attention
 from pipelines.classification.config import POOLINGS
 from pipelines.classification.config import POSITION_ENCODINGS
+from pipelines.common.optimizers import adamw
 from pipelines.pretrained.checkpoint import EncoderSettings
 from pipelines.pretrained.encoder import apply_pretrained_encoder
 
@@ -59,6 +60,27 @@ def build_pretrained_classifier(config):
     token_ids = keras.Input(shape=(None,), dtype="int32", name=TOKEN_IDS_INPUT)
     hidden = apply_pretrained_encoder(token_ids, EncoderSettings.from_dict(config.encoder))
     return keras.Model(token_ids, classification_head(hidden, config), name="pretrained_classifier")
+
+
+def compile_classifier(model, training_config, steps_per_epoch):
+    """Compiles with AdamW (warmup then cosine decay) and label-smoothed cross-entropy.
+
+    The labels are one-hot (as `make_dataset` yields them), so "accuracy" is
+    categorical accuracy.
+    """
+    optimizer = adamw(
+        training_config.learning_rate,
+        total_steps=steps_per_epoch * training_config.epochs,
+        weight_decay=training_config.weight_decay,
+        warmup_fraction=training_config.warmup_fraction,
+    )
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=training_config.label_smoothing),
+        metrics=["accuracy"],
+        jit_compile=training_config.jit_compile,
+    )
+    return model
 
 
 def classification_head(hidden, config):

@@ -1,16 +1,22 @@
-"""A finished run directory, loaded: predict, evaluate and explain texts."""
+"""A finished run directory: written (`save_finished_run`) and loaded (`TrainedClassifier`:
+predict, evaluate and explain texts)."""
 
 import dataclasses
+import shutil
 
 import numpy as np
 
 import keras_attention  # noqa: F401  (registers the layers for deserialization)
 from pipelines.classification.config import ClassifierConfig
-from pipelines.classification.data import length_order
-from pipelines.classification.data import make_dataset
+from pipelines.classification.data import EVALUATION_BATCH_SIZE
+from pipelines.classification.data import predict_in_input_order
 from pipelines.classification.labels import LabelEncoder
 from pipelines.classification.metrics import classification_report
 from pipelines.classification.model import attention_explainer
+from pipelines.classification.model import build_classifier
+from pipelines.common import plots
+from pipelines.common.atomic import atomic_path
+from pipelines.common.callbacks import read_history
 from pipelines.common.errors import UserInputError
 from pipelines.common.run_directory import RunDirectory
 from pipelines.common.run_files import load_keras_model
@@ -84,23 +90,19 @@ class TrainedClassifier:
     def class_names(self):
         return self.labels.class_names
 
-    def predict_probabilities(self, texts, batch_size=256, callbacks=None):
+    def predict_probabilities(self, texts, batch_size=EVALUATION_BATCH_SIZE, callbacks=None):
         """Class probabilities `(len(texts), num_classes)`.
 
         Texts are cut to the run's `max_length` tokens; an empty text gets the
         answer for a fully padded row. Anything but a list of UTF-8 texts is a
         `UserInputError`. `callbacks` go to Keras's `predict` (progress, say).
         """
-        texts = check_texts(texts)
-        if not texts:
-            return np.zeros((0, self.labels.num_classes), dtype=np.float32)
-        order = length_order(texts, self.tokenizer)
-        dataset = make_dataset([texts[index] for index in order], tokenizer=self.tokenizer, batch_size=batch_size)
-        probabilities = np.empty((len(texts), self.labels.num_classes), dtype=np.float32)
-        probabilities[order] = self.model.predict(dataset, verbose=0, callbacks=callbacks)
-        return probabilities
+        return predict_in_input_order(
+            self.model.predict, texts, tokenizer=self.tokenizer, num_classes=self.labels.num_classes,
+            batch_size=batch_size, verbose=0, callbacks=callbacks,
+        )
 
-    def predict(self, texts, batch_size=256):
+    def predict(self, texts, batch_size=EVALUATION_BATCH_SIZE):
         """One dict per text: `label` (the class name, a string, as every exported
         runtime returns it), `label_id` (its index) and `probabilities` by class name."""
         probabilities = self.predict_probabilities(texts, batch_size)
@@ -116,7 +118,7 @@ class TrainedClassifier:
             },
         }
 
-    def evaluate(self, texts, label_ids, batch_size=256, callbacks=None):
+    def evaluate(self, texts, label_ids, batch_size=EVALUATION_BATCH_SIZE, callbacks=None):
         """`classification_report` of the predictions for `texts`."""
         predicted = self.predict_probabilities(texts, batch_size, callbacks).argmax(axis=-1)
         return classification_report(label_ids, predicted, self.class_names)
@@ -143,3 +145,30 @@ class TrainedClassifier:
             label_id=prediction["label_id"],
             probabilities=prediction["probabilities"],
         )
+
+
+def save_finished_run(run, config, model, metrics):
+    """Writes metrics and plots, then model.keras (the finished marker), then drops the backup.
+
+    Both ways of making a run end here: `train` and `TextClassifier.save_run`.
+    `model.keras` holds the plain inference model `build_classifier(config.model)`
+    with `model`'s weights: no optimizer and no preprocessor, the same file for
+    every run.
+    """
+    run.write_json(run.metrics_path, metrics)
+    records = read_history(run.history_path)
+    if records:
+        plots.plot_training_curves(records, run.training_curves_path)
+    for split, title in (("test", "test"), ("valid", "validation")):
+        if split in metrics:  # the test figures if there are any, else the validation ones
+            shown = metrics[split]
+            plots.plot_confusion_matrix(
+                shown["confusion_matrix"], shown["class_names"], run.confusion_matrix_path,
+                title=f"Confusion matrix ({title})",
+            )
+            break
+    inference_model = build_classifier(config.model)
+    inference_model.set_weights(model.get_weights())
+    with atomic_path(run.model_path) as temporary:
+        inference_model.save(temporary)
+    shutil.rmtree(run.backup_dir, ignore_errors=True)

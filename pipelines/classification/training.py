@@ -24,13 +24,16 @@ import numpy as np
 import tensorflow as tf
 
 from pipelines.classification.config import ClassifierConfig
-from pipelines.classification.data import length_order
+from pipelines.classification.data import EVALUATION_BATCH_SIZE
+from pipelines.classification.data import length_ordered_dataset
 from pipelines.classification.data import make_dataset
 from pipelines.classification.labels import LabelEncoder
 from pipelines.classification.model import build_classifier
+from pipelines.classification.model import compile_classifier
+from pipelines.classification.text_classifier import TextClassifier
+from pipelines.classification.text_classifier import apply_checkpoint_settings
 from pipelines.classification.trained import TrainedClassifier
-from pipelines.common import plots
-from pipelines.common.atomic import atomic_path
+from pipelines.classification.trained import save_finished_run
 from pipelines.common.callbacks import best_record
 from pipelines.common.callbacks import best_weights_if_diverged
 from pipelines.common.callbacks import check_finite_weights
@@ -50,7 +53,6 @@ from pipelines.common.distribution import writes_run_directory
 from pipelines.common.errors import UserInputError
 from pipelines.common.hardware import describe_devices
 from pipelines.common.hardware import set_precision
-from pipelines.common.optimizers import adamw
 from pipelines.common.optimizers import optimizer_step
 from pipelines.common.preflight import check_free_space
 from pipelines.common.preflight import check_writable
@@ -63,32 +65,9 @@ from pipelines.common.tokenizer import build_tokenizer
 from pipelines.common.run_tokenizer import load_tokenizer
 from pipelines.pretrained.checkpoint import read_checkpoint
 from pipelines.pretrained.encoder import freeze_token_embeddings
-from pipelines.pretrained.encoder import load_encoder_weights
 from pipelines.pretrained.tokenizer import checkpoint_tokenizer
 
 MONITOR = "val_accuracy"
-EVALUATION_BATCH_SIZE = 256
-
-
-def compile_classifier(model, training_config, steps_per_epoch):
-    """Compiles with AdamW (warmup then cosine decay) and label-smoothed cross-entropy.
-
-    The labels are one-hot (as `make_dataset` yields them), so "accuracy" is
-    categorical accuracy.
-    """
-    optimizer = adamw(
-        training_config.learning_rate,
-        total_steps=steps_per_epoch * training_config.epochs,
-        weight_decay=training_config.weight_decay,
-        warmup_fraction=training_config.warmup_fraction,
-    )
-    model.compile(
-        optimizer=optimizer,
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=training_config.label_smoothing),
-        metrics=["accuracy"],
-        jit_compile=training_config.jit_compile,
-    )
-    return model
 
 
 def train_classifier(
@@ -185,7 +164,7 @@ def train_classifier(
         metrics["training"] = training_summary(
             run, config, splits, fit_seconds, optimizer_steps, policy, strategy
         )
-        finish_run(run, config, model, metrics)
+        save_finished_run(run, config, model, metrics)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
     log(f"finished: {run.path}")
@@ -290,33 +269,14 @@ def read_pretrained_checkpoint(config, log):
         return None, None
     checkpoint = read_checkpoint(config.model.init_from)
     log(f"pretrained encoder: {checkpoint.name} ({checkpoint.path}, sha256 {checkpoint.sha256[:12]}…)")
-    apply_checkpoint_settings(config, checkpoint)
+    apply_checkpoint_settings(config, checkpoint, spell=command_line_option)
     tokenizer = checkpoint_tokenizer(checkpoint, config.tokenizer.max_length, log)
     return checkpoint, tokenizer
 
 
-def apply_checkpoint_settings(config, checkpoint):
-    settings = checkpoint.settings
-    if config.tokenizer.max_length > settings.max_positions:
-        raise UserInputError(
-            f"--max-length {config.tokenizer.max_length} exceeds the checkpoint's "
-            f"{settings.max_positions} positions; pass --max-length {settings.max_positions} or less"
-        )
-    if config.model.pooling == "attention" and settings.hidden_dim % config.model.pooling_heads:
-        raise UserInputError(
-            f"--pooling-heads {config.model.pooling_heads} does not divide the checkpoint's width "
-            f"{settings.hidden_dim}; pick a divisor of {settings.hidden_dim}"
-        )
-    config.model.checkpoint = checkpoint.source_record()
-    config.model.encoder = settings.to_dict()
-    config.model.vocabulary_size = settings.vocabulary_size
-    config.model.max_length = config.tokenizer.max_length
-    config.model.embedding_dim = settings.hidden_dim
-    config.model.num_blocks = settings.num_layers
-    config.model.num_heads = settings.num_heads
-    config.model.intermediate_dim = settings.intermediate_dim
-    config.model.position_encoding = "learned"
-    config.model.normalize_first = False
+def command_line_option(field, value):
+    """How `train` spells a setting in messages: `--max-length 512`."""
+    return f"--{field.replace('_', '-')} {value}"
 
 
 def prepare_tokenizer(run, config, train_texts, resuming, log, checkpoint_tokenizer=None):
@@ -374,20 +334,11 @@ def fit_classifier(
         shuffle=True,
         seed=config.training.seed,
     )
-    valid_texts, valid_ids = splits["valid"]
-    order = length_order(valid_texts, tokenizer)  # the loss and accuracy ignore the order
-    valid_dataset = make_dataset(
-        [valid_texts[index] for index in order],
-        valid_ids[order],
-        tokenizer=tokenizer,
-        num_classes=num_classes,
-        batch_size=EVALUATION_BATCH_SIZE,
-    )
+    # Sorted by length: the loss and accuracy ignore the order.
+    valid_dataset, _ = length_ordered_dataset(*splits["valid"], tokenizer=tokenizer, num_classes=num_classes)
     steps_per_epoch = int(train_dataset.cardinality())
     with strategy_scope(strategy):
-        model = build_classifier(config.model)
-        if checkpoint is not None:
-            load_encoder_weights(model, checkpoint)
+        model = build_model(config, tokenizer, checkpoint)
         if config.training.freeze_token_embeddings:  # on resume too: the optimizer state matches
             frozen = freeze_token_embeddings(model)
             log(f"word-piece embeddings fixed: {frozen} of {model.count_params()} parameters")
@@ -422,6 +373,14 @@ def fit_classifier(
     return model, fit_seconds, optimizer_steps
 
 
+def build_model(config, tokenizer, checkpoint=None):
+    """A fine-tune's `TextClassifier`, built as `TextClassifier.from_checkpoint` builds one
+    (the encoder from `checkpoint`'s weights when given); from scratch, `build_classifier`'s."""
+    if config.model.init_from is None:
+        return build_classifier(config.model)
+    return TextClassifier.for_config(config.model, tokenizer, checkpoint)
+
+
 def evaluation_metrics(classifier, splits, log=print, verbose="auto"):
     """The kept weights' figures on valid and test, reporting progress as `fit` did."""
     metrics = {}
@@ -452,24 +411,3 @@ def training_summary(run, config, splits, fit_seconds, optimizer_steps, policy, 
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
     }
-
-
-def finish_run(run, config, model, metrics):
-    """Writes metrics and plots, then model.keras (the finished marker), then drops the backup."""
-    run.write_json(run.metrics_path, metrics)
-    records = read_history(run.history_path)
-    if records:
-        plots.plot_training_curves(records, run.training_curves_path)
-    shown = metrics.get("test") or metrics["valid"]
-    plots.plot_confusion_matrix(
-        shown["confusion_matrix"],
-        shown["class_names"],
-        run.confusion_matrix_path,
-        title=f"Confusion matrix ({'test' if 'test' in metrics else 'validation'})",
-    )
-    # Saved without the optimizer: an inference artifact, rebuilt from the config.
-    inference_model = build_classifier(config.model)
-    inference_model.set_weights(model.get_weights())
-    with atomic_path(run.model_path) as temporary:
-        inference_model.save(temporary)
-    shutil.rmtree(run.backup_dir, ignore_errors=True)

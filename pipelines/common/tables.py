@@ -41,6 +41,8 @@ class Table:
         line_numbers: list of int. The line (or record number) of each row,
             for messages.
         bad_rows: BadRows. What was skipped and why.
+        text_column: str. The column the texts were read from.
+        label_column: str. The column of the labels; None without labels.
     """
 
     source: str
@@ -48,6 +50,8 @@ class Table:
     labels: list
     line_numbers: list
     bad_rows: BadRows
+    text_column: str = None
+    label_column: str = None
 
     def __len__(self):
         return len(self.texts)
@@ -164,7 +168,9 @@ def table_from_records(source, records, text_column, label_column):
         check_columns(source, sorted(parsed[0]), text_column, None)
     if label_column is not None and parsed and not any(label_column in r for r in parsed):
         check_columns(source, sorted(parsed[0]), None, label_column)
-    table = Table(source, [], [] if label_column is not None else None, [], BadRows(source))
+    table = Table(
+        source, [], [] if label_column is not None else None, [], BadRows(source), text_column, label_column
+    )
     for line, record in records:
         add_record(table, line, record, text_column, label_column)
     return table

@@ -10,6 +10,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 from synthetic_data import make_rows  # noqa: E402
 from synthetic_data import train_command  # noqa: E402
 from synthetic_data import write_tsv  # noqa: E402
+from tiny_bert import CLASSIFIER_CHECKPOINT  # noqa: E402
+from tiny_bert import write_tiny_bert_checkpoint  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +31,15 @@ def tiny_data(tmp_path_factory):
         "test": write_tsv(directory / "test.tsv", make_rows(60, seed=3)),
         "directory": directory,
     }
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory):
+    """A tiny random BERT checkpoint directory (`tiny_bert.CLASSIFIER_CHECKPOINT`), named
+    "tiny/bert", licence apache-2.0."""
+    directory = tmp_path_factory.mktemp("checkpoints") / "tiny_bert"
+    write_tiny_bert_checkpoint(directory, licence="apache-2.0", name="tiny/bert", **CLASSIFIER_CHECKPOINT)
+    return str(directory)
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ from pipelines.classification.cli import build_parser
 from pipelines.classification.cli import config_from_arguments
 from pipelines.classification.cli import main
 from pipelines.classification.config import ClassifierConfig
+from pipelines.classification.text_classifier import TextClassifier
 from pipelines.classification.trained import TrainedClassifier
 from pipelines.classification.training import sample_rows
 from pipelines.classification.training import train_classifier
@@ -27,8 +28,6 @@ from pipelines.common.run_tokenizer import load_tokenizer
 from pipelines.pretrained.checkpoint import read_checkpoint
 from pipelines.pretrained.tokenizer import CheckpointTokenizer
 from tiny_bert import write_tiny_bert_checkpoint
-
-TINY_BERT = {"vocabulary_size": 100, "max_positions": 64, "hidden_dim": 16, "num_heads": 2, "intermediate_dim": 32}
 
 
 def pretrained_command(data, out, init_from, *extra):
@@ -39,13 +38,6 @@ def pretrained_command(data, out, init_from, *extra):
         "--out", str(out), "--epochs", "1", "--max-length", "32", "--verbose", "0",
         *extra,
     ]
-
-
-@pytest.fixture(scope="session")
-def tiny_bert_dir(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("checkpoints") / "tiny_bert"
-    write_tiny_bert_checkpoint(directory, licence="apache-2.0", name="tiny/bert", **TINY_BERT)
-    return str(directory)
 
 
 @pytest.fixture(scope="session")
@@ -101,6 +93,7 @@ def test_predict_evaluate_and_explain_work_on_the_run(pretrained_run, tiny_data,
 
 class StartingWeights(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
+        self.model_class = type(self.model)
         embedding = self.model.get_layer("embedding")
         self.word_embeddings = np.array(embedding.token_embedding.embeddings)
         block = self.model.get_layer("encoder_block_1")
@@ -112,6 +105,7 @@ def test_training_starts_from_the_checkpoint_weights(tiny_data, tiny_bert_dir, t
     config = config_from_arguments(build_parser().parse_args(command))
     recorder = StartingWeights()
     train_classifier(config, str(tmp_path / "run"), callbacks=[recorder], verbose=0, log=lambda _: None)
+    assert recorder.model_class is TextClassifier  # the one way to build a fine-tuned classifier
     weights = read_checkpoint(tiny_bert_dir).weights
     np.testing.assert_array_equal(recorder.word_embeddings, weights["embeddings.word_embeddings.weight"])
     np.testing.assert_array_equal(recorder.last_output_kernel, weights["encoder.layer.1.output.dense.weight"].T)

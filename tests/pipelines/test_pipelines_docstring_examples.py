@@ -29,6 +29,7 @@ def test_the_documented_parts_have_examples():
         "pipelines.pretrained.tokenizer.CheckpointTokenizer",
         "pipelines.pretrained.tokenizer_layer.CheckpointTokenizerLayer",
         "pipelines.classification.heldout",
+        "pipelines.classification.text_classifier.TextClassifier",
         "pipelines.classification.trained.TrainedClassifier",
         "pipelines.summarization.tokenizer.SummarizationTokenizer",
     } <= names

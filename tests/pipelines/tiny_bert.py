@@ -22,6 +22,11 @@ WORDS = [
     "story", "of", "funny", "boring", "acting", "not", "very", "so", "was", "movie",
 ]
 LETTERS = [chr(code) for code in range(ord("a"), ord("z") + 1)]
+# The checkpoint the classifier tests fine-tune: its 100 pieces hold every letter and
+# `##` letter, so every English word tokenizes; 64 positions; width 16 (8 pooling heads divide it).
+CLASSIFIER_CHECKPOINT = {
+    "vocabulary_size": 100, "max_positions": 64, "hidden_dim": 16, "num_heads": 2, "intermediate_dim": 32,
+}
 
 
 def tiny_bert_config(
