@@ -1,11 +1,14 @@
 import math
-import string
 import warnings
 
 import keras
 from keras import ops
 
 from keras_attention import masks
+from keras_attention.attention_equations import attention_equations
+from keras_attention.attention_equations import projection_equation
+from keras_attention.attention_equations import standardize_attention_axes
+from keras_attention.attention_equations import standardize_output_shape
 from keras_attention.initializers import clone_initializer
 from keras_attention.ops import masked_softmax
 from keras_attention.ops import scaled_dot_product_attention
@@ -191,9 +194,9 @@ class MultiHeadAttention(keras.layers.Layer):
         self.use_bias = use_bias
         # Keras's private name; `output_shape` is a property of Layer. The
         # argument itself is kept as given for `get_config`.
-        self._output_shape = _standardize_output_shape(output_shape)
+        self._output_shape = standardize_output_shape(output_shape)
         self._output_shape_argument = output_shape
-        self.attention_axes = _standardize_attention_axes(attention_axes)
+        self.attention_axes = standardize_attention_axes(attention_axes)
         self._attention_axes_argument = attention_axes
         self.sliding_window = sliding_window
         self.flash_attention = flash_attention
@@ -366,7 +369,7 @@ class MultiHeadAttention(keras.layers.Layer):
     def _projection(self, name, input_shape, output_shape, activation=None, contracted_dims=1):
         """An EinsumDense from `input_shape` to `input_shape[:-contracted_dims] + output_shape`."""
         kept_dims = len(input_shape) - contracted_dims
-        equation, bias_axes = _projection_equation(kept_dims, contracted_dims, len(output_shape))
+        equation, bias_axes = projection_equation(kept_dims, contracted_dims, len(output_shape))
         projection = keras.layers.EinsumDense(
             equation,
             output_shape=(None,) * (kept_dims - 1) + tuple(output_shape),
@@ -388,7 +391,7 @@ class MultiHeadAttention(keras.layers.Layer):
             self._dot_product_equation,
             self._combine_equation,
             scores_rank,
-        ) = _attention_equations(rank, self._attention_axes)
+        ) = attention_equations(rank, self._attention_axes)
         self._softmax_axes = tuple(
             range(scores_rank - len(self._attention_axes), scores_rank)
         )
@@ -924,67 +927,6 @@ def _use_flattened_kernel(projection):
 def _split_heads(x, heads, head_dim):
     shape = ops.shape(x)
     return ops.reshape(x, tuple(shape[:-1]) + (heads, head_dim))
-
-
-def _standardize_output_shape(output_shape):
-    if output_shape is None:
-        return None
-    shape = (output_shape,) if isinstance(output_shape, int) else output_shape
-    if not isinstance(shape, (tuple, list)) or not shape or not all(
-        isinstance(size, int) and not isinstance(size, bool) and size > 0 for size in shape
-    ):
-        raise ValueError(
-            f"Invalid `output_shape`: expected a positive int or a tuple of them. "
-            f"Received: output_shape={output_shape!r}"
-        )
-    return tuple(shape)
-
-
-def _standardize_attention_axes(attention_axes):
-    if attention_axes is None:
-        return None
-    axes = (attention_axes,) if isinstance(attention_axes, int) else attention_axes
-    if not isinstance(axes, (tuple, list)) or not axes or not all(
-        isinstance(axis, int) and not isinstance(axis, bool) for axis in axes
-    ):
-        raise ValueError(
-            "`attention_axes` must be an int or a tuple of ints. "
-            f"Received: attention_axes={attention_axes!r}"
-        )
-    return tuple(axes)
-
-
-def _projection_equation(free_dims, bound_dims, output_dims):
-    """EinsumDense equation and bias axes: `free_dims` kept, `bound_dims` contracted."""
-    letters = string.ascii_lowercase
-    free = letters[:free_dims]
-    bound = letters[free_dims : free_dims + bound_dims]
-    output = letters[free_dims + bound_dims : free_dims + bound_dims + output_dims]
-    return f"{free}{bound},{bound}{output}->{free}{output}", output
-
-
-def _attention_equations(rank, attention_axes):
-    """Keras's einsum equations for attention over `attention_axes`.
-
-    Projected tensors are `(batch, <other dims>, <attention dims>, heads, dim)`;
-    every axis that is not an attention axis or the last is a batch axis of the
-    product. Returns `(dot_product_equation, combine_equation, scores_rank)`,
-    the dot product taking `(key, query)` and the combination
-    `(scores, value)`, as in keras.layers.MultiHeadAttention.
-    """
-    letters = string.ascii_lowercase
-    target = letters[:rank]
-    batch_axes = [axis for axis in range(rank - 1) if axis not in attention_axes]
-    source = list(target)
-    for offset, axis in enumerate(attention_axes):
-        source[axis] = letters[rank + offset]
-    source = "".join(source)
-    product = (
-        "".join(target[axis] for axis in batch_axes)
-        + "".join(target[axis] for axis in attention_axes)
-        + "".join(source[axis] for axis in attention_axes)
-    )
-    return f"{source},{target}->{product}", f"{product},{source}->{target}", len(product)
 
 
 def write_cache(cache, update, start_index):
