@@ -10,6 +10,7 @@ from keras_attention.attention_equations import projection_equation
 from keras_attention.attention_equations import standardize_attention_axes
 from keras_attention.attention_equations import standardize_output_shape
 from keras_attention.initializers import clone_initializer
+from keras_attention.key_value_cache import KeyValueCacheMixin
 from keras_attention.ops import masked_softmax
 from keras_attention.ops import scaled_dot_product_attention
 from keras_attention.ops import zero_fully_masked_queries
@@ -37,7 +38,7 @@ _MASK_DROPPED_WARNING = r".*was passed an input with a mask attached to it"
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
-class MultiHeadAttention(keras.layers.Layer):
+class MultiHeadAttention(KeyValueCacheMixin, keras.layers.Layer):
     """Multi-head scaled dot-product attention, softmax(QKᵀ/√d_k)V.
 
     A drop-in replacement for `keras.layers.MultiHeadAttention`: the same
@@ -493,16 +494,7 @@ class MultiHeadAttention(keras.layers.Layer):
             None if key is None else key.shape,
         )
         if cache is not None:
-            if not self._over_sequence:
-                raise ValueError(
-                    "A key/value cache needs inputs of shape (batch, sequence, "
-                    f"features). Received: query.shape={tuple(query.shape)}"
-                )
-            if self.key_dim != self.value_dim:
-                raise ValueError(
-                    "A key/value cache needs key_dim == value_dim. Received: "
-                    f"key_dim={self.key_dim}, value_dim={self.value_dim}"
-                )
+            self._check_cache_supported(query)
 
     # -- projections -------------------------------------------------------
 
@@ -580,27 +572,7 @@ class MultiHeadAttention(keras.layers.Layer):
             output = ops.reshape(output, tuple(shape[:-2]) + output_shape)
         return output
 
-    def compute_key_value_cache(self, value, key=None):
-        """Keys and values of `value` (and `key`) as a cache for `call`.
-
-        Returns a tensor `(batch, 2, key_len, num_heads, key_dim)`: pass it as
-        `cache` (without `cache_update_index`) to attend to these keys and
-        values without projecting them again, e.g. a decoder's
-        cross-attention to a fixed encoder output.
-        """
-        if self.key_dim != self.value_dim:
-            raise ValueError(
-                "A key/value cache needs key_dim == value_dim. Received: "
-                f"key_dim={self.key_dim}, value_dim={self.value_dim}"
-            )
-        key_heads = self._apply_projection(self._key_dense, value if key is None else key)
-        value_heads = self._apply_projection(self._value_dense, value)
-        if self.use_rope:
-            positions = self._positions(ops.shape(key_heads)[1], 0)
-            key_heads = apply_rotary_embedding(key_heads, positions, self.rope_max_wavelength)
-        return ops.stack([key_heads, value_heads], axis=1)
-
-    # -- rotary embeddings and the cache -------------------------------------
+    # -- rotary embeddings -----------------------------------------------------
 
     def _rotate(self, query_heads, key_heads, start_index):
         query_heads = apply_rotary_embedding(
@@ -618,13 +590,6 @@ class MultiHeadAttention(keras.layers.Layer):
 
     def _positions(self, length, start):
         return ops.cast(ops.arange(length), "float32") + ops.cast(start, "float32")
-
-    def _read_and_update_cache(self, cache, key_heads, value_heads, update_index):
-        if update_index is not None:
-            update = ops.stack([key_heads, value_heads], axis=1)
-            cache = write_cache(cache, ops.cast(update, cache.dtype), update_index)
-        compute_dtype = self.compute_dtype
-        return ops.cast(cache[:, 0], compute_dtype), ops.cast(cache[:, 1], compute_dtype), cache
 
     # -- masks (Keras's override points) ---------------------------------------
 
@@ -927,30 +892,3 @@ def _use_flattened_kernel(projection):
 def _split_heads(x, heads, head_dim):
     shape = ops.shape(x)
     return ops.reshape(x, tuple(shape[:-1]) + (heads, head_dim))
-
-
-def write_cache(cache, update, start_index):
-    """`cache` `(batch, 2, max_length, heads, dim)` with `update` `(batch, 2,
-    length, heads, dim)` written at sequence positions `start_index...`.
-
-    On TensorFlow this is a `TensorScatterUpdate` (ONNX `ScatterND`), not
-    `ops.slice_update`'s `XlaDynamicUpdateSlice`: that op is missing from
-    TF Serving model server builds (tensorflow/serving#2217), and the scatter
-    is as fast in the generation loop (one write per decoder layer and step).
-    Other backends keep the dynamic-update-slice XLA compiles in place.
-    """
-    if keras.backend.backend() != "tensorflow":
-        return ops.slice_update(cache, (0, 0, start_index, 0, 0), update)
-    shape = ops.shape(update)
-    batch_positions, key_or_value, sequence_positions = ops.meshgrid(
-        ops.arange(shape[0]),
-        ops.arange(2),
-        ops.arange(shape[2]) + ops.cast(start_index, "int32"),
-        indexing="ij",
-    )
-    indices = ops.stack([batch_positions, key_or_value, sequence_positions], axis=-1)
-    return ops.scatter_update(
-        cache,
-        ops.reshape(indices, (-1, 3)),
-        ops.reshape(update, (-1, shape[3], shape[4])),
-    )
