@@ -11,6 +11,7 @@ from keras_attention.attention_equations import standardize_attention_axes
 from keras_attention.attention_equations import standardize_output_shape
 from keras_attention.initializers import clone_initializer
 from keras_attention.key_value_cache import KeyValueCacheMixin
+from keras_attention.legacy_layout import LegacyLayoutMixin
 from keras_attention.ops import masked_softmax
 from keras_attention.ops import scaled_dot_product_attention
 from keras_attention.ops import zero_fully_masked_queries
@@ -38,7 +39,7 @@ _MASK_DROPPED_WARNING = r".*was passed an input with a mask attached to it"
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
-class MultiHeadAttention(KeyValueCacheMixin, keras.layers.Layer):
+class MultiHeadAttention(KeyValueCacheMixin, LegacyLayoutMixin, keras.layers.Layer):
     """Multi-head scaled dot-product attention, softmax(QKᵀ/√d_k)V.
 
     A drop-in replacement for `keras.layers.MultiHeadAttention`: the same
@@ -845,36 +846,6 @@ class MultiHeadAttention(KeyValueCacheMixin, keras.layers.Layer):
             }
         )
         return config
-
-    def load_own_variables(self, store):
-        if len(store.keys()) == 0:
-            return super().load_own_variables(store)
-        # Files written before the projections became sublayers hold their
-        # weights on this layer itself: query, key, value and output kernels,
-        # each followed by its bias.
-        projections = [self._query_dense, self._key_dense, self._value_dense, self._output_dense]
-        variables = [variable for p in projections for variable in p.variables]
-        if len(store.keys()) != len(variables):
-            raise ValueError(
-                f"Layer '{self.name}' expected {len(variables)} variables in the "
-                f"former layout, but received {len(store.keys())} during loading."
-            )
-        for index, variable in enumerate(variables):
-            variable.assign(store[str(index)])
-        # Keras loads the sublayers next, from paths that file does not have.
-        for projection in projections:
-            projection.load_own_variables = _skip_one_empty_load(projection)
-
-
-def _skip_one_empty_load(projection):
-    """A one-time `load_own_variables` for a projection its parent has loaded."""
-
-    def load_own_variables(store):
-        del projection.load_own_variables  # back to EinsumDense's own
-        if len(store.keys()):
-            projection.load_own_variables(store)
-
-    return load_own_variables
 
 
 def _as_saved(argument):
