@@ -1,7 +1,7 @@
 """The key/value cache write of one decoding step, three ways, in a TensorFlow graph.
 
 `MultiHeadAttention` writes each step's keys and values into the cache with
-`keras_attention.multi_head_attention.write_cache`: a `TensorScatterUpdate`
+`keras_attention.key_value_cache.write_cache`: a `TensorScatterUpdate`
 on TensorFlow, because `ops.slice_update`'s `XlaDynamicUpdateSlice` is missing
 from TF Serving model server builds. This prints the time per write inside a
 `tf.while_loop` of 80 writes (one summary's worth) for that scatter, for
@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from keras import ops  # noqa: E402
 
-from keras_attention.multi_head_attention import write_cache  # noqa: E402
+from keras_attention.key_value_cache import write_cache  # noqa: E402
 
 STEPS, MAX_LENGTH, HEADS, HEAD_DIM = 80, 80, 4, 64
 

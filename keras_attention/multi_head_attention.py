@@ -1,17 +1,18 @@
 import math
-import string
-import warnings
 
 import keras
 from keras import ops
 
 from keras_attention import masks
-from keras_attention.initializers import clone_initializer
+from keras_attention.attention_equations import attention_equations
+from keras_attention.attention_equations import standardize_attention_axes
+from keras_attention.attention_equations import standardize_output_shape
+from keras_attention.attention_projections import AttentionProjectionsMixin
+from keras_attention.key_value_cache import KeyValueCacheMixin
+from keras_attention.legacy_layout import LegacyLayoutMixin
 from keras_attention.ops import masked_softmax
 from keras_attention.ops import scaled_dot_product_attention
 from keras_attention.ops import zero_fully_masked_queries
-from keras_attention.projections import flat_matmul
-from keras_attention.projections import kernel_gives_output
 from keras_attention.rotary import apply_rotary_embedding
 from keras_attention.validation import check_positive_int
 from keras_attention.validation import check_rate
@@ -24,17 +25,12 @@ from keras_attention.validation import check_sequence_shape
 # softmax is slower than the explicit path; on JAX (CPU) the explicit path is
 # faster too.
 _FUSED_BY_DEFAULT = {"tensorflow": False, "jax": False}
-# Whether plain projections multiply by the flattened kernel (one MatMul, and
-# Q, K and V in one product for self-attention) instead of calling their
-# EinsumDense: faster on TensorFlow, and the MatMul is what exported graphs
-# hold; on JAX, XLA turns the EinsumDense einsum into one matrix product and
-# is slower with the flattened 3-D matmul.
-_FLATTENED_PROJECTIONS = {"tensorflow": True, "jax": False}
-_MASK_DROPPED_WARNING = r".*was passed an input with a mask attached to it"
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
-class MultiHeadAttention(keras.layers.Layer):
+class MultiHeadAttention(
+    AttentionProjectionsMixin, KeyValueCacheMixin, LegacyLayoutMixin, keras.layers.Layer
+):
     """Multi-head scaled dot-product attention, softmax(QKᵀ/√d_k)V.
 
     A drop-in replacement for `keras.layers.MultiHeadAttention`: the same
@@ -191,9 +187,9 @@ class MultiHeadAttention(keras.layers.Layer):
         self.use_bias = use_bias
         # Keras's private name; `output_shape` is a property of Layer. The
         # argument itself is kept as given for `get_config`.
-        self._output_shape = _standardize_output_shape(output_shape)
+        self._output_shape = standardize_output_shape(output_shape)
         self._output_shape_argument = output_shape
-        self.attention_axes = _standardize_attention_axes(attention_axes)
+        self.attention_axes = standardize_attention_axes(attention_axes)
         self._attention_axes_argument = attention_axes
         self.sliding_window = sliding_window
         self.flash_attention = flash_attention
@@ -226,59 +222,6 @@ class MultiHeadAttention(keras.layers.Layer):
             )
         self._inverse_sqrt_key_dim = 1.0 / math.sqrt(float(key_dim))
         self.supports_masking = True
-
-    # -- Keras's public sublayer names -------------------------------------
-
-    @property
-    def query_dense(self):
-        return self._query_dense
-
-    @property
-    def key_dense(self):
-        return self._key_dense
-
-    @property
-    def value_dense(self):
-        return self._value_dense
-
-    @property
-    def output_dense(self):
-        return self._output_dense
-
-    # The projection weights by name (this layer's attributes before the
-    # projections were EinsumDense sublayers; pipelines read them).
-
-    @property
-    def query_kernel(self):
-        return self._query_dense.kernel
-
-    @property
-    def query_bias(self):
-        return self._query_dense.bias
-
-    @property
-    def key_kernel(self):
-        return self._key_dense.kernel
-
-    @property
-    def key_bias(self):
-        return self._key_dense.bias
-
-    @property
-    def value_kernel(self):
-        return self._value_dense.kernel
-
-    @property
-    def value_bias(self):
-        return self._value_dense.bias
-
-    @property
-    def output_kernel(self):
-        return self._output_dense.kernel
-
-    @property
-    def output_bias(self):
-        return self._output_dense.bias
 
     # -- build -------------------------------------------------------------
 
@@ -351,33 +294,6 @@ class MultiHeadAttention(keras.layers.Layer):
                 )
         return axes
 
-    def _sublayer_arguments(self):
-        return dict(
-            kernel_initializer=clone_initializer(self.kernel_initializer),
-            bias_initializer=clone_initializer(self.bias_initializer),
-            kernel_regularizer=self.kernel_regularizer,
-            bias_regularizer=self.bias_regularizer,
-            activity_regularizer=self._activity_regularizer,
-            kernel_constraint=self.kernel_constraint,
-            bias_constraint=self.bias_constraint,
-            dtype=self.dtype_policy,
-        )
-
-    def _projection(self, name, input_shape, output_shape, activation=None, contracted_dims=1):
-        """An EinsumDense from `input_shape` to `input_shape[:-contracted_dims] + output_shape`."""
-        kept_dims = len(input_shape) - contracted_dims
-        equation, bias_axes = _projection_equation(kept_dims, contracted_dims, len(output_shape))
-        projection = keras.layers.EinsumDense(
-            equation,
-            output_shape=(None,) * (kept_dims - 1) + tuple(output_shape),
-            activation=activation,
-            bias_axes=bias_axes if self.use_bias else None,
-            name=name,
-            **self._sublayer_arguments(),
-        )
-        projection.build(input_shape)
-        return projection
-
     def _build_attention(self, rank):
         """Einsum equations, softmax axes and dropout for projected tensors of `rank`."""
         self._attention_axes = self._resolved_attention_axes(rank)
@@ -388,7 +304,7 @@ class MultiHeadAttention(keras.layers.Layer):
             self._dot_product_equation,
             self._combine_equation,
             scores_rank,
-        ) = _attention_equations(rank, self._attention_axes)
+        ) = attention_equations(rank, self._attention_axes)
         self._softmax_axes = tuple(
             range(scores_rank - len(self._attention_axes), scores_rank)
         )
@@ -490,114 +406,9 @@ class MultiHeadAttention(keras.layers.Layer):
             None if key is None else key.shape,
         )
         if cache is not None:
-            if not self._over_sequence:
-                raise ValueError(
-                    "A key/value cache needs inputs of shape (batch, sequence, "
-                    f"features). Received: query.shape={tuple(query.shape)}"
-                )
-            if self.key_dim != self.value_dim:
-                raise ValueError(
-                    "A key/value cache needs key_dim == value_dim. Received: "
-                    f"key_dim={self.key_dim}, value_dim={self.value_dim}"
-                )
+            self._check_cache_supported(query)
 
-    # -- projections -------------------------------------------------------
-
-    def _project_inputs(self, query, value, key, project_keys, self_attention_allowed):
-        """Query, key and value heads; key and value are None unless `project_keys`."""
-        projections = (self._query_dense, self._key_dense, self._value_dense)
-        self_attention = value is query and (key is None or key is query)
-        if (
-            self_attention
-            and self_attention_allowed
-            and all(map(_use_flattened_kernel, projections))
-        ):
-            return self._project_self_attention(query)
-        query_heads = self._apply_projection(self._query_dense, query)
-        if not project_keys or value is None:
-            return query_heads, None, None
-        key_heads = self._apply_projection(self._key_dense, value if key is None else key)
-        value_heads = self._apply_projection(self._value_dense, value)
-        return query_heads, key_heads, value_heads
-
-    def _apply_projection(self, projection, inputs):
-        if not _use_flattened_kernel(projection):
-            with warnings.catch_warnings():
-                # This layer applies the inputs' Keras masks itself; the
-                # projection need not keep them (nor warn that it drops them).
-                warnings.filterwarnings("ignore", message=_MASK_DROPPED_WARNING)
-                return projection(inputs)
-        # One matrix product on the flattened kernel: the same numbers as
-        # the EinsumDense, and a MatMul in exported graphs.
-        kernel = projection.kernel
-        heads, head_dim = kernel.shape[-2:]
-        bias = projection.bias
-        projected = flat_matmul(
-            inputs,
-            ops.reshape(kernel, (kernel.shape[0], heads * head_dim)),
-            None if bias is None else ops.reshape(bias, (heads * head_dim,)),
-        )
-        projected = projection.activation(projected)  # linear but for the gate's sigmoid
-        return _split_heads(projected, heads, head_dim)
-
-    def _project_self_attention(self, inputs):
-        """Q, K and V of one input with a single matrix product."""
-        projections = (self._query_dense, self._key_dense, self._value_dense)
-        kernels = [ops.reshape(p.kernel, (p.kernel.shape[0], -1)) for p in projections]
-        bias = None
-        if self.use_bias:
-            bias = ops.concatenate([ops.reshape(p.bias, (-1,)) for p in projections], axis=-1)
-        projected = flat_matmul(inputs, ops.concatenate(kernels, axis=-1), bias)
-        qk_size = self.num_heads * self.key_dim
-        # One split, not three slices: its gradient is one concatenation, where
-        # each slice's gradient would be a zero-padded tensor of the full width.
-        query, key, value = ops.split(projected, [qk_size, 2 * qk_size], axis=-1)
-        return (
-            _split_heads(query, self.num_heads, self.key_dim),
-            _split_heads(key, self.num_heads, self.key_dim),
-            _split_heads(value, self.num_heads, self.value_dim),
-        )
-
-    def _project_output(self, attended):
-        projection = self._output_dense
-        if not _use_flattened_kernel(projection):
-            return projection(attended)
-        kernel = projection.kernel  # (heads, value_dim, *output_shape)
-        features = self.num_heads * self.value_dim
-        shape = ops.shape(attended)
-        merged = ops.reshape(attended, tuple(shape[:-2]) + (features,))
-        bias = projection.bias
-        output = flat_matmul(
-            merged,
-            ops.reshape(kernel, (features, -1)),
-            None if bias is None else ops.reshape(bias, (-1,)),
-        )
-        output_shape = tuple(kernel.shape[2:])
-        if len(output_shape) > 1:
-            output = ops.reshape(output, tuple(shape[:-2]) + output_shape)
-        return output
-
-    def compute_key_value_cache(self, value, key=None):
-        """Keys and values of `value` (and `key`) as a cache for `call`.
-
-        Returns a tensor `(batch, 2, key_len, num_heads, key_dim)`: pass it as
-        `cache` (without `cache_update_index`) to attend to these keys and
-        values without projecting them again, e.g. a decoder's
-        cross-attention to a fixed encoder output.
-        """
-        if self.key_dim != self.value_dim:
-            raise ValueError(
-                "A key/value cache needs key_dim == value_dim. Received: "
-                f"key_dim={self.key_dim}, value_dim={self.value_dim}"
-            )
-        key_heads = self._apply_projection(self._key_dense, value if key is None else key)
-        value_heads = self._apply_projection(self._value_dense, value)
-        if self.use_rope:
-            positions = self._positions(ops.shape(key_heads)[1], 0)
-            key_heads = apply_rotary_embedding(key_heads, positions, self.rope_max_wavelength)
-        return ops.stack([key_heads, value_heads], axis=1)
-
-    # -- rotary embeddings and the cache -------------------------------------
+    # -- rotary embeddings -----------------------------------------------------
 
     def _rotate(self, query_heads, key_heads, start_index):
         query_heads = apply_rotary_embedding(
@@ -615,13 +426,6 @@ class MultiHeadAttention(keras.layers.Layer):
 
     def _positions(self, length, start):
         return ops.cast(ops.arange(length), "float32") + ops.cast(start, "float32")
-
-    def _read_and_update_cache(self, cache, key_heads, value_heads, update_index):
-        if update_index is not None:
-            update = ops.stack([key_heads, value_heads], axis=1)
-            cache = write_cache(cache, ops.cast(update, cache.dtype), update_index)
-        compute_dtype = self.compute_dtype
-        return ops.cast(cache[:, 0], compute_dtype), ops.cast(cache[:, 1], compute_dtype), cache
 
     # -- masks (Keras's override points) ---------------------------------------
 
@@ -878,137 +682,7 @@ class MultiHeadAttention(keras.layers.Layer):
         )
         return config
 
-    def load_own_variables(self, store):
-        if len(store.keys()) == 0:
-            return super().load_own_variables(store)
-        # Files written before the projections became sublayers hold their
-        # weights on this layer itself: query, key, value and output kernels,
-        # each followed by its bias.
-        projections = [self._query_dense, self._key_dense, self._value_dense, self._output_dense]
-        variables = [variable for p in projections for variable in p.variables]
-        if len(store.keys()) != len(variables):
-            raise ValueError(
-                f"Layer '{self.name}' expected {len(variables)} variables in the "
-                f"former layout, but received {len(store.keys())} during loading."
-            )
-        for index, variable in enumerate(variables):
-            variable.assign(store[str(index)])
-        # Keras loads the sublayers next, from paths that file does not have.
-        for projection in projections:
-            projection.load_own_variables = _skip_one_empty_load(projection)
-
-
-def _skip_one_empty_load(projection):
-    """A one-time `load_own_variables` for a projection its parent has loaded."""
-
-    def load_own_variables(store):
-        del projection.load_own_variables  # back to EinsumDense's own
-        if len(store.keys()):
-            projection.load_own_variables(store)
-
-    return load_own_variables
-
 
 def _as_saved(argument):
     """An int as given, a sequence as a list: what a `.keras` file gives back."""
     return list(argument) if isinstance(argument, (tuple, list)) else argument
-
-
-def _use_flattened_kernel(projection):
-    """Whether this layer may multiply by `projection`'s flattened kernel itself."""
-    return _FLATTENED_PROJECTIONS.get(keras.backend.backend(), False) and kernel_gives_output(
-        projection
-    )
-
-
-def _split_heads(x, heads, head_dim):
-    shape = ops.shape(x)
-    return ops.reshape(x, tuple(shape[:-1]) + (heads, head_dim))
-
-
-def _standardize_output_shape(output_shape):
-    if output_shape is None:
-        return None
-    shape = (output_shape,) if isinstance(output_shape, int) else output_shape
-    if not isinstance(shape, (tuple, list)) or not shape or not all(
-        isinstance(size, int) and not isinstance(size, bool) and size > 0 for size in shape
-    ):
-        raise ValueError(
-            f"Invalid `output_shape`: expected a positive int or a tuple of them. "
-            f"Received: output_shape={output_shape!r}"
-        )
-    return tuple(shape)
-
-
-def _standardize_attention_axes(attention_axes):
-    if attention_axes is None:
-        return None
-    axes = (attention_axes,) if isinstance(attention_axes, int) else attention_axes
-    if not isinstance(axes, (tuple, list)) or not axes or not all(
-        isinstance(axis, int) and not isinstance(axis, bool) for axis in axes
-    ):
-        raise ValueError(
-            "`attention_axes` must be an int or a tuple of ints. "
-            f"Received: attention_axes={attention_axes!r}"
-        )
-    return tuple(axes)
-
-
-def _projection_equation(free_dims, bound_dims, output_dims):
-    """EinsumDense equation and bias axes: `free_dims` kept, `bound_dims` contracted."""
-    letters = string.ascii_lowercase
-    free = letters[:free_dims]
-    bound = letters[free_dims : free_dims + bound_dims]
-    output = letters[free_dims + bound_dims : free_dims + bound_dims + output_dims]
-    return f"{free}{bound},{bound}{output}->{free}{output}", output
-
-
-def _attention_equations(rank, attention_axes):
-    """Keras's einsum equations for attention over `attention_axes`.
-
-    Projected tensors are `(batch, <other dims>, <attention dims>, heads, dim)`;
-    every axis that is not an attention axis or the last is a batch axis of the
-    product. Returns `(dot_product_equation, combine_equation, scores_rank)`,
-    the dot product taking `(key, query)` and the combination
-    `(scores, value)`, as in keras.layers.MultiHeadAttention.
-    """
-    letters = string.ascii_lowercase
-    target = letters[:rank]
-    batch_axes = [axis for axis in range(rank - 1) if axis not in attention_axes]
-    source = list(target)
-    for offset, axis in enumerate(attention_axes):
-        source[axis] = letters[rank + offset]
-    source = "".join(source)
-    product = (
-        "".join(target[axis] for axis in batch_axes)
-        + "".join(target[axis] for axis in attention_axes)
-        + "".join(source[axis] for axis in attention_axes)
-    )
-    return f"{source},{target}->{product}", f"{product},{source}->{target}", len(product)
-
-
-def write_cache(cache, update, start_index):
-    """`cache` `(batch, 2, max_length, heads, dim)` with `update` `(batch, 2,
-    length, heads, dim)` written at sequence positions `start_index...`.
-
-    On TensorFlow this is a `TensorScatterUpdate` (ONNX `ScatterND`), not
-    `ops.slice_update`'s `XlaDynamicUpdateSlice`: that op is missing from
-    TF Serving model server builds (tensorflow/serving#2217), and the scatter
-    is as fast in the generation loop (one write per decoder layer and step).
-    Other backends keep the dynamic-update-slice XLA compiles in place.
-    """
-    if keras.backend.backend() != "tensorflow":
-        return ops.slice_update(cache, (0, 0, start_index, 0, 0), update)
-    shape = ops.shape(update)
-    batch_positions, key_or_value, sequence_positions = ops.meshgrid(
-        ops.arange(shape[0]),
-        ops.arange(2),
-        ops.arange(shape[2]) + ops.cast(start_index, "int32"),
-        indexing="ij",
-    )
-    indices = ops.stack([batch_positions, key_or_value, sequence_positions], axis=-1)
-    return ops.scatter_update(
-        cache,
-        ops.reshape(indices, (-1, 3)),
-        ops.reshape(update, (-1, shape[3], shape[4])),
-    )

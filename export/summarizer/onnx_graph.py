@@ -25,7 +25,7 @@ same weights), converted with tf2onnx (opset 18, dynamic batch and source axes):
   so repeated source tokens sum as in TensorFlow.
 
 The cache write is a `TensorScatterUpdate` (ONNX `ScatterND`; see
-`keras_attention.multi_head_attention.write_cache`).
+`keras_attention.key_value_cache.write_cache`).
 Both files are loaded in onnxruntime and checked against TensorFlow for a few
 greedy steps right after writing. `summarizer_onnx_config` is the
 `onnx/config.json` that `OnnxSummarizer.load` reads.
