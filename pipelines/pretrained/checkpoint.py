@@ -7,27 +7,30 @@
 Weights come only from `model.safetensors` (or a sharded
 `model.safetensors.index.json`), read with safetensors' NumPy API
 (pipelines/pretrained/safetensors_reader.py): no PyTorch, and never a pickle
-(`pytorch_model.bin` files can run arbitrary code when loaded).
-Everything is checked before a layer is built, and before any tensor data is read:
+(`pytorch_model.bin` files can run arbitrary code when loaded). Everything is
+checked before a layer is built, and before any tensor data is read:
 config.json against its schema (pipelines/pretrained/schema.py), the number of
 layers it claims against the layers the weights hold, and every tensor's name,
-dtype and shape (from the safetensors headers) against the config, with one
-`UserInputError` that lists all that is wrong. Tensors are then read one at a
-time as float32, and one holding a NaN or an infinity is refused.
+dtype and shape (from the safetensors headers) against the config (the names and
+shapes: pipelines/pretrained/bert_weights.py), with one `UserInputError` that
+lists all that is wrong. Tensors are then read one at a time as float32, and one
+holding a NaN or an infinity is refused.
 """
 
 import dataclasses
 import os
-import re
 
 from pipelines.common.errors import UserInputError
 from pipelines.common.run_files import files_sha256
+from pipelines.pretrained.bert_weights import check_layer_count
+from pipelines.pretrained.bert_weights import check_tensor_shapes
+from pipelines.pretrained.bert_weights import is_ignored
+from pipelines.pretrained.bert_weights import normalise_weights
 from pipelines.pretrained.known_checkpoints import known_checkpoint_name
 from pipelines.pretrained.known_checkpoints import resolve_checkpoint_dir
 from pipelines.pretrained.safetensors_reader import find_weight_files
 from pipelines.pretrained.safetensors_reader import read_headers
 from pipelines.pretrained.safetensors_reader import read_tensors
-from pipelines.pretrained.safetensors_reader import shape_problems
 from pipelines.pretrained.schema import CONFIG_SCHEMA
 from pipelines.pretrained.schema import CONFIG_SIZES
 from pipelines.pretrained.schema import HF_ACTIVATIONS
@@ -38,21 +41,6 @@ from pipelines.pretrained.schema import read_checkpoint_json
 CONFIG_FILE = "config.json"
 README_FILE = "README.md"
 CONFIG_FIX = "fix config.json"
-
-# Tensors a BERT file may hold that are not encoder weights, ignored rather than
-# reported as "unexpected": `embeddings.position_ids` is a constant buffer (0..P-1)
-# the encoder recomputes; `cls.*` are the pretraining heads (masked LM, next
-# sentence) of BertForPreTraining/BertForMaskedLM; `classifier.*` and
-# `qa_outputs.*` are the task heads of fine-tuned checkpoints, which a new task
-# replaces with its own freshly initialised head.
-IGNORED_TENSORS = ("embeddings.position_ids",)
-IGNORED_PREFIXES = ("cls.", "classifier.", "qa_outputs.")
-# BertForSequenceClassification, BertForPreTraining, ... nest the encoder under `bert.`.
-MODEL_PREFIX = "bert."
-# TensorFlow-era checkpoints name the LayerNorm scale and offset gamma and beta.
-LEGACY_SUFFIXES = {".LayerNorm.gamma": ".LayerNorm.weight", ".LayerNorm.beta": ".LayerNorm.bias"}
-POOLER_PREFIX = "pooler."
-ENCODER_LAYER = re.compile(r"encoder\.layer\.(\d+)\.")
 
 
 @dataclasses.dataclass
@@ -106,8 +94,8 @@ class Checkpoint:
     """A checkpoint read from disk: where it came from, its settings and its float32 weights.
 
     `weights` uses the canonical `BertModel` names (`embeddings.*`,
-    `encoder.layer.N.*`, and `pooler.*` when the file has it), Linear weights
-    shaped (out, in) as in PyTorch.
+    `encoder.layer.N.*`, and `pooler.*` when the file has it; bert_weights.py),
+    Linear weights shaped (out, in) as in PyTorch.
     """
 
     path: str
@@ -178,99 +166,6 @@ def read_config(path):
         path, CONFIG_SCHEMA, CONFIG_FIX, max_bytes=MAX_CONFIG_BYTES,
         missing="a Hugging Face checkpoint directory needs its config.json beside the weights",
     )
-
-
-def canonical_name(name):
-    """The `BertModel` name of a stored tensor: no `bert.` prefix, no legacy gamma/beta."""
-    name = name.removeprefix(MODEL_PREFIX)
-    for legacy, current in LEGACY_SUFFIXES.items():
-        if name.endswith(legacy):
-            return name[: -len(legacy)] + current
-    return name
-
-
-def is_ignored(stored_name):
-    name = canonical_name(stored_name)
-    return name in IGNORED_TENSORS or name.startswith(IGNORED_PREFIXES)
-
-
-def normalise_weights(tensors):
-    """The tensors (or their shapes) under their canonical names (two stored names for one
-    tensor is an error)."""
-    weights = {}
-    stored_names = {}
-    for stored_name, tensor in tensors.items():
-        name = canonical_name(stored_name)
-        if name in weights:
-            raise UserInputError(
-                f"tensor {name!r} is stored twice (as {stored_names[name]!r} and {stored_name!r}); "
-                "keep one of them in the checkpoint"
-            )
-        weights[name] = tensor
-        stored_names[name] = stored_name
-    return weights
-
-
-def expected_tensor_shapes(settings):
-    """Every `BertModel` tensor name → its shape (Linear weights are (out, in)); pooler included."""
-    hidden, intermediate = settings.hidden_dim, settings.intermediate_dim
-    shapes = {
-        "embeddings.word_embeddings.weight": (settings.vocabulary_size, hidden),
-        "embeddings.position_embeddings.weight": (settings.max_positions, hidden),
-        "embeddings.token_type_embeddings.weight": (settings.type_vocabulary_size, hidden),
-        "embeddings.LayerNorm.weight": (hidden,),
-        "embeddings.LayerNorm.bias": (hidden,),
-    }
-    for layer in range(settings.num_layers):
-        prefix = f"encoder.layer.{layer}."
-        shapes.update(linear_shapes(prefix + "attention.self.query", hidden, hidden))
-        shapes.update(linear_shapes(prefix + "attention.self.key", hidden, hidden))
-        shapes.update(linear_shapes(prefix + "attention.self.value", hidden, hidden))
-        shapes.update(linear_shapes(prefix + "attention.output.dense", hidden, hidden))
-        shapes.update(layer_norm_shapes(prefix + "attention.output.LayerNorm", hidden))
-        shapes.update(linear_shapes(prefix + "intermediate.dense", hidden, intermediate))
-        shapes.update(linear_shapes(prefix + "output.dense", intermediate, hidden))
-        shapes.update(layer_norm_shapes(prefix + "output.LayerNorm", hidden))
-    shapes.update(linear_shapes("pooler.dense", hidden, hidden))
-    return shapes
-
-
-def linear_shapes(prefix, in_dim, out_dim):
-    return {f"{prefix}.weight": (out_dim, in_dim), f"{prefix}.bias": (out_dim,)}
-
-
-def layer_norm_shapes(prefix, dim):
-    return {f"{prefix}.weight": (dim,), f"{prefix}.bias": (dim,)}
-
-
-def check_layer_count(shapes, settings, source):
-    """config.json may not claim more layers than the weights hold.
-
-    Checked before the expected tensors are listed, so that a config claiming
-    millions of layers costs no more time or memory than one claiming three.
-    """
-    layers = {int(match.group(1)) for name in shapes if (match := ENCODER_LAYER.match(name))}
-    present = max(layers) + 1 if layers else 0
-    if settings.num_layers > present:
-        raise UserInputError(
-            f"{source}: num_hidden_layers is {settings.num_layers}, but the weights hold "
-            f"{present} layer{'' if present == 1 else 's'}; fix num_hidden_layers in config.json "
-            "or use the config.json saved with these weights"
-        )
-
-
-def check_tensor_shapes(shapes, settings, source):
-    """One error listing every missing, unexpected and wrongly shaped tensor, if any.
-
-    `shapes` maps canonical tensor names to their shapes (tuples, from the headers).
-    A checkpoint without a pooler is complete; one with part of a pooler is not.
-    """
-    problems = shape_problems(shapes, expected_tensor_shapes(settings), optional_prefixes=(POOLER_PREFIX,))
-    if problems:
-        raise UserInputError(
-            f"{source}: the weights do not match config.json ({problems}); "
-            "use the config.json saved with these weights"
-        )
 
 
 def read_licence(readme_path):
