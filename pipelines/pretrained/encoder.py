@@ -14,6 +14,19 @@ import keras
 import numpy as np
 
 import keras_attention
+from pipelines.pretrained.bert_weights import ATTENTION_NORM
+from pipelines.pretrained.bert_weights import ATTENTION_OUTPUT
+from pipelines.pretrained.bert_weights import ATTENTION_PROJECTIONS
+from pipelines.pretrained.bert_weights import EMBEDDINGS_NORM
+from pipelines.pretrained.bert_weights import INTERMEDIATE
+from pipelines.pretrained.bert_weights import OUTPUT
+from pipelines.pretrained.bert_weights import OUTPUT_NORM
+from pipelines.pretrained.bert_weights import POSITION_EMBEDDINGS
+from pipelines.pretrained.bert_weights import TOKEN_TYPE_EMBEDDINGS
+from pipelines.pretrained.bert_weights import WORD_EMBEDDINGS
+from pipelines.pretrained.bert_weights import bias_name
+from pipelines.pretrained.bert_weights import layer_name
+from pipelines.pretrained.bert_weights import weight_name
 from pipelines.pretrained.checkpoint import Checkpoint
 from pipelines.pretrained.checkpoint import EncoderSettings
 from pipelines.pretrained.checkpoint import read_checkpoint
@@ -122,8 +135,9 @@ def load_encoder_weights(model, checkpoint, name_prefix=""):
     """Copies a checkpoint's encoder tensors into the encoder layers of `model`.
 
     `model` holds layers named as `apply_pretrained_encoder` names them; the
-    checkpoint's tensors have Hugging Face names and layouts (dense kernels
-    stored `(out, in)`). Every tensor is checked for shape before any is set.
+    checkpoint's tensors have Hugging Face names (bert_weights.py) and layouts
+    (dense kernels stored `(out, in)`). Every tensor is checked for shape before
+    any is set.
     """
     assign_checked(encoder_weight_assignments(model, checkpoint.weights, checkpoint.settings, name_prefix))
 
@@ -156,11 +170,11 @@ def encoder_weight_assignments(model, weights, settings, name_prefix=""):
     """(variable, array) pairs: every encoder variable of `model` and its checkpoint value."""
     embedding = model.get_layer(name_prefix + EMBEDDING_LAYER)
     pairs = [
-        (embedding.token_embedding.embeddings, weights["embeddings.word_embeddings.weight"]),
-        (embedding.token_type_embedding.embeddings, weights["embeddings.token_type_embeddings.weight"]),
-        (embedding.position_embedding.position_embeddings, weights["embeddings.position_embeddings.weight"]),
-        (embedding.norm.gamma, weights["embeddings.LayerNorm.weight"]),
-        (embedding.norm.beta, weights["embeddings.LayerNorm.bias"]),
+        (embedding.token_embedding.embeddings, weights[weight_name(WORD_EMBEDDINGS)]),
+        (embedding.token_type_embedding.embeddings, weights[weight_name(TOKEN_TYPE_EMBEDDINGS)]),
+        (embedding.position_embedding.position_embeddings, weights[weight_name(POSITION_EMBEDDINGS)]),
+        (embedding.norm.gamma, weights[weight_name(EMBEDDINGS_NORM)]),
+        (embedding.norm.beta, weights[bias_name(EMBEDDINGS_NORM)]),
     ]
     for index in range(settings.num_layers):
         block = model.get_layer(name_prefix + encoder_block_name(index))
@@ -177,27 +191,28 @@ def layer_weight_assignments(weights, settings, index, attention, attention_norm
     warm-started decoder block's self-attention side)."""
     width, heads = settings.hidden_dim, settings.num_heads
     head_dim = width // heads
-    prefix = f"encoder.layer.{index}."
 
-    def tensor(name):
-        return weights[prefix + name]
+    def weight(sublayer):
+        return weights[weight_name(layer_name(index, sublayer))]
+
+    def bias(sublayer):
+        return weights[bias_name(layer_name(index, sublayer))]
 
     pairs = []
-    for projection in ("query", "key", "value"):
-        kernel = tensor(f"attention.self.{projection}.weight").T  # (in, out)
+    for projection, sublayer in ATTENTION_PROJECTIONS.items():
+        kernel = weight(sublayer).T  # (in, out)
         pairs.append((getattr(attention, f"{projection}_kernel"), kernel.reshape(width, heads, head_dim)))
-        bias = tensor(f"attention.self.{projection}.bias")
-        pairs.append((getattr(attention, f"{projection}_bias"), bias.reshape(heads, head_dim)))
-    output_kernel = tensor("attention.output.dense.weight").T
+        pairs.append((getattr(attention, f"{projection}_bias"), bias(sublayer).reshape(heads, head_dim)))
+    output_kernel = weight(ATTENTION_OUTPUT).T
     return pairs + [
         (attention.output_kernel, output_kernel.reshape(heads, head_dim, width)),
-        (attention.output_bias, tensor("attention.output.dense.bias")),
-        (attention_norm.gamma, tensor("attention.output.LayerNorm.weight")),
-        (attention_norm.beta, tensor("attention.output.LayerNorm.bias")),
-        (feed_forward.intermediate_dense.kernel, tensor("intermediate.dense.weight").T),
-        (feed_forward.intermediate_dense.bias, tensor("intermediate.dense.bias")),
-        (feed_forward.output_dense.kernel, tensor("output.dense.weight").T),
-        (feed_forward.output_dense.bias, tensor("output.dense.bias")),
-        (feed_forward_norm.gamma, tensor("output.LayerNorm.weight")),
-        (feed_forward_norm.beta, tensor("output.LayerNorm.bias")),
+        (attention.output_bias, bias(ATTENTION_OUTPUT)),
+        (attention_norm.gamma, weight(ATTENTION_NORM)),
+        (attention_norm.beta, bias(ATTENTION_NORM)),
+        (feed_forward.intermediate_dense.kernel, weight(INTERMEDIATE).T),
+        (feed_forward.intermediate_dense.bias, bias(INTERMEDIATE)),
+        (feed_forward.output_dense.kernel, weight(OUTPUT).T),
+        (feed_forward.output_dense.bias, bias(OUTPUT)),
+        (feed_forward_norm.gamma, weight(OUTPUT_NORM)),
+        (feed_forward_norm.beta, bias(OUTPUT_NORM)),
     ]

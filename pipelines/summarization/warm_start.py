@@ -24,6 +24,12 @@ import string
 import numpy as np
 
 from pipelines.common.errors import UserInputError
+from pipelines.pretrained.bert_weights import EMBEDDINGS_NORM
+from pipelines.pretrained.bert_weights import POSITION_EMBEDDINGS
+from pipelines.pretrained.bert_weights import TOKEN_TYPE_EMBEDDINGS
+from pipelines.pretrained.bert_weights import WORD_EMBEDDINGS
+from pipelines.pretrained.bert_weights import bias_name
+from pipelines.pretrained.bert_weights import weight_name
 from pipelines.pretrained.encoder import assign_checked
 from pipelines.pretrained.encoder import encoder_weight_assignments
 from pipelines.pretrained.encoder import layer_weight_assignments
@@ -133,14 +139,14 @@ def warm_start_assignments(model, checkpoint, checkpoint_vocabulary, decoder_tok
     embedding = model.get_layer(DECODER_EMBEDDING)
     rows = checkpoint_rows(decoder_tokens, checkpoint_vocabulary)
     pairs += [
-        (embedding.embeddings, weights["embeddings.word_embeddings.weight"][rows]),
-        (embedding.type_embedding, weights["embeddings.token_type_embeddings.weight"][0]),
+        (embedding.embeddings, weights[weight_name(WORD_EMBEDDINGS)][rows]),
+        (embedding.type_embedding, weights[weight_name(TOKEN_TYPE_EMBEDDINGS)][0]),
         (
             embedding.position_embedding.position_embeddings,
-            weights["embeddings.position_embeddings.weight"][: embedding.max_length],
+            weights[weight_name(POSITION_EMBEDDINGS)][: embedding.max_length],
         ),
-        (embedding.norm.gamma, weights["embeddings.LayerNorm.weight"]),
-        (embedding.norm.beta, weights["embeddings.LayerNorm.bias"]),
+        (embedding.norm.gamma, weights[weight_name(EMBEDDINGS_NORM)]),
+        (embedding.norm.beta, weights[bias_name(EMBEDDINGS_NORM)]),
     ]
     for index, source in enumerate(source_layers):
         block = model.get_layer(decoder_block_name(index))

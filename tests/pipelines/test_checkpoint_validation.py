@@ -17,7 +17,7 @@ import pytest
 from pipelines.classification.cli import main as classification_main
 from pipelines.common.errors import UserInputError
 from pipelines.common.finite import non_finite_count
-from pipelines.pretrained import checkpoint as checkpoint_module
+from pipelines.pretrained import safetensors_reader
 from pipelines.pretrained.checkpoint import read_checkpoint
 from pipelines.pretrained.tokenizer import checkpoint_tokenizer
 from pipelines.summarization.cli import main as summarization_main
@@ -191,7 +191,7 @@ def test_shapes_come_from_the_headers_before_any_tensor_is_read(tmp_path, monkey
     def no_data(*arguments):
         raise AssertionError("tensor data was read")
 
-    monkeypatch.setattr(checkpoint_module, "read_float32", no_data)
+    monkeypatch.setattr(safetensors_reader, "read_float32", no_data)
     expected = r"wrong shape: embeddings.position_embeddings.weight expected \(32, 8\), found \(128, 8\)"
     with pytest.raises(UserInputError, match=expected):
         read_checkpoint(directory)

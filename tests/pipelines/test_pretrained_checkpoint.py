@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from pipelines.common.errors import UserInputError
+from pipelines.pretrained.bert_weights import expected_tensor_shapes
 from pipelines.pretrained.checkpoint import EncoderSettings
-from pipelines.pretrained.checkpoint import expected_tensor_shapes
 from pipelines.pretrained.checkpoint import read_checkpoint
 from pipelines.pretrained.known_checkpoints import resolve_checkpoint_dir
 from tiny_bert import shard_paths
