@@ -33,10 +33,9 @@ from pipelines.pretrained.checkpoint import EncoderSettings
 from pipelines.pretrained.encoder import EMBEDDING_LAYER
 from pipelines.pretrained.encoder import apply_pretrained_encoder
 from pipelines.pretrained.encoder import checkpoint_block_arguments
-from pipelines.summarization.bert_tied_embedding import BertTiedEmbedding
+from pipelines.summarization import tied_embedding  # noqa: F401  (registers the embeddings' former names)
 from pipelines.summarization.pointer_generator import PointerGenerator
 from pipelines.summarization.pointer_generator import SourceIdMap
-from pipelines.summarization.tied_embedding import TiedEmbedding
 
 # The model's input names (also the keys of the datasets' input dicts).
 ENCODER_IDS = "encoder_ids"
@@ -77,7 +76,7 @@ def build_summarizer(config):
         return build_warm_started_summarizer(config)
     encoder_ids = keras.Input(shape=(None,), dtype="int32", name=ENCODER_IDS)
     decoder_ids = keras.Input(shape=(None,), dtype="int32", name=DECODER_IDS)
-    embedding = TiedEmbedding(
+    embedding = keras_attention.TiedEmbedding(
         config.vocabulary_size, config.hidden_dim, dropout=config.dropout, name=EMBEDDING
     )
     block_arguments = dict(
@@ -165,7 +164,7 @@ def build_warm_started_summarizer(config):
     encoder_ids = keras.Input(shape=(None,), dtype="int32", name=ENCODER_IDS)
     decoder_ids = keras.Input(shape=(None,), dtype="int32", name=DECODER_IDS)
     encoded = apply_pretrained_encoder(encoder_ids, settings)
-    embedding = BertTiedEmbedding(
+    embedding = keras_attention.BertTiedEmbedding(
         config.vocabulary_size,
         settings.hidden_dim,
         max_length=settings.max_positions,

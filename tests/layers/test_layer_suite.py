@@ -62,6 +62,25 @@ CASES = {
         expected_output_shape=(BATCH, TIME, FEATURES),
         expected_num_trainable_weights=5,
     ),
+    "tied_embedding": dict(
+        layer_cls=ka.TiedEmbedding,
+        init_kwargs={"vocabulary_size": 10, "embedding_dim": FEATURES, "dropout": 0.1},
+        input_data=TOKEN_IDS,
+        expected_output_shape=(BATCH, TIME, FEATURES),
+        expected_num_trainable_weights=2,
+    ),
+    "bert_tied_embedding": dict(
+        layer_cls=ka.BertTiedEmbedding,
+        init_kwargs={
+            "vocabulary_size": 10,
+            "embedding_dim": FEATURES,
+            "max_length": 8,
+            "dropout": 0.1,
+        },
+        input_data=TOKEN_IDS,
+        expected_output_shape=(BATCH, TIME, FEATURES),
+        expected_num_trainable_weights=6,
+    ),
     "multi_head_self_attention": dict(
         layer_cls=ka.MultiHeadAttention,
         init_kwargs={"num_heads": 2, "key_dim": 4, "dropout": 0.1},

@@ -1,25 +1,25 @@
-"""The decoder's input and output embedding when it starts from a BERT-family checkpoint."""
-
 import keras
 from keras import ops
 
-import keras_attention
-from pipelines.summarization.tied_embedding import OutputTiedEmbedding
+from keras_attention.positional_encoding import LearnedPositionalEncoding
+from keras_attention.tied_embedding import OutputTiedEmbedding
+from keras_attention.validation import check_positive_int
+from keras_attention.validation import check_rate
 
 
-@keras.saving.register_keras_serializable(package="pipelines.summarization")
+@keras.saving.register_keras_serializable(package="keras_attention")
 class BertTiedEmbedding(OutputTiedEmbedding):
     """BERT's input embedding (token + type-0 + learned positions, LayerNorm),
     reversible into logits with the same token table.
 
-    The decoder of a warm-started summarizer reads its tokens as the checkpoint
-    embeds them, and writes them with the same vectors: `layer(token_ids,
-    start_index=0)` embeds ids (0 is padding and becomes the Keras mask) from
-    position `start_index`; `layer(hidden, reverse=True)` gives the logits
-    `hidden · tableᵀ + bias`. Its table holds only the decoder's vocabulary,
-    rows copied from the checkpoint's (see `warm_start.py`). The token-type
-    table is reduced to its row 0, the only type a decoder uses. Logits are
-    float32.
+    A decoder that starts from a BERT-family checkpoint reads its tokens as the
+    checkpoint embeds them, and writes them with the same vectors:
+    `layer(token_ids, start_index=0)` embeds ids (0 is padding and becomes the
+    Keras mask) from position `start_index`; `layer(hidden, reverse=True)`
+    gives the logits `hidden · tableᵀ + bias`. The token-type table is reduced
+    to its row 0, the only type a decoder uses. Logits are float32. Unlike
+    `BertEmbedding`, which keeps each table in a sublayer, the layer is the
+    token table (a `keras.layers.ReversibleEmbedding`).
 
     The weights are stored as the table, the output bias, then the type row.
 
@@ -50,6 +50,7 @@ class BertTiedEmbedding(OutputTiedEmbedding):
     (1, 3, 100)
 
     References:
+        - [Devlin et al., 2019](https://arxiv.org/abs/1810.04805)
         - [Rothe et al., 2020](https://arxiv.org/abs/1907.12461)
     """
 
@@ -58,11 +59,10 @@ class BertTiedEmbedding(OutputTiedEmbedding):
     def __init__(
         self, vocabulary_size, embedding_dim, max_length, layer_norm_epsilon=1e-12, dropout=0.0, **kwargs
     ):
-        for name, value in (
-            ("vocabulary_size", vocabulary_size), ("embedding_dim", embedding_dim), ("max_length", max_length)
-        ):
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value}")
+        check_positive_int("vocabulary_size", vocabulary_size)
+        check_positive_int("embedding_dim", embedding_dim)
+        check_positive_int("max_length", max_length)
+        check_rate("dropout", dropout)
         initializer = keras.initializers.TruncatedNormal(stddev=0.02)
         super().__init__(
             vocabulary_size,
@@ -77,7 +77,7 @@ class BertTiedEmbedding(OutputTiedEmbedding):
         self.max_length = max_length
         self.layer_norm_epsilon = layer_norm_epsilon
         self.dropout = dropout
-        self.position_embedding = keras_attention.LearnedPositionalEncoding(
+        self.position_embedding = LearnedPositionalEncoding(
             max_length, initializer=initializer, dtype=self.dtype_policy, name="position_embedding"
         )
         self.norm = keras.layers.LayerNormalization(
