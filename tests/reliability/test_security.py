@@ -33,15 +33,36 @@ def python_files():
                     yield os.path.join(directory, name)
 
 
+# A layer's or model's `from_config` / `compile_from_config` runs inside Keras's own
+# `load_model`, and a `deserialize_keras_object` there inherits that load's safe_mode:
+# nested deserialization, not a second way in.
+NESTED_DESERIALIZERS = {"from_config", "compile_from_config"}
+
+
+def calls_inside(tree, function_names):
+    """The Call nodes inside functions named one of `function_names`."""
+    return {
+        id(node)
+        for function in ast.walk(tree)
+        if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) and function.name in function_names
+        for node in ast.walk(function)
+        if isinstance(node, ast.Call)
+    }
+
+
 def calls_and_imports(path):
-    """(called names, imported top-level modules, keyword arguments) of one source file."""
+    """(called names, imported top-level modules, keyword arguments) of one source file;
+    `deserialize_keras_object` inside a `from_config` is nested, not counted."""
     with open(path, encoding="utf-8") as file:
         tree = ast.parse(file.read(), path)
+    nested = calls_inside(tree, NESTED_DESERIALIZERS)
     called, imported, keywords = set(), set(), []
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             function = node.func
-            called.add(function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", ""))
+            name = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")
+            if not (name == "deserialize_keras_object" and id(node) in nested):
+                called.add(name)
             keywords += [(keyword.arg, ast.unparse(keyword.value)) for keyword in node.keywords]
         elif isinstance(node, ast.Import):
             imported.update(alias.name.split(".")[0] for alias in node.names)
@@ -82,6 +103,24 @@ def lambda_model(function, num_classes=2):
 
 
 LAMBDAS = {"python-lambda": lambda x: x * 2.0, "named-function": keras.ops.abs}
+
+
+def test_only_deserialization_nested_in_from_config_is_exempt(tmp_path):
+    source = tmp_path / "module.py"
+    source.write_text(
+        "import keras\n"
+        "class Model(keras.Model):\n"
+        "    @classmethod\n"
+        "    def from_config(cls, config):\n"
+        "        return cls(keras.saving.deserialize_keras_object(config['inner']))\n"
+        "def load(config):\n"
+        "    return keras.saving.deserialize_keras_object(config)\n"
+    )
+    called, _, _ = calls_and_imports(str(source))
+    assert "deserialize_keras_object" in called  # the module-level `load`
+    source.write_text(source.read_text().split("def load")[0])
+    called, _, _ = calls_and_imports(str(source))
+    assert "deserialize_keras_object" not in called
 
 
 @pytest.mark.parametrize("kind", LAMBDAS)
