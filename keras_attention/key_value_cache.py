@@ -24,11 +24,7 @@ class KeyValueCacheMixin:
         values without projecting them again, e.g. a decoder's
         cross-attention to a fixed encoder output.
         """
-        if self.key_dim != self.value_dim:
-            raise ValueError(
-                "A key/value cache needs key_dim == value_dim. Received: "
-                f"key_dim={self.key_dim}, value_dim={self.value_dim}"
-            )
+        self._check_cache_dims()
         key_heads = self._apply_projection(self._key_dense, value if key is None else key)
         value_heads = self._apply_projection(self._value_dense, value)
         if self.use_rope:
@@ -43,6 +39,10 @@ class KeyValueCacheMixin:
                 "A key/value cache needs inputs of shape (batch, sequence, "
                 f"features). Received: query.shape={tuple(query.shape)}"
             )
+        self._check_cache_dims()
+
+    def _check_cache_dims(self):
+        # Keys and values share one cache tensor, so they need one width.
         if self.key_dim != self.value_dim:
             raise ValueError(
                 "A key/value cache needs key_dim == value_dim. Received: "
