@@ -29,7 +29,10 @@ Prints, for a run directory written by `python -m pipelines.summarization train`
    training minutes, drawn into `--curve-png`.
    With the figures of `summary_checks`: names reproduced and invented, repetition,
    and a paired bootstrap of the first run against each other one on their test
-   predictions (`rouge.paired_bootstrap`).
+   predictions (`rouge.paired_bootstrap`). `--recorded-predictions FILE` adds the
+   test predictions of a run whose directory is gone (run directories stay on the
+   machine that trained them; benchmarks/results keeps the 60-minute runs'
+   predictions), so a pair can be completed in a later session.
 5. Truecasing: ROUGE of the test predictions as printed and lower-cased; the
    scorer lower-cases, so the two must be equal.
 
@@ -315,7 +318,6 @@ def comparison_section(summarizers, results):
               f"{speeds.get('beam 4, XLA', '—')} |")
     print("\nGeneration tokens/s: end to end with the key/value cache, encoder included, XLA.\n")
     names_and_repetition_table(results)
-    bootstrap_section(results)
 
 
 def names_and_repetition_table(results):
@@ -334,27 +336,35 @@ def test_predictions(run, test):
     _, path = evaluation_paths(run, test["source"], test["search"]["beams"])
     if not os.path.exists(path):
         return None
+    return read_predictions(path)
+
+
+def read_predictions(path):
+    """`(predictions, references)` of a predictions file (`evaluate`'s JSON Lines, or a
+    copy kept in benchmarks/results without the dialogues)."""
     with open(path, encoding="utf-8") as file:
-        rows = [json.loads(line) for line in file]
+        rows = [json.loads(line) for line in file if line.strip()]
     return [row["prediction"] for row in rows], [row["reference"] for row in rows]
 
 
-def bootstrap_section(results):
-    """Each later run against the first: the mean per-dialogue ROUGE difference with its
-    95% paired bootstrap interval, over the test predictions on disk."""
+def bootstrap_section(results, recorded=()):
+    """Each later run, then each recorded predictions file, against the first run: the mean
+    per-dialogue ROUGE difference with its 95% paired bootstrap interval."""
     runs = list(results)
     first = test_predictions(runs[0], results[runs[0]]["test"])
     if first is None:
         return
+    others = [(os.path.basename(os.path.normpath(run)), test_predictions(run, results[run]["test"]))
+              for run in runs[1:]]
+    others += [(f"recorded: {os.path.basename(path)}", read_predictions(path)) for path in recorded]
     print(f"## Paired bootstrap against {os.path.basename(os.path.normpath(runs[0]))} "
           "(10,000 resamples of the test dialogues, 95% interval)\n")
     print("| run | R-1 difference [interval] | R-2 difference [interval] | R-Lsum difference [interval] |")
     print("|---|---|---|---|")
     first_scores = rouge_scores(*first)
-    for run in runs[1:]:
-        other = test_predictions(run, results[run]["test"])
+    for name, other in others:
         if other is None or other[1] != first[1]:
-            print(f"| {os.path.basename(os.path.normpath(run))} | no test predictions of the same dialogues on disk | | |")
+            print(f"| {name} | no test predictions of the same dialogues on disk | | |")
             continue
         scores = rouge_scores(*other)
         cells = []
@@ -362,7 +372,7 @@ def bootstrap_section(results):
             # first − other: positive when the first run scores higher.
             result = paired_bootstrap(first_scores[rouge_type], scores[rouge_type])
             cells.append(f"{result['difference']:+.2f} [{result['low']:+.2f}, {result['high']:+.2f}]")
-        print(f"| {os.path.basename(os.path.normpath(run))} | " + " | ".join(cells) + " |")
+        print(f"| {name} | " + " | ".join(cells) + " |")
     print("\nA difference is the first run's score minus this run's, per dialogue, averaged; the "
           "first run is better with 95% confidence where the interval's lower end is above 0.\n")
 
@@ -437,6 +447,9 @@ def main(argv=None):
     parser.add_argument("--curve-documents", type=int, default=200,
                         help="validation dialogues scored per snapshot for the learning curves")
     parser.add_argument("--curve-png", help="learning curves of the runs' snapshots (PNG)")
+    parser.add_argument("--recorded-predictions", action="append", default=[], metavar="JSONL",
+                        help="test predictions of a run no longer on disk (e.g. benchmarks/results/"
+                             "samsum_60min/*.jsonl), bootstrapped against the first --run; repeatable")
     args = parser.parse_args(argv)
     runs = args.run or [os.path.join(REPOSITORY, "runs", "samsum")]
 
@@ -462,6 +475,8 @@ def main(argv=None):
         results[run] = {"test": test, "metrics": metrics, "generation": speeds}
     if len(runs) > 1:
         comparison_section(summarizers, results)
+    if len(runs) > 1 or args.recorded_predictions:
+        bootstrap_section(results, args.recorded_predictions)
     if args.curve_png:
         curves_section(summarizers, args.valid, args.curve_documents, args.curve_png)
 
