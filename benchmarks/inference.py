@@ -77,8 +77,11 @@ def parse_arguments():
 def configure_tensorflow(threads):
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # TensorFlow already running (a caller in the same process): keep its threads
+        print(f"TensorFlow was already initialised: its thread pools stay as they are, not {threads} intra-op")
 
 
 def load_runtimes(arguments):

@@ -8,6 +8,7 @@ A second one, whose copy head copies with the last decoder block's cross-attenti
 same parity gate.
 """
 
+import importlib.util
 import json
 import os
 import shutil
@@ -386,3 +387,27 @@ def test_int8_files_and_their_parity_entry(summarizer_run, published, parity_fil
     line = SUMMARIZER_TASK.format_parity_table(report).splitlines()[-1]
     assert line.startswith("int8 ONNX vs float ONNX (beams 4): ") and line.endswith("(reported, not enforced)")
     assert f"ROUGE-1/2/Lsum {'/'.join(f'{value:.2f}' for value in entry['rouge']['onnx_int8'].values())}" in line
+
+
+def test_versus_benchmark_times_both_exports_on_every_search_and_runtime(
+    published, cross_attention_export, parity_file, tmp_path, capsys
+):
+    """`benchmarks/summarizer_versus.py` on the two tiny exports: a row per search and
+    runtime, each runtime's tokens equal to its version's SavedModel's."""
+    spec = importlib.util.spec_from_file_location(
+        "summarizer_versus", os.path.join(REPOSITORY, "benchmarks", "summarizer_versus.py")
+    )
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    figures_path = tmp_path / "versus.json"
+    benchmark.main([published.path, cross_attention_export[1].path, "--texts", parity_file, "--dialogues", "2",
+                    "--rounds", "1", "--threads", "1", "--json", str(figures_path)])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| greedy") or
+            line.startswith(f"| beam {TINY_GENERATION['beams']}")]
+    assert len(rows) == 4, rows  # 2 searches × (SavedModel, onnxruntime with 1 thread)
+    assert all(row.endswith("| 0 / 0 |") for row in rows), rows
+    with open(figures_path, encoding="utf-8") as file:
+        figures = json.load(file)
+    speeds = figures["tokens_per_second"]
+    assert len(speeds) == 8 and all(value > 0 for value in speeds.values())
+    assert all(count > 0 for count in figures["new_tokens"].values())
