@@ -39,11 +39,13 @@ SAVED_MODEL = "SavedModel"
 
 
 def read_card(version_dir):
-    with open(os.path.join(version_dir, "model_card.json"), encoding="utf-8") as file:
+    from export.layout import MODEL_CARD_JSON
+
+    with open(os.path.join(version_dir, MODEL_CARD_JSON), encoding="utf-8") as file:
         return json.load(file)
 
 
-def version_runtimes(version_dir, threads):
+def version_runtimes(version_dir, card, threads):
     """`{(search, runtime): token ids of one dialogue → summary ids (1, length)}`, and the
     version's ONNX runner (its tokenizer gives the ids)."""
     import tensorflow as tf
@@ -52,13 +54,14 @@ def version_runtimes(version_dir, threads):
     from export.summarizer.onnx_runner import OnnxSummarizer
     from export.summarizer.saved_model import TOKEN_ID_SIGNATURES
 
-    beams = read_card(version_dir)["generation"]["beam_search"]["beams"]
+    beams = card["generation"]["beam_search"]["beams"]
     saved_model = load_saved_model(version_dir)
     onnx_dir = os.path.join(version_dir, "onnx")
     runners = {count: OnnxSummarizer.load(onnx_dir, intra_op_threads=count) for count in sorted({1, threads})}
     runtimes = {}
-    for search, width in (("greedy", 1), (f"beam {beams}", beams)):
-        signature = saved_model.signatures[TOKEN_ID_SIGNATURES["greedy" if width == 1 else "beam"]]
+    for key, width in (("greedy", 1), ("beam", beams)):
+        search = "greedy" if key == "greedy" else f"beam {beams}"
+        signature = saved_model.signatures[TOKEN_ID_SIGNATURES[key]]
         runtimes[search, SAVED_MODEL] = (
             lambda ids, signature=signature: signature(token_ids=tf.constant([ids], tf.int32))["summary_ids"].numpy()
         )
@@ -129,8 +132,9 @@ def main(argv=None):
         names = paths
     from pipelines.common.sectioned_config import SUMMARIZATION
 
-    for path in arguments.version_dirs:
-        if read_card(path).get("task") != SUMMARIZATION:
+    cards = [read_card(path) for path in arguments.version_dirs]
+    for path, card in zip(arguments.version_dirs, cards):
+        if card.get("task") != SUMMARIZATION:
             parser.error(f"{path} is not an exported summarizer (its model_card.json's task)")
 
     from pipelines.common.tables import read_table
@@ -138,7 +142,10 @@ def main(argv=None):
 
     configure_tensorflow(arguments.threads)
     dialogues = read_table(arguments.texts, arguments.column).texts[: arguments.dialogues]
-    versions = {name: version_runtimes(path, arguments.threads) for name, path in zip(names, arguments.version_dirs)}
+    versions = {
+        name: version_runtimes(path, card, arguments.threads)
+        for name, path, card in zip(names, arguments.version_dirs, cards)
+    }
     print(f"{len(dialogues)} dialogues from {arguments.texts}; batch 1; {arguments.threads} TensorFlow intra-op "
           f"threads (1 inter-op); {arguments.rounds} interleaved rounds, medians; {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f} at start\n")
